@@ -1,0 +1,33 @@
+package flowgate
+
+// Severity says whether a finding stops an invoice.
+type Severity string
+
+const (
+	// Fatal findings reject the invoice: "non conforme, non intégré".
+	Fatal Severity = "fatal"
+	// Warning findings are reported and the invoice is still delivered.
+	Warning Severity = "warning"
+)
+
+// Finding is one result of the integration checks on one invoice. Findings
+// are data, not errors: the validator returns them and the hub reports them
+// to the sender, in French first.
+type Finding struct {
+	Code      string   `json:"code"`       // EN 16931 rule id (BR-CO-10) or our own (CPP-DEST-INCONNU)
+	Severity  Severity `json:"severity"`   // fatal or warning
+	Field     string   `json:"field"`      // the business term concerned (BT-13), or a group (BG-25)
+	Value     string   `json:"value"`      // the offending value as written, when there is one
+	MessageFR string   `json:"message_fr"` // the reason, in French
+	Message   string   `json:"message"`    // the reason, in English
+}
+
+// Rejected reports whether any finding is fatal.
+func Rejected(findings []Finding) bool {
+	for _, f := range findings {
+		if f.Severity == Fatal {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,3 @@
+module flowgate
+
+go 1.26

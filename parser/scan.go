@@ -1,0 +1,654 @@
+package parser
+
+import (
+	"bytes"
+	"fmt"
+	"unicode/utf8"
+
+	"flowgate"
+)
+
+// Limits on one XML document.
+const (
+	MaxDocumentSize = 20 << 20 // bytes
+	MaxDepth        = 256      // element nesting
+	maxAttrs        = 256      // attributes on one element
+)
+
+// scanner is a strict, non-validating XML 1.0 + Namespaces tokenizer over a
+// complete document in memory. It exists because encoding/xml costs several
+// times the parse itself in allocations; this one hands out slices of the
+// input and allocates only when text needs unescaping.
+//
+// It refuses what an invoice never needs and an attacker would use: any
+// DOCTYPE or markup declaration (so no entity can be defined, and none but the
+// five predefined ones and character references can be used), nesting deeper
+// than MaxDepth. It checks well-formedness as it goes: UTF-8, legal
+// characters, names, matching tags, unique attributes, bound prefixes, a
+// single root.
+type scanner struct {
+	data []byte
+	pos  int
+
+	// Current token.
+	kind  tokKind
+	space []byte // resolved namespace URI of the element
+	local []byte // local name of the element
+	attrs []attr // attributes of a start tag, namespace-resolved
+	text  []byte // character data, unescaped
+
+	selfClosing bool     // the current start tag ended with "/>": an end follows
+	open        [][]byte // qualified names of open elements
+	bindings    []binding
+	marks       []int // len(bindings) at each open element
+	rootSeen    bool
+	buf         []byte // unescaping buffer for text
+	abuf        []byte // unescaping buffer for attributes
+}
+
+type tokKind uint8
+
+const (
+	tokNone tokKind = iota
+	tokStart
+	tokEnd
+	tokText
+	tokEOF
+)
+
+type attr struct {
+	space, local, value []byte
+}
+
+type binding struct {
+	prefix, uri []byte
+}
+
+var (
+	xmlnsPrefix = []byte("xmlns")
+	xmlPrefix   = []byte("xml")
+	xmlURI      = []byte("http://www.w3.org/XML/1998/namespace")
+)
+
+// scanError is a well-formedness or limit violation, with the flow code to
+// report and the line where it was found.
+type scanError struct {
+	code string
+	line int
+	fr   string
+	en   string
+}
+
+func (e *scanError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.en) }
+
+func (e *scanError) flowError() *flowgate.FlowError {
+	return &flowgate.FlowError{
+		Code:      e.code,
+		MessageFR: fmt.Sprintf("ligne %d : %s", e.line, e.fr),
+		Message:   fmt.Sprintf("line %d: %s", e.line, e.en),
+	}
+}
+
+func (s *scanner) fail(code string, at int, fr, en string) *scanError {
+	at = min(at, len(s.data))
+	return &scanError{code: code, line: 1 + bytes.Count(s.data[:at], []byte{'\n'}), fr: fr, en: en}
+}
+
+func (s *scanner) syntax(at int, fr, en string) *scanError {
+	return s.fail(flowgate.CodeXML, at, "XML mal formé : "+fr, "malformed XML: "+en)
+}
+
+// checkChars verifies that data is UTF-8 made of XML 1.0 characters.
+func checkChars(data []byte) (int, bool) {
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return i, false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 || r == 0xFFFE || r == 0xFFFF || r >= 0xD800 && r <= 0xDFFF {
+			return i, false
+		}
+		i += n
+	}
+	return 0, true
+}
+
+func (s *scanner) reset(data []byte) {
+	s.data = data
+	s.pos = 0
+	s.kind = tokNone
+	s.open = s.open[:0]
+	s.bindings = s.bindings[:0]
+	s.marks = s.marks[:0]
+	s.rootSeen = false
+	s.selfClosing = false
+}
+
+// next advances to the next token. After the root element closes it returns
+// tokEOF once the rest of the document (comments, PIs, spaces) is checked.
+func (s *scanner) next() (tokKind, error) {
+	if s.selfClosing {
+		s.selfClosing = false
+		return s.closeElement()
+	}
+	if s.kind == tokEnd && len(s.open) == 0 && s.rootSeen {
+		// Root closed: only misc may follow.
+		if err := s.trailer(); err != nil {
+			return tokNone, err
+		}
+		s.kind = tokEOF
+		return tokEOF, nil
+	}
+	for {
+		if s.pos >= len(s.data) {
+			if !s.rootSeen {
+				return tokNone, s.syntax(s.pos, "aucun élément racine", "no root element")
+			}
+			return tokNone, s.syntax(s.pos, "fin de document avant la fermeture de <"+string(s.open[len(s.open)-1])+">",
+				"document ends inside <"+string(s.open[len(s.open)-1])+">")
+		}
+		if s.data[s.pos] != '<' {
+			if len(s.open) == 0 {
+				if err := s.skipSpace(); err != nil {
+					return tokNone, err
+				}
+				continue
+			}
+			return s.charData()
+		}
+		if s.pos+1 >= len(s.data) {
+			return tokNone, s.syntax(s.pos, "« < » en fin de document", "'<' at end of document")
+		}
+		switch s.data[s.pos+1] {
+		case '/':
+			return s.endTag()
+		case '?':
+			if err := s.pi(); err != nil {
+				return tokNone, err
+			}
+		case '!':
+			if bytes.HasPrefix(s.data[s.pos:], []byte("<!--")) {
+				if err := s.comment(); err != nil {
+					return tokNone, err
+				}
+				continue
+			}
+			if bytes.HasPrefix(s.data[s.pos:], []byte("<![CDATA[")) {
+				if len(s.open) == 0 {
+					return tokNone, s.syntax(s.pos, "section CDATA hors de l'élément racine", "CDATA section outside the root element")
+				}
+				return s.charData()
+			}
+			return tokNone, s.declaration()
+		default:
+			if len(s.open) == 0 && s.rootSeen {
+				return tokNone, s.syntax(s.pos, "second élément racine", "a second root element")
+			}
+			return s.startTag()
+		}
+	}
+}
+
+// declaration refuses "<!" markup: DOCTYPE and the declarations it carries
+// (ENTITY, ELEMENT, ATTLIST, NOTATION) are the door to entity expansion and
+// external fetches; an invoice needs none of them.
+func (s *scanner) declaration() error {
+	rest := s.data[s.pos+2:]
+	for _, kw := range []string{"DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"} {
+		if bytes.HasPrefix(rest, []byte(kw)) {
+			return s.fail(flowgate.CodeDTD, s.pos,
+				"déclaration <!"+kw+"> refusée : les DTD et entités ne sont pas acceptées",
+				"<!"+kw+"> declaration refused: DTDs and entities are not accepted")
+		}
+	}
+	return s.syntax(s.pos, "balise « <! » inconnue", "unknown '<!' markup")
+}
+
+func (s *scanner) skipSpace() error {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\r', '\n':
+			s.pos++
+		case '<':
+			return nil
+		default:
+			return s.syntax(s.pos, "texte hors de l'élément racine", "text outside the root element")
+		}
+	}
+	return nil
+}
+
+// trailer checks what follows the root element: spaces, comments, PIs.
+func (s *scanner) trailer() error {
+	for {
+		if err := s.skipSpace(); err != nil {
+			return err
+		}
+		if s.pos >= len(s.data) {
+			return nil
+		}
+		switch {
+		case bytes.HasPrefix(s.data[s.pos:], []byte("<!--")):
+			if err := s.comment(); err != nil {
+				return err
+			}
+		case bytes.HasPrefix(s.data[s.pos:], []byte("<?")):
+			if err := s.pi(); err != nil {
+				return err
+			}
+		case bytes.HasPrefix(s.data[s.pos:], []byte("<!")):
+			return s.declaration()
+		default:
+			return s.syntax(s.pos, "contenu après l'élément racine", "content after the root element")
+		}
+	}
+}
+
+func (s *scanner) comment() error {
+	start := s.pos
+	body := s.data[s.pos+4:]
+	end := bytes.Index(body, []byte("--"))
+	if end < 0 {
+		return s.syntax(start, "commentaire non fermé", "unterminated comment")
+	}
+	if end+2 >= len(body) || body[end+2] != '>' {
+		return s.syntax(start, "« -- » dans un commentaire", "'--' inside a comment")
+	}
+	s.pos += 4 + end + 3
+	return nil
+}
+
+// pi skips a processing instruction. The XML declaration is handled before
+// scanning; one anywhere else is an error.
+func (s *scanner) pi() error {
+	start := s.pos
+	end := bytes.Index(s.data[s.pos+2:], []byte("?>"))
+	if end < 0 {
+		return s.syntax(start, "instruction de traitement non fermée", "unterminated processing instruction")
+	}
+	body := s.data[s.pos+2 : s.pos+2+end]
+	n := nameLen(body)
+	if n == 0 {
+		return s.syntax(start, "instruction de traitement sans nom", "processing instruction without a target")
+	}
+	if n == 3 && bytes.EqualFold(body[:3], []byte("xml")) {
+		return s.syntax(start, "déclaration XML ailleurs qu'en tête du document", "XML declaration not at the start of the document")
+	}
+	s.pos += 2 + end + 2
+	return nil
+}
+
+// nameLen returns the length of the XML name at the start of b (0 if none).
+// Non-ASCII bytes are accepted as name characters: checkChars has already
+// verified the UTF-8, and no invoice field depends on the finer classes.
+func nameLen(b []byte) int {
+	i := 0
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == ':', c >= utf8.RuneSelf:
+		case (c >= '0' && c <= '9' || c == '-' || c == '.') && i > 0:
+		default:
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// splitQName splits "p:l" into prefix and local, checking it is a QName.
+func splitQName(q []byte) (prefix, local []byte, ok bool) {
+	i := bytes.IndexByte(q, ':')
+	if i < 0 {
+		return nil, q, len(q) > 0
+	}
+	prefix, local = q[:i], q[i+1:]
+	if len(prefix) == 0 || len(local) == 0 || bytes.IndexByte(local, ':') >= 0 {
+		return nil, nil, false
+	}
+	return prefix, local, true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func (s *scanner) lookup(prefix []byte) ([]byte, bool) {
+	if bytes.Equal(prefix, xmlPrefix) {
+		return xmlURI, true
+	}
+	for i := len(s.bindings) - 1; i >= 0; i-- {
+		if bytes.Equal(s.bindings[i].prefix, prefix) {
+			return s.bindings[i].uri, true
+		}
+	}
+	if len(prefix) == 0 {
+		return nil, true // no default namespace
+	}
+	return nil, false
+}
+
+func (s *scanner) startTag() (tokKind, error) {
+	start := s.pos
+	p := s.pos + 1
+	n := nameLen(s.data[p:])
+	if n == 0 {
+		return tokNone, s.syntax(start, "nom d'élément attendu après « < »", "element name expected after '<'")
+	}
+	qname := s.data[p : p+n]
+	p += n
+	if len(s.open) >= MaxDepth {
+		return tokNone, s.fail(flowgate.CodeSize, start,
+			fmt.Sprintf("imbrication de plus de %d niveaux", MaxDepth),
+			fmt.Sprintf("nesting deeper than %d levels", MaxDepth))
+	}
+	s.marks = append(s.marks, len(s.bindings))
+	s.attrs = s.attrs[:0]
+	s.abuf = s.abuf[:0]
+	type rawAttr struct{ name, value []byte }
+	var raws [16]rawAttr
+	list := raws[:0]
+	for {
+		sp := p
+		for p < len(s.data) && isSpace(s.data[p]) {
+			p++
+		}
+		if p >= len(s.data) {
+			return tokNone, s.syntax(start, "balise ouvrante non fermée", "unterminated start tag")
+		}
+		c := s.data[p]
+		if c == '>' || c == '/' {
+			if c == '/' {
+				if p+1 >= len(s.data) || s.data[p+1] != '>' {
+					return tokNone, s.syntax(p, "« / » inattendu dans une balise", "unexpected '/' in a tag")
+				}
+				s.selfClosing = true
+				p++
+			}
+			p++
+			break
+		}
+		if sp == p {
+			return tokNone, s.syntax(p, "espace attendu entre les attributs", "space expected between attributes")
+		}
+		an := nameLen(s.data[p:])
+		if an == 0 {
+			return tokNone, s.syntax(p, "nom d'attribut attendu", "attribute name expected")
+		}
+		name := s.data[p : p+an]
+		p += an
+		for p < len(s.data) && isSpace(s.data[p]) {
+			p++
+		}
+		if p >= len(s.data) || s.data[p] != '=' {
+			return tokNone, s.syntax(p, "« = » attendu après l'attribut "+string(name), "'=' expected after attribute "+string(name))
+		}
+		p++
+		for p < len(s.data) && isSpace(s.data[p]) {
+			p++
+		}
+		if p >= len(s.data) || s.data[p] != '"' && s.data[p] != '\'' {
+			return tokNone, s.syntax(p, "valeur d'attribut sans guillemets", "attribute value not quoted")
+		}
+		q := s.data[p]
+		end := bytes.IndexByte(s.data[p+1:], q)
+		if end < 0 {
+			return tokNone, s.syntax(p, "valeur d'attribut non fermée", "unterminated attribute value")
+		}
+		raw := s.data[p+1 : p+1+end]
+		if bytes.IndexByte(raw, '<') >= 0 {
+			return tokNone, s.syntax(p, "« < » dans une valeur d'attribut", "'<' in an attribute value")
+		}
+		value, err := s.unescapeAttr(raw, p+1)
+		if err != nil {
+			return tokNone, err
+		}
+		p += 1 + end + 1
+		for _, a := range list {
+			if bytes.Equal(a.name, name) {
+				return tokNone, s.syntax(start, "attribut "+string(name)+" répété", "attribute "+string(name)+" repeated")
+			}
+		}
+		if len(list) >= maxAttrs {
+			return tokNone, s.fail(flowgate.CodeSize, start, "trop d'attributs", "too many attributes")
+		}
+		list = append(list, rawAttr{name, value})
+		// Namespace declarations take effect on this element itself.
+		if bytes.Equal(name, xmlnsPrefix) {
+			s.bindings = append(s.bindings, binding{prefix: nil, uri: value})
+		} else if bytes.HasPrefix(name, []byte("xmlns:")) {
+			prefix := name[6:]
+			if len(prefix) == 0 || bytes.IndexByte(prefix, ':') >= 0 || len(value) == 0 {
+				return tokNone, s.syntax(start, "déclaration d'espace de noms invalide", "invalid namespace declaration")
+			}
+			s.bindings = append(s.bindings, binding{prefix: prefix, uri: value})
+		}
+	}
+	s.pos = p
+
+	prefix, local, ok := splitQName(qname)
+	if !ok {
+		return tokNone, s.syntax(start, "nom d'élément invalide "+string(qname), "invalid element name "+string(qname))
+	}
+	uri, ok := s.lookup(prefix)
+	if !ok {
+		return tokNone, s.syntax(start, "préfixe non déclaré « "+string(prefix)+" »", "undeclared prefix '"+string(prefix)+"'")
+	}
+	for _, a := range list {
+		if bytes.Equal(a.name, xmlnsPrefix) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
+			continue
+		}
+		ap, al, ok := splitQName(a.name)
+		if !ok {
+			return tokNone, s.syntax(start, "nom d'attribut invalide "+string(a.name), "invalid attribute name "+string(a.name))
+		}
+		var auri []byte
+		if len(ap) > 0 {
+			if auri, ok = s.lookup(ap); !ok {
+				return tokNone, s.syntax(start, "préfixe non déclaré « "+string(ap)+" »", "undeclared prefix '"+string(ap)+"'")
+			}
+		}
+		s.attrs = append(s.attrs, attr{space: auri, local: al, value: a.value})
+	}
+	s.open = append(s.open, qname)
+	s.rootSeen = true
+	s.kind = tokStart
+	s.space, s.local = uri, local
+	return tokStart, nil
+}
+
+func (s *scanner) endTag() (tokKind, error) {
+	start := s.pos
+	p := s.pos + 2
+	n := nameLen(s.data[p:])
+	qname := s.data[p : p+n]
+	p += n
+	for p < len(s.data) && isSpace(s.data[p]) {
+		p++
+	}
+	if p >= len(s.data) || s.data[p] != '>' {
+		return tokNone, s.syntax(start, "balise fermante mal formée", "malformed end tag")
+	}
+	if len(s.open) == 0 {
+		return tokNone, s.syntax(start, "balise fermante sans ouvrante", "end tag without a start tag")
+	}
+	if want := s.open[len(s.open)-1]; !bytes.Equal(want, qname) {
+		return tokNone, s.syntax(start, "</"+string(qname)+"> ferme <"+string(want)+">", "</"+string(qname)+"> closes <"+string(want)+">")
+	}
+	s.pos = p + 1
+	return s.closeElement()
+}
+
+// closeElement pops the innermost element and reports its end, with its
+// namespace and local name resolved in its own scope.
+func (s *scanner) closeElement() (tokKind, error) {
+	qname := s.open[len(s.open)-1]
+	prefix, local, _ := splitQName(qname)
+	uri, _ := s.lookup(prefix)
+	s.space, s.local = uri, local
+	s.open = s.open[:len(s.open)-1]
+	s.bindings = s.bindings[:s.marks[len(s.marks)-1]]
+	s.marks = s.marks[:len(s.marks)-1]
+	s.kind = tokEnd
+	return tokEnd, nil
+}
+
+// charData reads text up to the next tag, merging CDATA sections and
+// resolving references.
+func (s *scanner) charData() (tokKind, error) {
+	s.buf = s.buf[:0]
+	plain := true // text is a single slice of the input
+	first := s.pos
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch c {
+		case '<':
+			if bytes.HasPrefix(s.data[s.pos:], []byte("<![CDATA[")) {
+				end := bytes.Index(s.data[s.pos+9:], []byte("]]>"))
+				if end < 0 {
+					return tokNone, s.syntax(s.pos, "section CDATA non fermée", "unterminated CDATA section")
+				}
+				if plain {
+					s.buf = append(s.buf, s.data[first:s.pos]...)
+					plain = false
+				}
+				s.buf = append(s.buf, s.data[s.pos+9:s.pos+9+end]...)
+				s.pos += 9 + end + 3
+				continue
+			}
+			return s.emitText(plain, first)
+		case '&':
+			if plain {
+				s.buf = append(s.buf, s.data[first:s.pos]...)
+				plain = false
+			}
+			r, n, err := s.reference(s.data[s.pos:], s.pos)
+			if err != nil {
+				return tokNone, err
+			}
+			s.buf = utf8.AppendRune(s.buf, r)
+			s.pos += n
+		case '>':
+			if s.pos >= 2 && s.data[s.pos-1] == ']' && s.data[s.pos-2] == ']' {
+				return tokNone, s.syntax(s.pos, "« ]]> » dans le texte", "']]>' in text")
+			}
+			fallthrough
+		default:
+			if !plain {
+				s.buf = append(s.buf, c)
+			}
+			s.pos++
+		}
+	}
+	return s.emitText(plain, first)
+}
+
+func (s *scanner) emitText(plain bool, first int) (tokKind, error) {
+	if plain {
+		s.text = s.data[first:s.pos]
+	} else {
+		s.text = s.buf
+	}
+	s.kind = tokText
+	return tokText, nil
+}
+
+// reference decodes "&...;" at the start of b: a predefined entity or a
+// character reference. Any other entity is undefined, since no DTD may define one.
+func (s *scanner) reference(b []byte, at int) (rune, int, error) {
+	end := bytes.IndexByte(b, ';')
+	if end < 0 || end > 12 {
+		return 0, 0, s.syntax(at, "« & » isolé (écrire &amp;amp;)", "bare '&' (write &amp;amp;)")
+	}
+	name := b[1:end]
+	switch string(name) {
+	case "lt":
+		return '<', end + 1, nil
+	case "gt":
+		return '>', end + 1, nil
+	case "amp":
+		return '&', end + 1, nil
+	case "apos":
+		return '\'', end + 1, nil
+	case "quot":
+		return '"', end + 1, nil
+	}
+	if len(name) >= 2 && name[0] == '#' {
+		var r rune
+		digits := name[1:]
+		base := rune(10)
+		if digits[0] == 'x' {
+			base, digits = 16, digits[1:]
+		}
+		if len(digits) == 0 {
+			return 0, 0, s.syntax(at, "référence de caractère vide", "empty character reference")
+		}
+		for _, d := range digits {
+			var v rune
+			switch {
+			case d >= '0' && d <= '9':
+				v = rune(d - '0')
+			case base == 16 && d >= 'a' && d <= 'f':
+				v = rune(d-'a') + 10
+			case base == 16 && d >= 'A' && d <= 'F':
+				v = rune(d-'A') + 10
+			default:
+				return 0, 0, s.syntax(at, "référence de caractère invalide", "invalid character reference")
+			}
+			r = r*base + v
+			if r > utf8.MaxRune {
+				return 0, 0, s.syntax(at, "référence de caractère hors Unicode", "character reference beyond Unicode")
+			}
+		}
+		if !isXMLChar(r) {
+			return 0, 0, s.syntax(at, "référence à un caractère interdit en XML", "reference to a character XML forbids")
+		}
+		return r, end + 1, nil
+	}
+	return 0, 0, s.syntax(at, "entité non définie &"+string(name)+";", "undefined entity &"+string(name)+";")
+}
+
+func isXMLChar(r rune) bool {
+	return r == 0x9 || r == 0xA || r == 0xD || r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= utf8.MaxRune
+}
+
+// unescapeAttr resolves references in an attribute value and normalizes its
+// whitespace characters to spaces, as XML requires. Values without '&' or
+// whitespace characters other than space are returned as input slices.
+func (s *scanner) unescapeAttr(raw []byte, at int) ([]byte, error) {
+	simple := true
+	for _, c := range raw {
+		if c == '&' || c == '\t' || c == '\n' || c == '\r' {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		return raw, nil
+	}
+	start := len(s.abuf)
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch c {
+		case '&':
+			r, n, err := s.reference(raw[i:], at+i)
+			if err != nil {
+				return nil, err
+			}
+			s.abuf = utf8.AppendRune(s.abuf, r)
+			i += n
+			continue
+		case '\t', '\n', '\r':
+			c = ' '
+		}
+		s.abuf = append(s.abuf, c)
+		i++
+	}
+	// s.abuf may be reallocated by a later attribute: hand out a copy-safe
+	// full slice expression so later appends never write into this value.
+	return s.abuf[start:len(s.abuf):len(s.abuf)], nil
+}
