@@ -22,8 +22,8 @@ type Finding struct {
 	Message   string   `json:"message"`    // the reason, in English
 }
 
-// Rejected reports whether any finding is fatal.
-func Rejected(findings []Finding) bool {
+// AnyFatal reports whether any finding is fatal.
+func AnyFatal(findings []Finding) bool {
 	for _, f := range findings {
 		if f.Severity == Fatal {
 			return true

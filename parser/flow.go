@@ -14,15 +14,22 @@ import (
 	"flowgate"
 )
 
-// Limits on one archive flow (vendors of Chorus Pro cite 500 invoices and
-// 1 GB per flow).
-const (
-	MaxEntries      = 500
-	MaxExpanded     = 1 << 30 // bytes, all entries together
-	MaxRatio        = 100     // expanded : compressed
-	ratioFloor      = 1 << 20 // below this many expanded bytes no ratio is a bomb
-	maxErrorEntries = 50      // refused entries named one by one before a summary
-)
+// Limits bound what one archive flow may expand to.
+type Limits struct {
+	Entries    int   // members read from one archive
+	Expanded   int64 // bytes expanded from one archive, all members together
+	Ratio      int64 // expanded : compressed, beyond which a member is a bomb
+	RatioFloor int64 // below this many expanded bytes, no ratio is refused
+}
+
+// DefaultLimits are the hub's limits: vendors of Chorus Pro cite 500
+// invoices and 1 GB per flow; an XML invoice deflates about 10:1, so 100:1
+// over a megabyte is a bomb.
+var DefaultLimits = Limits{Entries: 500, Expanded: 1 << 30, Ratio: 100, RatioFloor: 1 << 20}
+
+// maxErrorEntries is how many refused members are named one by one before
+// the rest are summarised.
+const maxErrorEntries = 50
 
 // Container is the kind of a flow, told from its first bytes, never its name.
 type Container string
@@ -61,13 +68,18 @@ func Detect(head []byte) Container {
 	return ContainerXML
 }
 
-// ReadFlow reads a flow of size bytes from r and calls fn once per entry, in
+// ReadFlow is ReadFlowLimits with DefaultLimits.
+func ReadFlow(r io.ReaderAt, size int64, fn func(Entry) error) error {
+	return ReadFlowLimits(r, size, DefaultLimits, fn)
+}
+
+// ReadFlowLimits reads a flow of size bytes from r and calls fn once per entry, in
 // archive order, holding one entry in memory at a time. A broken or unsafe
 // entry is reported as an Entry with Err and never stops the others; when
 // the archive itself is unreadable, one Entry with an empty Name and Err says
 // why. ReadFlow returns an error only when fn does, or as *IOError when r
 // fails.
-func ReadFlow(r io.ReaderAt, size int64, fn func(Entry) error) error {
+func ReadFlowLimits(r io.ReaderAt, size int64, lim Limits, fn func(Entry) error) error {
 	rec := &ioRecorder{r: r}
 	head := make([]byte, 4)
 	n, _ := rec.ReadAt(head, 0)
@@ -77,9 +89,9 @@ func ReadFlow(r io.ReaderAt, size int64, fn func(Entry) error) error {
 	var err error
 	switch Detect(head[:n]) {
 	case ContainerZip:
-		err = readZip(rec, size, fn)
+		err = readZip(rec, size, &limits{Limits: lim, fn: fn})
 	case ContainerTarGz:
-		err = readTarGz(rec, size, fn)
+		err = readTarGz(rec, size, &limits{Limits: lim, fn: fn})
 	default:
 		err = readPlain(rec, size, fn)
 	}
@@ -173,6 +185,7 @@ func ignored(name string) bool {
 // maxErrorEntries, then summarised once, so a hostile archive cannot make
 // the report itself unbounded.
 type limits struct {
+	Limits
 	entries  int
 	expanded int64
 	refused  int
@@ -199,22 +212,41 @@ func (l *limits) summary() error {
 // overLimit says why one more entry may not be read, or "".
 func (l *limits) overLimit() (fr, en string) {
 	switch {
-	case l.entries >= MaxEntries:
-		return fmt.Sprintf("au-delà de %d entrées par archive", MaxEntries),
-			fmt.Sprintf("beyond %d entries per archive", MaxEntries)
-	case l.expanded >= MaxExpanded:
-		return fmt.Sprintf("au-delà de %d Gio décompressés par archive", MaxExpanded>>30),
-			fmt.Sprintf("beyond %d GiB expanded per archive", MaxExpanded>>30)
+	case l.entries >= l.Entries:
+		return fmt.Sprintf("au-delà de %d entrées par archive", l.Entries),
+			fmt.Sprintf("beyond %d entries per archive", l.Entries)
+	case l.expanded >= l.Expanded:
+		return "au-delà de " + sizeFR(l.Expanded) + " décompressés par archive",
+			"beyond " + sizeEN(l.Expanded) + " expanded per archive"
 	}
 	return "", ""
 }
 
-func readZip(r io.ReaderAt, size int64, fn func(Entry) error) error {
+func (l *limits) bombError(name string) Entry {
+	return Entry{Name: name, Err: archiveError(name,
+		fmt.Sprintf("taux de compression supérieur à %d:1 (bombe de décompression ?)", l.Ratio),
+		fmt.Sprintf("compression ratio over %d:1 (decompression bomb?)", l.Ratio))}
+}
+
+func sizeFR(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d Gio", n>>30)
+	}
+	return fmt.Sprintf("%d octets", n)
+}
+
+func sizeEN(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func readZip(r io.ReaderAt, size int64, l *limits) error {
 	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return fn(Entry{Err: archiveError("", "archive ZIP illisible : "+err.Error(), "unreadable ZIP archive: "+err.Error())})
+		return l.fn(Entry{Err: archiveError("", "archive ZIP illisible : "+err.Error(), "unreadable ZIP archive: "+err.Error())})
 	}
-	l := &limits{fn: fn}
 	for _, f := range zr.File {
 		if err := readZipEntry(l, f); err != nil {
 			return err
@@ -242,24 +274,24 @@ func readZipEntry(l *limits, f *zip.File) error {
 	if f.UncompressedSize64 > MaxDocumentSize {
 		return l.fn(Entry{Name: name, Err: withEntry(tooLarge(), name)})
 	}
-	if f.UncompressedSize64 > ratioFloor && f.UncompressedSize64 > MaxRatio*f.CompressedSize64 {
+	declared := int64(f.UncompressedSize64)
+	if declared > l.RatioFloor && uint64(declared) > uint64(l.Ratio)*f.CompressedSize64 {
+		return l.refuse(l.bombError(name))
+	}
+	// archive/zip fails a read past the declared size, so the declared size
+	// bounds what is expanded: count it before reading.
+	if l.expanded+declared > l.Expanded {
+		l.expanded = l.Expanded
 		return l.refuse(Entry{Name: name, Err: archiveError(name,
-			fmt.Sprintf("taux de compression supérieur à %d:1 (bombe de décompression ?)", MaxRatio),
-			fmt.Sprintf("compression ratio over %d:1 (decompression bomb?)", MaxRatio))})
+			"archive de plus de "+sizeFR(l.Expanded)+" décompressés", "archive over "+sizeEN(l.Expanded)+" expanded")})
 	}
-	if l.expanded+int64(f.UncompressedSize64) > MaxExpanded {
-		l.expanded = MaxExpanded
-		return l.refuse(Entry{Name: name, Err: archiveError(name, "archive de plus de 1 Gio décompressés", "archive over 1 GiB expanded")})
-	}
+	l.expanded += declared
 	rc, err := f.Open()
 	if err != nil {
 		return l.fn(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
 	}
 	defer rc.Close()
-	// archive/zip fails a read past the declared size, so the declared size
-	// bounds what is expanded, and it was checked above.
 	data, err := io.ReadAll(io.LimitReader(rc, MaxDocumentSize+1))
-	l.expanded += int64(len(data))
 	if err != nil {
 		return l.fn(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
 	}
@@ -283,50 +315,93 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func readTarGz(r io.ReaderAt, size int64, fn func(Entry) error) error {
+// errBomb and errExpanded stop a tar.gz stream that expands past the limits.
+var (
+	errBomb     = errors.New("decompression bomb")
+	errExpanded = errors.New("expanded size limit")
+)
+
+// guard counts what gzip expands and fails the stream once it passes the
+// ratio or the total. It sits under tar.Reader, so that even the content
+// tar skips between headers is bounded: a refused member cannot make the
+// hub inflate terabytes just to step over it.
+type guard struct {
+	r          io.Reader
+	compressed *countReader
+	n          int64
+	l          *limits
+	err        error
+}
+
+func (g *guard) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	n, err := g.r.Read(p)
+	g.n += int64(n)
+	switch {
+	case g.n > g.l.Expanded:
+		g.err = errExpanded
+	case g.n > g.l.RatioFloor && g.n > g.l.Ratio*g.compressed.n:
+		g.err = errBomb
+	}
+	if g.err != nil {
+		return n, g.err
+	}
+	return n, err
+}
+
+// stopped describes why the guard stopped the stream, or "" if it did not.
+func (g *guard) stopped() (fr, en string) {
+	switch g.err {
+	case errBomb:
+		return fmt.Sprintf("taux de compression supérieur à %d:1 (bombe de décompression ?) : lecture arrêtée", g.l.Ratio),
+			fmt.Sprintf("compression ratio over %d:1 (decompression bomb?): reading stopped", g.l.Ratio)
+	case errExpanded:
+		return "archive de plus de " + sizeFR(g.l.Expanded) + " décompressés : lecture arrêtée",
+			"archive over " + sizeEN(g.l.Expanded) + " expanded: reading stopped"
+	}
+	return "", ""
+}
+
+func readTarGz(r io.ReaderAt, size int64, l *limits) error {
 	compressed := &countReader{r: io.NewSectionReader(r, 0, size)}
 	gz, err := gzip.NewReader(compressed)
 	if err != nil {
-		return fn(Entry{Err: archiveError("", "archive gzip illisible : "+err.Error(), "unreadable gzip archive: "+err.Error())})
+		return l.fn(Entry{Err: archiveError("", "archive gzip illisible : "+err.Error(), "unreadable gzip archive: "+err.Error())})
 	}
-	expanded := &countReader{r: gz}
-	tr := tar.NewReader(expanded)
-	l := &limits{fn: fn}
-	// bomb reports a stream expanding past the ratio; tar.Reader expands
-	// skipped content too, so this is checked on every header.
-	bomb := func() bool {
-		return expanded.n > ratioFloor && expanded.n > MaxRatio*compressed.n
-	}
+	g := &guard{r: gz, compressed: compressed, l: l}
+	tr := tar.NewReader(g)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
-		if err != nil || bomb() || expanded.n > MaxExpanded {
-			fr, en := "archive tar.gz tronquée ou corrompue", "truncated or corrupt tar.gz archive"
-			if err != nil && l.entries == 0 && hdr == nil && expanded.n < 1024 {
-				fr, en = "archive gzip qui ne contient pas une archive tar", "gzip file that holds no tar archive"
-			}
+		if err != nil {
+			fr, en := g.stopped()
 			switch {
-			case bomb():
-				fr = fmt.Sprintf("taux de compression supérieur à %d:1 (bombe de décompression ?) : lecture arrêtée", MaxRatio)
-				en = fmt.Sprintf("compression ratio over %d:1 (decompression bomb?): reading stopped", MaxRatio)
-			case expanded.n > MaxExpanded:
-				fr, en = "archive de plus de 1 Gio décompressés : lecture arrêtée", "archive over 1 GiB expanded: reading stopped"
+			case fr != "":
+			case l.entries == 0 && g.n < 1024:
+				fr, en = "fichier gzip qui ne contient pas une archive tar", "gzip file that holds no tar archive"
+			default:
+				fr, en = "archive tar.gz tronquée ou corrompue : "+err.Error(), "truncated or corrupt tar.gz archive: "+err.Error()
 			}
-			if err := fn(Entry{Err: archiveError("", fr, en)}); err != nil {
+			if err := l.fn(Entry{Err: archiveError("", fr, en)}); err != nil {
 				return err
 			}
 			break
 		}
-		if err := readTarEntry(l, tr, hdr, bomb); err != nil {
+		if err := readTarEntry(l, tr, hdr, g); err != nil {
 			return err
+		}
+		if g.err != nil {
+			break // reported on the entry it stopped
 		}
 	}
 	return l.summary()
 }
 
-func readTarEntry(l *limits, tr *tar.Reader, hdr *tar.Header, bomb func() bool) error {
+func readTarEntry(l *limits, tr *tar.Reader, hdr *tar.Header, g *guard) error {
 	name := hdr.Name
 	switch hdr.Typeflag {
 	case tar.TypeDir, tar.TypeXGlobalHeader:
@@ -349,23 +424,13 @@ func readTarEntry(l *limits, tr *tar.Reader, hdr *tar.Header, bomb func() bool) 
 	if hdr.Size > MaxDocumentSize {
 		return l.fn(Entry{Name: name, Err: withEntry(tooLarge(), name)})
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(hdr.Size))
-	// Read in steps so that a bomb inside one entry is caught early.
-	for {
-		n, err := io.CopyN(&buf, tr, 256<<10)
-		if bomb() {
-			return l.refuse(Entry{Name: name, Err: archiveError(name,
-				fmt.Sprintf("taux de compression supérieur à %d:1 (bombe de décompression ?)", MaxRatio),
-				fmt.Sprintf("compression ratio over %d:1 (decompression bomb?)", MaxRatio))})
+	data, err := io.ReadAll(tr)
+	if err != nil {
+		fr, en := g.stopped()
+		if fr == "" {
+			fr, en = "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error()
 		}
-		if err == io.EOF || n == 0 && err == nil {
-			break
-		}
-		if err != nil {
-			return l.fn(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
-		}
+		return l.refuse(Entry{Name: name, Err: archiveError(name, fr, en)})
 	}
-	l.expanded += int64(buf.Len())
-	return l.fn(parseEntry(name, buf.Bytes()))
+	return l.fn(parseEntry(name, data))
 }

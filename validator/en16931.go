@@ -30,7 +30,7 @@ func (r *Rule) Check(inv *flowgate.Invoice) []flowgate.Finding {
 // Rules returns the EN 16931 rules flowgate implements, in report order.
 func Rules() []Rule { return enRules }
 
-// blank is XPath's normalize-space(x) = ''.
+// blank is XPath's normalize-space(x) = ”.
 func blank(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {

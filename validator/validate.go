@@ -33,9 +33,12 @@ type DuplicateKey struct {
 	Year          string
 }
 
-// History answers whether an invoice with this key was already accepted.
+// History is the memory of accepted invoices for the duplicate check.
+// Validate only asks Seen; CheckFlow also calls Add for each invoice it
+// accepts.
 type History interface {
 	Seen(DuplicateKey) bool
+	Add(DuplicateKey)
 }
 
 // Input is what one invoice is checked against. Nil fields skip their checks:

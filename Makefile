@@ -1,0 +1,32 @@
+GO ?= go
+BIN := bin/flowgate
+SAMPLES := samples/flows/*.xml samples/flows/*.zip samples/flows/*.tar.gz samples/flows/rejets/*
+
+.PHONY: build test bench demo fuzz golden clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/flowgate
+
+test:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) test -race ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# demo checks the bundled sample flows against the sample directory. Rejections
+# are the point of half the samples, so validate's exit status 1 is expected.
+demo: build
+	@./$(BIN) validate -directory samples/directory $(SAMPLES); status=$$?; \
+	  if [ $$status -gt 1 ]; then exit $$status; fi
+
+fuzz:
+	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+# golden refreshes the expected outputs of the samples after a deliberate change.
+golden:
+	$(GO) test ./cmd/flowgate -run Golden -update
+
+clean:
+	rm -rf bin

@@ -1,0 +1,40 @@
+package parser
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzParse feeds arbitrary bytes to the flow reader and the XML parser.
+// They must never panic, and every entry must carry exactly one of an
+// invoice or an error. Seeds: the bundled samples and, when present, the
+// shared EN 16931 corpus; found inputs are kept in testdata/fuzz.
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("../samples/flows/*")
+	rejects, _ := filepath.Glob("../samples/flows/rejets/*")
+	examples, _ := filepath.Glob(filepath.Join(corpus, "ubl-examples", "ubl-tc434-*.xml"))
+	for _, path := range append(append(seeds, rejects...), examples...) {
+		if data, err := os.ReadFile(path); err == nil && len(data) < 64<<10 {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(invoiceDoc("A")))
+	lim := Limits{Entries: 8, Expanded: 1 << 20, Ratio: 100, RatioFloor: 64 << 10}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		inv, err := ParseBytes(data)
+		if (inv == nil) == (err == nil) {
+			t.Fatalf("ParseBytes: invoice %v and error %v", inv, err)
+		}
+		err = ReadFlowLimits(bytes.NewReader(data), int64(len(data)), lim, func(e Entry) error {
+			if (e.Invoice == nil) == (e.Err == nil) {
+				t.Fatalf("entry %q: invoice %v and error %v", e.Name, e.Invoice, e.Err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ReadFlow on memory: %v", err)
+		}
+	})
+}
