@@ -104,6 +104,8 @@ func ReadFlowLimits(r io.ReaderAt, size int64, lim Limits, fn func(Entry) error)
 	return nil
 }
 
+var errNegativeOffset = errors.New("negative offset in archive")
+
 // ioRecorder remembers the first error of the underlying reader, so that a
 // disk failure surfacing through archive/zip is not mistaken for a broken
 // archive.
@@ -113,6 +115,11 @@ type ioRecorder struct {
 }
 
 func (rec *ioRecorder) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		// A corrupt archive can point before its own start: that is
+		// content, not the disk.
+		return 0, errNegativeOffset
+	}
 	n, err := rec.r.ReadAt(p, off)
 	if err != nil && err != io.EOF && rec.err == nil {
 		rec.err = err

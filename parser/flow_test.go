@@ -10,7 +10,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-
 )
 
 func invoiceDoc(number string) string {
