@@ -1,0 +1,122 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"flowgate/config"
+	"flowgate/directory"
+	"flowgate/flows"
+	"flowgate/router"
+	"flowgate/store"
+)
+
+func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (TOML)")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	if *path == "" || fs.NArg() > 0 {
+		fmt.Fprint(stderr, "flowgate run: -config FILE is required\n\n"+usage)
+		return exitError{2}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError{2}
+	}
+	return serve(ctx, cfg, newLogger(cfg, stderr), nil)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Level()}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the daemon until ctx is done: it resumes what a crash
+// interrupted, then watches the drop folders and routes every flow.
+// ready, when not nil, is closed once intake is watching.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- struct{}) error {
+	snap, rowErrs, err := directory.Load(cfg.Directory)
+	if err != nil {
+		return fmt.Errorf("directory: %w", err)
+	}
+	for _, re := range rowErrs {
+		log.Warn("directory row skipped", "err", re.Error())
+	}
+	structures, services := snap.Len()
+	log.Info("directory loaded", "structures", structures, "services", services, "skipped", len(rowErrs))
+
+	mb := flows.Mailboxes{Root: cfg.Root}
+	ids := make([]string, len(cfg.Partners))
+	partners := make([]router.Partner, len(cfg.Partners))
+	for i, p := range cfg.Partners {
+		ids[i] = p.ID
+		partners[i] = router.Partner{ID: p.ID, Name: p.Name, SIRETs: p.SIRETs, Receives: p.Receives,
+			CPPStatut: slices.Contains(p.StatusFormats, "cppstatut"), JSON: slices.Contains(p.StatusFormats, "json")}
+	}
+	if err := mb.Create(ids); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	rt, err := router.New(router.Config{Root: cfg.Root, HubID: cfg.HubID, Partners: partners, Directory: snap, Store: st, Log: log})
+	if err != nil {
+		return err
+	}
+	todo, maxWork, err := rt.Recover(ctx)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	maxStore, err := st.MaxFlowID(ctx)
+	if err != nil {
+		return err
+	}
+	gen, err := flows.NewIDs(max(maxWork, maxStore))
+	if err != nil {
+		return err
+	}
+
+	claims := make(chan flows.Claimed, 4096)
+	intake := &flows.Intake{Mailboxes: mb, Partners: ids, Settle: cfg.Settle.Duration, Rescan: cfg.Rescan.Duration,
+		IDs: gen, Log: log, Out: claims}
+	// The first error of either stops both; intake stops as soon as ctx
+	// ends, the router finishes its round within the shutdown timeout.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	fail := func(err error) {
+		if err != nil {
+			mu.Lock()
+			first = cmp.Or(first, err)
+			mu.Unlock()
+			cancel()
+		}
+	}
+	wg.Go(func() { fail(intake.Run(cctx)) })
+	wg.Go(func() { fail(rt.Run(cctx, claims, todo, cfg.ShutdownTimeout.Duration)) })
+	log.Info("flowgate running", "root", cfg.Root, "partners", len(ids))
+	if ready != nil {
+		close(ready)
+	}
+	wg.Wait()
+	log.Info("flowgate stopped")
+	return first
+}

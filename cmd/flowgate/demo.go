@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"flowgate"
+	"flowgate/config"
+	"flowgate/flows"
+	"flowgate/samples"
+	"flowgate/store"
+)
+
+// Demo partners: a supplier's billing system and a recipient's accounting system.
+var demoPartners = []config.Partner{
+	{ID: "FOURN01", Name: "Fournitures Durand SARL (facturation)", SIRETs: []string{"81000001000019", "26000006000012"},
+		StatusFormats: []string{"cppstatut", "json"}},
+	{ID: "VALMONT", Name: "Valmont et Haute-Vallée (comptabilité)", Receives: []string{"21000001000012", "22000002000010"},
+		StatusFormats: []string{"cppstatut"}},
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	keep := fset.Bool("keep", false, "keep the temporary root and print its path")
+	verbose := fset.Bool("v", false, "show the daemon's log")
+	if err := fset.Parse(args); err != nil {
+		return exitError{2}
+	}
+	root, err := os.MkdirTemp("", "flowgate-demo-")
+	if err != nil {
+		return err
+	}
+	if !*keep {
+		defer os.RemoveAll(root)
+	}
+	dirPath := filepath.Join(root, "annuaire")
+	if err := copyTree(samples.FS, "directory", dirPath); err != nil {
+		return err
+	}
+	cfg := config.DefaultConfig()
+	cfg.Root, cfg.Directory, cfg.Database = filepath.Join(root, "hub"), dirPath, filepath.Join(root, "hub", "flowgate.db")
+	cfg.Settle = config.Duration{Duration: 200 * time.Millisecond}
+	cfg.Partners = demoPartners
+	cfg.LogLevel = "warn"
+	if *verbose {
+		cfg.LogLevel = "info"
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+		return err
+	}
+
+	dctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- serve(dctx, cfg, newLogger(cfg, stderr), ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		return err
+	}
+
+	dropped, err := dropSamples(flows.Mailboxes{Root: cfg.Root}.In("FOURN01"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d sample flows dropped into partners/FOURN01/in/\n\n", dropped)
+	archive := flows.Mailboxes{Root: cfg.Root}.Archive()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		entries, _ := os.ReadDir(archive)
+		if len(entries) >= dropped {
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			<-done
+			return fmt.Errorf("demo: only %d of %d flows finished in time", len(entries), dropped)
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			<-done
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		return err
+	}
+	if err := printJourney(ctx, stdout, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nMailboxes:")
+	if err := printTree(stdout, cfg.Root); err != nil {
+		return err
+	}
+	if *keep {
+		fmt.Fprintln(stdout, "\nroot kept:", root)
+	}
+	return nil
+}
+
+// copyTree copies a folder of an fs.FS to disk.
+func copyTree(fsys fs.FS, from, to string) error {
+	return fs.WalkDir(fsys, from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, strings.TrimPrefix(p, from))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+}
+
+// dropSamples deposits every sample flow as a billing system should: write
+// under a temporary name, then rename into place.
+func dropSamples(in string) (int, error) {
+	n := 0
+	err := fs.WalkDir(samples.FS, "flows", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(samples.FS, p)
+		if err != nil {
+			return err
+		}
+		name := path.Base(p)
+		tmp := filepath.Join(in, "."+name+".tmp")
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return err
+		}
+		n++
+		return os.Rename(tmp, filepath.Join(in, name))
+	})
+	return n, err
+}
+
+// printJourney prints, for each flow, each invoice's verdict, its codes and
+// where it went, from the JSON status files the supplier's partner received.
+func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	out := flows.Mailboxes{Root: cfg.Root}.Out("FOURN01")
+	files, _ := filepath.Glob(filepath.Join(out, "CR_*.json"))
+	sort.Strings(files)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FLOW\tFILE\tINVOICE\tVERDICT\tCODES\tWHERE")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var cr struct {
+			flowgate.FlowReport
+			FlowID string `json:"flow_id"`
+		}
+		if err := json.Unmarshal(data, &cr); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "CR_"), ".json")
+		flow, _, err := st.Flow(ctx, id)
+		if err != nil {
+			return err
+		}
+		invs, err := st.Invoices(ctx, id)
+		if err != nil {
+			return err
+		}
+		where := map[string]string{}
+		for _, inv := range invs {
+			where[inv.Entry+"\x00"+inv.Number] = inv.Location
+		}
+		if flow.DuplicateOf != "" {
+			fmt.Fprintf(tw, "%s\t%s\t\t%s\t\tduplicate of %s: its report sent again\n", id, flow.FileName, cr.Status, flow.DuplicateOf)
+			continue
+		}
+		for _, e := range cr.Errors {
+			fmt.Fprintf(tw, "%s\t%s\t%s\tunreadable\t%s\t\n", id, flow.FileName, e.Entry, e.Code)
+		}
+		for _, inv := range cr.Invoices {
+			var codes []string
+			for _, f := range inv.Findings {
+				codes = append(codes, f.Code)
+			}
+			name := inv.Number
+			if inv.Entry != "" {
+				name = inv.Entry + " " + name
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, flow.FileName, name, inv.Verdict,
+				strings.Join(codes, " "), where[inv.Entry+"\x00"+inv.Number])
+		}
+	}
+	return tw.Flush()
+}
+
+// printTree lists the mailboxes with their files.
+func printTree(w io.Writer, root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." || strings.HasPrefix(d.Name(), "flowgate.db") {
+			return nil
+		}
+		depth := strings.Count(rel, string(filepath.Separator))
+		if d.IsDir() {
+			fmt.Fprintf(w, "%s%s/\n", strings.Repeat("  ", depth), d.Name())
+			if d.Name() == "archive" {
+				n, _ := os.ReadDir(p)
+				fmt.Fprintf(w, "%s(%d original files)\n", strings.Repeat("  ", depth+1), len(n))
+				return fs.SkipDir
+			}
+			return nil
+		}
+		fmt.Fprintf(w, "%s%s\n", strings.Repeat("  ", depth), d.Name())
+		return nil
+	})
+}
+

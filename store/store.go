@@ -1,0 +1,386 @@
+// Package store keeps the hub's memory in SQLite (modernc.org/sqlite, pure
+// Go, WAL mode): flows with their plan and outcome, invoices with their
+// verdict and where they went, status events, and the SHA-256 of every
+// deposited file. After a restart the store, not memory, is the truth.
+//
+// The SQL is plain and portable (TEXT and INTEGER columns, no SQLite-only
+// syntax in queries) so that a PostgreSQL store can follow behind the same
+// methods. The package knows nothing of files, partners or rules.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// Flow states in the store: a flow is planned once its verdicts are decided
+// and recorded, done once every file of its plan is in place.
+const (
+	StatePlanned = "planned"
+	StateDone    = "done"
+)
+
+// Flow is one deposited flow as recorded.
+type Flow struct {
+	ID          string
+	Partner     string
+	FileName    string
+	SHA256      string
+	Status      string // IN_INTEGRE, IN_INTEGRE_PARTIEL, IN_REJETE
+	State       string // StatePlanned or StateDone
+	DuplicateOf string // the flow whose bytes this one repeats, if any
+	ReceivedAt  time.Time
+	FinishedAt  time.Time // zero until done
+	Plan        []byte    // the executor's plan, opaque to the store
+}
+
+// Invoice is one invoice of a flow and its verdict.
+type Invoice struct {
+	FlowID         string
+	Seq            int
+	Entry          string
+	Number         string
+	SupplierSIRET  string
+	RecipientSIRET string
+	IssueYear      string
+	Verdict        string // accepted or rejected
+	Location       string // where its bytes went, relative to the root
+}
+
+// Status is one lifecycle event of an invoice (DOMAIN.md §7), e.g. 01 Déposée.
+type Status struct {
+	FlowID string
+	Seq    int
+	Code   string
+	At     time.Time
+}
+
+// SQLite is the store on one SQLite file.
+type SQLite struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the database at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*SQLite, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// One writer at a time is what SQLite allows; one connection keeps the
+	// pragmas and avoids busy waits between our own goroutines.
+	db.SetMaxOpenConns(1)
+	s := &SQLite{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *SQLite) Close() error { return s.db.Close() }
+
+// migrations are applied in order, each once, each in its own transaction.
+var migrations = []string{
+	`CREATE TABLE flows (
+		id TEXT PRIMARY KEY,
+		partner TEXT NOT NULL,
+		file_name TEXT NOT NULL,
+		sha256 TEXT NOT NULL,
+		status TEXT NOT NULL,
+		state TEXT NOT NULL,
+		duplicate_of TEXT NOT NULL DEFAULT '',
+		received_at TEXT NOT NULL,
+		finished_at TEXT NOT NULL DEFAULT '',
+		plan TEXT NOT NULL
+	);
+	CREATE INDEX flows_sha256 ON flows (sha256);
+	CREATE INDEX flows_state ON flows (state);
+	CREATE TABLE invoices (
+		flow_id TEXT NOT NULL REFERENCES flows (id),
+		seq INTEGER NOT NULL,
+		entry TEXT NOT NULL,
+		number TEXT NOT NULL,
+		supplier_siret TEXT NOT NULL,
+		recipient_siret TEXT NOT NULL,
+		issue_year TEXT NOT NULL,
+		verdict TEXT NOT NULL,
+		location TEXT NOT NULL,
+		PRIMARY KEY (flow_id, seq)
+	);
+	CREATE INDEX invoices_duplicate ON invoices (supplier_siret, number, issue_year, verdict);
+	CREATE TABLE statuses (
+		flow_id TEXT NOT NULL REFERENCES flows (id),
+		seq INTEGER NOT NULL,
+		code TEXT NOT NULL,
+		at TEXT NOT NULL,
+		PRIMARY KEY (flow_id, seq, code)
+	);`,
+}
+
+func (s *SQLite) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this flowgate (%d)", current, len(migrations))
+	}
+	for v := current + 1; v <= len(migrations); v++ {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			for _, stmt := range strings.Split(migrations[v-1], ";") {
+				if strings.TrimSpace(stmt) == "" {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return err
+				}
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, stamp(time.Now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseStamp(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// PlanBatch is what one processing round decides: its flows (state
+// planned), their invoices and the statuses they start with.
+type PlanBatch struct {
+	Flows    []Flow
+	Invoices []Invoice
+	Statuses []Status
+}
+
+// SavePlans records a batch of decided flows in one transaction: either
+// all of them are planned, or none.
+func (s *SQLite) SavePlans(ctx context.Context, b PlanBatch) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, f := range b.Flows {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO flows (id, partner, file_name, sha256, status, state, duplicate_of, received_at, plan)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				f.ID, f.Partner, f.FileName, f.SHA256, f.Status, StatePlanned, f.DuplicateOf, stamp(f.ReceivedAt), string(f.Plan)); err != nil {
+				return fmt.Errorf("flow %s: %w", f.ID, err)
+			}
+		}
+		for _, inv := range b.Invoices {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO invoices (flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				inv.FlowID, inv.Seq, inv.Entry, inv.Number, inv.SupplierSIRET, inv.RecipientSIRET, inv.IssueYear, inv.Verdict, inv.Location); err != nil {
+				return fmt.Errorf("invoice %s/%d: %w", inv.FlowID, inv.Seq, err)
+			}
+		}
+		return insertStatuses(ctx, tx, b.Statuses)
+	})
+	if err != nil {
+		return fmt.Errorf("save plans: %w", err)
+	}
+	return nil
+}
+
+func insertStatuses(ctx context.Context, tx *sql.Tx, statuses []Status) error {
+	for _, st := range statuses {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO statuses (flow_id, seq, code, at) VALUES (?, ?, ?, ?)`,
+			st.FlowID, st.Seq, st.Code, stamp(st.At)); err != nil {
+			return fmt.Errorf("status %s/%d/%s: %w", st.FlowID, st.Seq, st.Code, err)
+		}
+	}
+	return nil
+}
+
+// MarkDone records that every file of these flows' plans is in place.
+func (s *SQLite) MarkDone(ctx context.Context, ids []string, at time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE flows SET state = ?, finished_at = ? WHERE id = ?`, StateDone, stamp(at), id); err != nil {
+				return fmt.Errorf("flow %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark done: %w", err)
+	}
+	return nil
+}
+
+const flowColumns = `id, partner, file_name, sha256, status, state, duplicate_of, received_at, finished_at, plan`
+
+func scanFlow(row interface{ Scan(...any) error }) (Flow, error) {
+	var f Flow
+	var received, finished, plan string
+	err := row.Scan(&f.ID, &f.Partner, &f.FileName, &f.SHA256, &f.Status, &f.State, &f.DuplicateOf, &received, &finished, &plan)
+	f.ReceivedAt, f.FinishedAt, f.Plan = parseStamp(received), parseStamp(finished), []byte(plan)
+	return f, err
+}
+
+// Flow returns one flow by id.
+func (s *SQLite) Flow(ctx context.Context, id string) (Flow, bool, error) {
+	f, err := scanFlow(s.db.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Flow{}, false, nil
+	}
+	if err != nil {
+		return Flow{}, false, fmt.Errorf("flow %s: %w", id, err)
+	}
+	return f, true, nil
+}
+
+// FlowBySHA256 returns the first flow (in id order) whose file had these
+// bytes and that is not itself a duplicate.
+func (s *SQLite) FlowBySHA256(ctx context.Context, sum string) (Flow, bool, error) {
+	f, err := scanFlow(s.db.QueryRowContext(ctx,
+		`SELECT `+flowColumns+` FROM flows WHERE sha256 = ? AND duplicate_of = '' ORDER BY id LIMIT 1`, sum))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Flow{}, false, nil
+	}
+	if err != nil {
+		return Flow{}, false, fmt.Errorf("flow by sha256: %w", err)
+	}
+	return f, true, nil
+}
+
+// Pending returns the planned flows not yet done, oldest first: the work a
+// crash interrupted.
+func (s *SQLite) Pending(ctx context.Context) ([]Flow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE state = ? ORDER BY id`, StatePlanned)
+	if err != nil {
+		return nil, fmt.Errorf("pending flows: %w", err)
+	}
+	defer rows.Close()
+	var out []Flow
+	for rows.Next() {
+		f, err := scanFlow(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pending flows: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Accepted reports whether an invoice with this supplier SIRET, number and
+// issue year was already accepted (CPP-DOUBLON).
+func (s *SQLite) Accepted(ctx context.Context, supplier, number, year string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM invoices WHERE supplier_siret = ? AND number = ? AND issue_year = ? AND verdict = 'accepted'`,
+		supplier, number, year).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("accepted invoices: %w", err)
+	}
+	return n > 0, nil
+}
+
+// MaxFlowID returns the greatest flow id recorded, "" when none: new ids
+// must sort after it even if the clock went back.
+func (s *SQLite) MaxFlowID(ctx context.Context) (string, error) {
+	var id sql.NullString
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(id) FROM flows`).Scan(&id); err != nil {
+		return "", fmt.Errorf("max flow id: %w", err)
+	}
+	return id.String, nil
+}
+
+// Invoices returns the invoices of a flow in order.
+func (s *SQLite) Invoices(ctx context.Context, flowID string) ([]Invoice, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location
+		FROM invoices WHERE flow_id = ? ORDER BY seq`, flowID)
+	if err != nil {
+		return nil, fmt.Errorf("invoices of %s: %w", flowID, err)
+	}
+	defer rows.Close()
+	var out []Invoice
+	for rows.Next() {
+		var inv Invoice
+		if err := rows.Scan(&inv.FlowID, &inv.Seq, &inv.Entry, &inv.Number, &inv.SupplierSIRET, &inv.RecipientSIRET, &inv.IssueYear, &inv.Verdict, &inv.Location); err != nil {
+			return nil, fmt.Errorf("invoices of %s: %w", flowID, err)
+		}
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
+
+// Statuses returns the status events of a flow's invoices.
+func (s *SQLite) Statuses(ctx context.Context, flowID string) ([]Status, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT flow_id, seq, code, at FROM statuses WHERE flow_id = ? ORDER BY seq, code`, flowID)
+	if err != nil {
+		return nil, fmt.Errorf("statuses of %s: %w", flowID, err)
+	}
+	defer rows.Close()
+	var out []Status
+	for rows.Next() {
+		var st Status
+		var at string
+		if err := rows.Scan(&st.FlowID, &st.Seq, &st.Code, &at); err != nil {
+			return nil, fmt.Errorf("statuses of %s: %w", flowID, err)
+		}
+		st.At = parseStamp(at)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// Counts returns how many flows are in each state, for the logs and tests.
+func (s *SQLite) Counts(ctx context.Context) (planned, done int, err error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM flows GROUP BY state`)
+	if err != nil {
+		return 0, 0, fmt.Errorf("counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return 0, 0, err
+		}
+		switch state {
+		case StatePlanned:
+			planned = n
+		case StateDone:
+			done = n
+		}
+	}
+	return planned, done, rows.Err()
+}

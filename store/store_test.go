@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func open(t *testing.T, path string) *SQLite {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPlanLifecycle(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "flowgate.db")
+	s := open(t, path)
+	now := time.Date(2026, 11, 26, 10, 0, 0, 123456000, time.UTC)
+	b := PlanBatch{
+		Flows: []Flow{
+			{ID: "A1", Partner: "FOURN01", FileName: "f.xml", SHA256: "aa", Status: "IN_INTEGRE", ReceivedAt: now, Plan: []byte(`{"x":1}`)},
+			{ID: "A2", Partner: "FOURN01", FileName: "g.xml", SHA256: "aa", Status: "IN_INTEGRE", DuplicateOf: "A1", ReceivedAt: now, Plan: []byte(`{}`)},
+		},
+		Invoices: []Invoice{{FlowID: "A1", Seq: 0, Number: "F1", SupplierSIRET: "73282932000074", RecipientSIRET: "21000001000012",
+			IssueYear: "2026", Verdict: "accepted", Location: "portal/21000001000012/x.xml"}},
+		Statuses: []Status{{FlowID: "A1", Seq: 0, Code: "01", At: now}, {FlowID: "A1", Seq: 0, Code: "03", At: now}},
+	}
+	if err := s.SavePlans(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	// A failing batch records nothing of itself.
+	if err := s.SavePlans(ctx, PlanBatch{Flows: []Flow{{ID: "B1", Plan: []byte("{}")}, {ID: "A1", Plan: []byte("{}")}}}); err == nil {
+		t.Fatal("duplicate flow id accepted")
+	}
+	if _, ok, _ := s.Flow(ctx, "B1"); ok {
+		t.Fatal("half of a failed batch was saved")
+	}
+
+	pending, err := s.Pending(ctx)
+	if err != nil || len(pending) != 2 || pending[0].ID != "A1" || string(pending[0].Plan) != `{"x":1}` || !pending[0].ReceivedAt.Equal(now) {
+		t.Fatalf("pending %+v %v", pending, err)
+	}
+	if ok, _ := s.Accepted(ctx, "73282932000074", "F1", "2026"); !ok {
+		t.Error("accepted invoice not found")
+	}
+	if ok, _ := s.Accepted(ctx, "73282932000074", "F1", "2025"); ok {
+		t.Error("other year found")
+	}
+	f, ok, err := s.FlowBySHA256(ctx, "aa")
+	if err != nil || !ok || f.ID != "A1" {
+		t.Errorf("by sha: %+v %v %v", f, ok, err)
+	}
+	if err := s.MarkDone(ctx, []string{"A1", "A2"}, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// Reopened, the store is the truth.
+	s = open(t, path)
+	if pending, _ := s.Pending(ctx); len(pending) != 0 {
+		t.Errorf("pending after done: %v", pending)
+	}
+	if planned, done, _ := s.Counts(ctx); planned != 0 || done != 2 {
+		t.Errorf("counts %d %d", planned, done)
+	}
+	if max, _ := s.MaxFlowID(ctx); max != "A2" {
+		t.Errorf("max id %q", max)
+	}
+	sts, _ := s.Statuses(ctx, "A1")
+	invs, _ := s.Invoices(ctx, "A1")
+	if len(sts) != 2 || len(invs) != 1 || invs[0].Location == "" {
+		t.Errorf("statuses %v invoices %v", sts, invs)
+	}
+	f, _, _ = s.Flow(ctx, "A1")
+	if f.State != StateDone || !f.FinishedAt.Equal(now.Add(time.Second)) {
+		t.Errorf("flow %+v", f)
+	}
+}
+
+func TestEmptyStore(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "x.db"))
+	ctx := context.Background()
+	if max, err := s.MaxFlowID(ctx); max != "" || err != nil {
+		t.Errorf("max %q %v", max, err)
+	}
+	if _, ok, err := s.Flow(ctx, "none"); ok || err != nil {
+		t.Errorf("flow %v %v", ok, err)
+	}
+	if _, ok, err := s.FlowBySHA256(ctx, "none"); ok || err != nil {
+		t.Errorf("sha %v %v", ok, err)
+	}
+}
+
+func TestOpenFailsOnUnwritablePath(t *testing.T) {
+	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "missing", "dir", "x.db")); err == nil {
+		t.Error("opened a database in a missing folder")
+	}
+}
