@@ -277,3 +277,42 @@ func writeTemp(dir, name string, data []byte) (string, error) {
 	}
 	return tmp, nil
 }
+
+// IsTemp reports whether name is one of the temp files Commit writes: a
+// crash can leave them behind, and only the writer may remove them.
+func IsTemp(name string) bool {
+	if !strings.HasPrefix(name, ".") {
+		return false
+	}
+	i := strings.LastIndex(name, ".tmp-")
+	if i <= 1 || i+5 == len(name) {
+		return false
+	}
+	for _, c := range name[i+5:] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// RemoveTemps removes the temp files a crash left in dir and returns how
+// many it removed. Run it at start, before anything writes into dir.
+func RemoveTemps(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		if e.Type().IsRegular() && IsTemp(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}

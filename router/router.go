@@ -139,6 +139,7 @@ const (
 // caller to process first. It also returns the greatest flow id found in
 // work/, so that new ids sort after it.
 func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
+	r.removeTemps()
 	if stalled, err := r.resume(ctx); err != nil {
 		return nil, "", err
 	} else if stalled > 0 {
@@ -188,6 +189,24 @@ func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
 		r.cfg.Log.Info("resuming claimed flows", "count", len(todo))
 	}
 	return todo, maxID, nil
+}
+
+// removeTemps removes the temp files a crash left in the folders the router
+// writes into. Only the router writes there, and it is not running yet.
+func (r *Router) removeTemps() {
+	dirs, _ := filepath.Glob(filepath.Join(r.cfg.Root, "portal", "*"))
+	for id := range r.partners {
+		dirs = append(dirs, r.mb.Out(id), r.mb.Inbox(id), r.mb.Returns(id))
+	}
+	for _, d := range dirs {
+		n, err := outbox.RemoveTemps(d)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.cfg.Log.Warn("temp files left", "dir", d, "err", err)
+		}
+		if n > 0 {
+			r.cfg.Log.Info("removed temp files of an interrupted write", "dir", d, "count", n)
+		}
+	}
 }
 
 // resume carries out the plans saved and not yet done, and returns how

@@ -243,4 +243,3 @@ func printTree(w io.Writer, root string) error {
 		return nil
 	})
 }
-
