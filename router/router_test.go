@@ -1,0 +1,353 @@
+package router
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"flowgate"
+	"flowgate/directory"
+	"flowgate/flows"
+	"flowgate/store"
+)
+
+const (
+	supplier  = "81000001000019"
+	collected = "21000001000012" // VALMONT collects it
+	portal    = "23000003000018" // no partner: portal
+)
+
+type fixture struct {
+	t     *testing.T
+	root  string
+	mb    flows.Mailboxes
+	store *store.SQLite
+	r     *Router
+	ids   *flows.IDs
+	logs  *bytes.Buffer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	root := t.TempDir()
+	f := &fixture{t: t, root: root, mb: flows.Mailboxes{Root: root}, logs: &bytes.Buffer{}}
+	if err := f.mb.Create([]string{"FOURN01", "VALMONT"}); err != nil {
+		t.Fatal(err)
+	}
+	f.ids, _ = flows.NewIDs("")
+	f.open()
+	return f
+}
+
+// open (re)starts the router on the fixture's root, as after a restart.
+func (f *fixture) open() {
+	f.t.Helper()
+	if f.store != nil {
+		f.store.Close()
+	}
+	st, err := store.Open(context.Background(), filepath.Join(f.root, "flowgate.db"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { st.Close() })
+	snap, _, err := directory.Load("../samples/directory")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.store = st
+	f.r, err = New(Config{Root: f.root, HubID: "FLOWGATE", Store: st, Directory: snap,
+		Log: slog.New(slog.NewTextHandler(f.logs, nil)),
+		Partners: []Partner{
+			{ID: "FOURN01", Name: "Durand", SIRETs: []string{supplier}, CPPStatut: true, JSON: true},
+			{ID: "VALMONT", Name: "Valmont", Receives: []string{collected}, CPPStatut: true},
+		}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// claim puts a file in work/ as intake would.
+func (f *fixture) claim(name string, data []byte) flows.Claimed {
+	f.t.Helper()
+	id := f.ids.Next(time.Now())
+	path := filepath.Join(f.mb.Work(), flows.WorkName(id, "FOURN01", name))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	return flows.Claimed{FlowID: id, Partner: "FOURN01", Name: name, Path: path, ReceivedAt: time.Now()}
+}
+
+func (f *fixture) files(dir string) []string {
+	entries, _ := os.ReadDir(filepath.Join(f.root, dir))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+var template = func() []byte {
+	data, err := os.ReadFile("../samples/flows/facture-engagement.xml")
+	if err != nil {
+		panic(err)
+	}
+	return data
+}()
+
+// invoice returns the sample invoice with another number and recipient.
+func invoice(number, recipient string) []byte {
+	doc := bytes.Replace(template, []byte("FA-2026-0003"), []byte(number), 1)
+	return bytes.ReplaceAll(doc, []byte(portal), []byte(recipient))
+}
+
+func zipOf(t *testing.T, docs map[string][]byte, order ...string) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range order {
+		w, _ := zw.Create(name)
+		w.Write(docs[name])
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+func TestRouting(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	lot := zipOf(t, map[string][]byte{
+		"a.xml": invoice("Z-1", collected), "b.xml": invoice("Z-2", portal),
+		"c.xml": invoice("Z-3", "99000009000011"), "d.xml": []byte("<broken"),
+	}, "a.xml", "b.xml", "c.xml", "d.xml")
+	round := []flows.Claimed{
+		f.claim("one.xml", invoice("F-1", collected)),
+		f.claim("lot.zip", lot),
+		f.claim("bad.xml", []byte("not xml at all")),
+		f.claim("rejected.xml", invoice("F-2", "99000009000011")),
+	}
+	if failed, notDone := f.r.Process(ctx, round); len(failed) != 0 || notDone != 0 {
+		t.Fatalf("failed %v, not done %d; log:\n%s", failed, notDone, f.logs)
+	}
+	inbox := f.files("partners/VALMONT/inbox")
+	returns := f.files("partners/FOURN01/returns")
+	portalFiles := f.files("portal/" + portal)
+	want := map[string]int{"inbox": 2, "returns": 4, "portal": 1}
+	if len(inbox) != want["inbox"] || len(returns) != want["returns"] || len(portalFiles) != want["portal"] {
+		t.Fatalf("inbox %v\nreturns %v\nportal %v", inbox, returns, portalFiles)
+	}
+	// Names: recipient, supplier, number, flow id (and position in the archive).
+	wantInbox := collected + "_" + supplier + "_F-1_" + round[0].FlowID + ".xml"
+	if inbox[0] != wantInbox && inbox[1] != wantInbox {
+		t.Errorf("inbox %v, want %s", inbox, wantInbox)
+	}
+	// Delivered bytes are the original bytes.
+	got, _ := os.ReadFile(filepath.Join(f.root, "partners/VALMONT/inbox", wantInbox))
+	if !bytes.Equal(got, invoice("F-1", collected)) {
+		t.Error("delivered bytes differ from the deposited invoice")
+	}
+	// The unreadable file goes back whole; the archive's bad members one by one.
+	for _, name := range []string{round[2].FlowID + "_bad.xml", round[3].FlowID + "_rejected.xml",
+		round[1].FlowID + "-002_c.xml", round[1].FlowID + "-003_d.xml"} {
+		if _, err := os.Stat(filepath.Join(f.root, "partners/FOURN01/returns", name)); err != nil {
+			t.Errorf("returns: %v (have %v)", err, returns)
+		}
+	}
+	// Status files: a CR of each format per flow, invoice statuses to both partners.
+	out := f.files("partners/FOURN01/out")
+	for _, c := range round {
+		for _, ext := range []string{".xml", ".json"} {
+			if !contains(out, "CR_"+c.FlowID+ext) {
+				t.Errorf("missing CR_%s%s in %v", c.FlowID, ext, out)
+			}
+		}
+	}
+	if !contains(out, "FACT_"+round[0].FlowID+".xml") || contains(out, "FACT_"+round[2].FlowID+".xml") {
+		t.Errorf("supplier invoice statuses: %v", out)
+	}
+	if recu := f.files("partners/VALMONT/out"); len(recu) != 2 {
+		t.Errorf("recipient statuses %v, want one per flow delivering to it", recu)
+	}
+	var cr struct {
+		flowgate.FlowReport
+		FlowID string `json:"flow_id"`
+		SHA256 string `json:"sha256"`
+	}
+	data, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+round[1].FlowID+".json"))
+	if err := json.Unmarshal(data, &cr); err != nil || cr.File != "lot.zip" || cr.Status != flowgate.FlowPartial ||
+		cr.FlowID != round[1].FlowID || len(cr.SHA256) != 64 || len(cr.Invoices) != 3 || len(cr.Errors) != 1 {
+		t.Errorf("CR json %+v, %v", cr, err)
+	}
+	// Originals archived, work/ empty, store knows where each invoice went.
+	if left := f.files("work"); len(left) != 0 {
+		t.Errorf("work/ holds %v", left)
+	}
+	if n := len(f.files("archive")); n != 4 {
+		t.Errorf("archive holds %d files", n)
+	}
+	invs, _ := f.store.Invoices(ctx, round[1].FlowID)
+	if len(invs) != 3 || invs[0].Verdict != "accepted" || !strings.HasPrefix(invs[0].Location, "partners/VALMONT/inbox/") ||
+		invs[2].Verdict != "rejected" || !strings.HasPrefix(invs[2].Location, "partners/FOURN01/returns/") {
+		t.Errorf("store invoices %+v", invs)
+	}
+	sts, _ := f.store.Statuses(ctx, round[0].FlowID)
+	if len(sts) != 2 || sts[0].Code != "01" || sts[1].Code != "03" {
+		t.Errorf("statuses %+v", sts)
+	}
+	validateXML(t, f.root)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validateXML checks every status file written with xmllint against the
+// CPPStatut schema.
+func validateXML(t *testing.T, root string) {
+	t.Helper()
+	xsd := "../../shared/corpus/xsd/cppstatut/CPPStatutPivot_V1_19.xsd"
+	if _, err := os.Stat(xsd); err != nil {
+		t.Skipf("CPPStatut schema not found at %s", xsd)
+	}
+	if _, err := exec.LookPath("xmllint"); err != nil {
+		t.Skip("xmllint not installed (Debian: libxml2-utils)")
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "partners", "*", "out", "*.xml"))
+	if len(files) == 0 {
+		t.Fatal("no status file")
+	}
+	out, err := exec.Command("xmllint", append([]string{"--noout", "--schema", xsd}, files...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xmllint: %v\n%s", err, out)
+	}
+}
+
+func TestDuplicateInHistoryAcrossRounds(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.r.Process(ctx, []flows.Claimed{f.claim("a.xml", invoice("D-1", collected))})
+	// Same invoice, other bytes (a comment added): rejected as CPP-DOUBLON.
+	again := append(invoice("D-1", collected), []byte("<!-- again -->")...)
+	c := f.claim("b.xml", again)
+	f.r.Process(ctx, []flows.Claimed{c})
+	data, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+c.FlowID+".json"))
+	if !bytes.Contains(data, []byte(`"CPP-DOUBLON"`)) {
+		t.Errorf("second deposit not a duplicate: %s", data)
+	}
+}
+
+func TestSameBytesGetTheOriginalReport(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	doc := invoice("S-1", collected)
+	first := f.claim("a.xml", doc)
+	f.r.Process(ctx, []flows.Claimed{first})
+	second := f.claim("a-bis.xml", doc)
+	third := f.claim("a-ter.xml", doc)
+	if failed, notDone := f.r.Process(ctx, []flows.Claimed{second, third}); len(failed)+notDone != 0 {
+		t.Fatal("not processed")
+	}
+	if n := len(f.files("partners/VALMONT/inbox")); n != 1 {
+		t.Errorf("delivered %d times", n)
+	}
+	orig, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+first.FlowID+".json"))
+	for _, c := range []flows.Claimed{second, third} {
+		again, err := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+c.FlowID+".json"))
+		if err != nil || !bytes.Equal(orig, again) {
+			t.Errorf("flow %s: report %v, want the original's", c.FlowID, err)
+		}
+		fl, _, _ := f.store.Flow(ctx, c.FlowID)
+		if fl.DuplicateOf != first.FlowID || fl.State != store.StateDone {
+			t.Errorf("flow %+v", fl)
+		}
+	}
+}
+
+// TestBrokenMailboxRetries: a mailbox that cannot be written leaves the
+// flow planned, its original in work/, nothing else held back; once the
+// mailbox is repaired the flow is carried out, also after a restart.
+func TestBrokenMailboxRetries(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	inbox := f.mb.Inbox("VALMONT")
+	os.RemoveAll(inbox)
+	os.WriteFile(inbox, []byte("not a folder"), 0o644) // writes into it fail: ENOTDIR
+	blocked := f.claim("blocked.xml", invoice("B-1", collected))
+	fine := f.claim("fine.xml", invoice("B-2", portal))
+	failed, notDone := f.r.Process(ctx, []flows.Claimed{blocked, fine})
+	if len(failed) != 0 || notDone != 1 {
+		t.Fatalf("failed %v, not done %d", failed, notDone)
+	}
+	if _, err := os.Stat(blocked.Path); err != nil {
+		t.Errorf("blocked flow's original left work/: %v", err)
+	}
+	if _, err := os.Stat(fine.Path); err == nil {
+		t.Error("the other flow was held back")
+	}
+	if !strings.Contains(f.logs.String(), "not carried out yet") {
+		t.Errorf("failure not logged:\n%s", f.logs)
+	}
+	// Restart with the mailbox repaired: the saved plan is carried out.
+	os.Remove(inbox)
+	os.MkdirAll(inbox, 0o755)
+	f.open()
+	todo, _, err := f.r.Recover(ctx)
+	if err != nil || len(todo) != 0 {
+		t.Fatalf("recover: %v, todo %v", err, todo)
+	}
+	if n := len(f.files("partners/VALMONT/inbox")); n != 1 {
+		t.Errorf("inbox holds %d files", n)
+	}
+	if planned, done, _ := f.store.Counts(ctx); planned != 0 || done != 2 {
+		t.Errorf("planned %d done %d", planned, done)
+	}
+}
+
+// TestRecoverClaimedFlow: a flow claimed into work/ just before a crash,
+// never decided, is found by its name and processed first.
+func TestRecoverClaimedFlow(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.claim("late.xml", invoice("R-1", collected))
+	// A temp file of an interrupted write, left in a mailbox.
+	tmp := filepath.Join(f.mb.Inbox("VALMONT"), ".x.xml.tmp-abc123")
+	os.WriteFile(tmp, []byte("half"), 0o644)
+	f.open()
+	todo, maxID, err := f.r.Recover(ctx)
+	if err != nil || len(todo) != 1 || todo[0].FlowID != c.FlowID || todo[0].Name != "late.xml" || maxID != c.FlowID {
+		t.Fatalf("recover: %v %+v %q", err, todo, maxID)
+	}
+	if _, err := os.Stat(tmp); err == nil {
+		t.Error("temp file of an interrupted write left in the inbox")
+	}
+	f.r.Process(ctx, todo)
+	if n := len(f.files("partners/VALMONT/inbox")); n != 1 {
+		t.Errorf("inbox holds %d files", n)
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"FA-2026/001": "FA-2026_001", "../../etc/passwd": "_.._etc_passwd", "": "sans-nom", "...": "sans-nom",
+		"é": "_", "a b": "a_b",
+	} {
+		if got := safeName(in, 40); got != want {
+			t.Errorf("safeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := safeName(strings.Repeat("x", 100), 40); len(got) != 40 {
+		t.Errorf("not truncated: %d", len(got))
+	}
+}
+
