@@ -180,7 +180,7 @@ func (c *Config) Validate() error {
 		bad("log_level %q: must be debug, info, warn or error", c.LogLevel)
 	}
 	if !validID(c.HubID) {
-		bad("hub_id %q: must be 1-8 characters A-Z 0-9", c.HubID)
+		bad("hub_id %q: must be 3-8 characters A-Z 0-9", c.HubID)
 	}
 
 	if len(c.Partners) == 0 {
@@ -192,7 +192,7 @@ func (c *Config) Validate() error {
 		field := fmt.Sprintf("partners[%d]", i)
 		switch first, dup := ids[p.ID]; {
 		case !validID(p.ID):
-			bad("%s.id %q: must be 1-8 characters A-Z 0-9", field, p.ID)
+			bad("%s.id %q: must be 3-8 characters A-Z 0-9", field, p.ID)
 		case dup:
 			bad("%s.id %q: already used by partners[%d]", field, p.ID, first)
 		default:
@@ -236,9 +236,10 @@ func (c *Config) Validate() error {
 }
 
 // validID reports whether id can be a CPPStatut Emetteur/Recepteur Id as the
-// hub writes them: 1 to 8 characters A-Z 0-9.
+// hub writes them: 3 to 8 characters A-Z 0-9 (the CPPStatut schema
+// requires at least 3).
 func validID(id string) bool {
-	if len(id) < 1 || len(id) > 8 {
+	if len(id) < 3 || len(id) > 8 { // CPPStatut partner ids are 3 to 8 characters
 		return false
 	}
 	for _, r := range id {
