@@ -780,8 +780,12 @@ func TestSyncDir(t *testing.T) {
 // into a fresh directory, with 1 worker and with the default.
 func BenchmarkBatchCommit(b *testing.B) {
 	data := bytes.Repeat([]byte("<CPPStatut/>\n"), 100) // 1.3 KB, a small status file
-	for _, workers := range []int{1, DefaultWorkers, 32} {
-		b.Run(fmt.Sprint("workers=", workers), func(b *testing.B) {
+	for _, mode := range []struct {
+		workers int
+		syncfs  bool
+	}{{1, false}, {DefaultWorkers, false}, {32, false}, {DefaultWorkers, true}} {
+		workers := mode.workers
+		b.Run(fmt.Sprint("workers=", workers, "/syncfs=", mode.syncfs), func(b *testing.B) {
 			root := b.TempDir()
 			n := 0
 			for b.Loop() {
@@ -790,7 +794,7 @@ func BenchmarkBatchCommit(b *testing.B) {
 				if err := os.Mkdir(dir, 0o755); err != nil {
 					b.Fatal(err)
 				}
-				var batch Batch
+				batch := Batch{SyncFS: mode.syncfs}
 				for i := range 100 {
 					batch.Add(dir, fmt.Sprintf("statut-%03d.xml", i), data)
 				}
@@ -800,5 +804,68 @@ func BenchmarkBatchCommit(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*100)/b.Elapsed().Seconds(), "files/s")
 		})
+	}
+}
+
+// TestBatchSyncFS: the syncfs mode writes the same files with the same
+// guarantees: content in place, no temps, identical files accepted,
+// different ones refused and kept.
+func TestBatchSyncFS(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other")
+	os.Mkdir(other, 0o755)
+	os.WriteFile(filepath.Join(dir, "same.xml"), []byte("same"), 0o644)
+	os.WriteFile(filepath.Join(dir, "differs.xml"), []byte("original"), 0o644)
+	b := Batch{SyncFS: true}
+	for i := range 50 {
+		b.Add(dir, fmt.Sprintf("f%02d.xml", i), []byte(fmt.Sprint("content ", i)))
+	}
+	b.Add(other, "g.xml", []byte("g"))
+	b.Add(dir, "same.xml", []byte("same"))
+	b.Add(dir, "differs.xml", []byte("new"))
+	b.Add(dir, ".bad", []byte("x"))
+	err := b.Commit(0)
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "differs.xml") || !strings.Contains(err.Error(), ".bad") {
+		t.Fatalf("err %v", err)
+	}
+	for i := range 50 {
+		if data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("f%02d.xml", i))); err != nil || string(data) != fmt.Sprint("content ", i) {
+			t.Fatalf("f%02d: %q %v", i, data, err)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "differs.xml")); string(data) != "original" {
+		t.Errorf("different file replaced: %q", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(other, "g.xml")); string(data) != "g" {
+		t.Errorf("g.xml %q", data)
+	}
+	for _, d := range []string{dir, other} {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if IsTemp(e.Name()) {
+				t.Errorf("temp left: %s", e.Name())
+			}
+		}
+	}
+	// A re-run finds everything in place.
+	b2 := Batch{SyncFS: true}
+	b2.Add(dir, "f00.xml", []byte("content 0"))
+	if err := b2.Commit(0); err != nil {
+		t.Errorf("re-run: %v", err)
+	}
+}
+
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{".a.xml.tmp-1abc", ".b.xml.tmp-zz9", "keep.xml", ".hidden", ".c.tmp-UPPER", ".d.tmp-"} {
+		os.WriteFile(filepath.Join(dir, name), nil, 0o644)
+	}
+	n, err := RemoveTemps(dir)
+	if err != nil || n != 2 {
+		t.Fatalf("removed %d, %v", n, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 4 {
+		t.Errorf("left %d entries", len(entries))
 	}
 }

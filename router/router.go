@@ -666,7 +666,9 @@ func (r *Router) execute(ctx context.Context, plans []*plan, cache map[string][]
 		err   error
 	}
 	jobs := make([]*job, 0, len(plans))
-	all := outbox.Batch{}
+	// The round shares two filesystem flushes: every file is under the root,
+	// on one filesystem (checked when the mailboxes are created).
+	all := outbox.Batch{SyncFS: true}
 	for _, p := range plans {
 		j := &job{p: p}
 		jobs = append(jobs, j)
