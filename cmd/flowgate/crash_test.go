@@ -18,7 +18,7 @@ import (
 )
 
 // buildBinary builds flowgate once per test run.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "flowgate")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -35,7 +35,7 @@ const (
 )
 
 // crashConfig writes a daemon configuration under root.
-func crashConfig(t *testing.T, root string) string {
+func crashConfig(t testing.TB, root string) string {
 	t.Helper()
 	dir, err := filepath.Abs("../../samples/directory")
 	if err != nil {
