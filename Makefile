@@ -2,7 +2,7 @@ GO ?= go
 BIN := bin/flowgate
 SAMPLES := samples/flows/*.xml samples/flows/*.zip samples/flows/*.tar.gz samples/flows/rejets/*
 
-.PHONY: build test bench demo fuzz golden clean
+.PHONY: build test bench demo validate-samples fuzz golden clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/flowgate
@@ -15,9 +15,13 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# demo checks the bundled sample flows against the sample directory. Rejections
-# are the point of half the samples, so validate's exit status 1 is expected.
+# demo runs the hub on the bundled samples (see README).
 demo: build
+	./$(BIN) demo
+
+# validate-samples checks the sample flows offline. Rejections are the point of
+# half the samples, so validate's exit status 1 is expected.
+validate-samples: build
 	@./$(BIN) validate -directory samples/directory $(SAMPLES); status=$$?; \
 	  if [ $$status -gt 1 ]; then exit $$status; fi
 

@@ -49,7 +49,7 @@ type Batch struct {
 	// one filesystem.
 	SyncFS bool
 
-	// link and syncDir are os.Link and SyncDir; tests replace them to inject
+	// link and syncDir are renameNoReplace and SyncDir; tests replace them to inject
 	// failures and count directory syncs.
 	link    func(oldname, newname string) error
 	syncDir func(dir string) error
@@ -73,10 +73,10 @@ func (b *Batch) Len() int { return len(b.files) }
 //
 // For each file it writes a temp file in the same directory, named
 // "." + name + ".tmp-" + random so that the daemon's intake (which ignores
-// dot files) never picks it up, fsyncs and closes it, then hard-links it to
-// the final name and removes the temp. os.Link fails rather than replace an
-// existing file, so a reader sees either no file or the whole file, and
-// nothing already in place is ever replaced or removed. A final file that
+// dot files) never picks it up, fsyncs and closes it, then moves it to the
+// final name with renameat2(RENAME_NOREPLACE), which like link(2) fails
+// rather than replace an existing file, so a reader sees either no file or
+// the whole file, and nothing already in place is ever replaced or removed. A final file that
 // already exists with the same bytes counts as written (the batch is being
 // re-run after a crash); with other bytes it is an error wrapping
 // ErrConflict, and the other files are still written.
@@ -97,7 +97,7 @@ func (b *Batch) Commit(workers int) error {
 	workers = min(workers, n)
 	link := b.link
 	if link == nil {
-		link = os.Link
+		link = renameNoReplace
 	}
 	syncDir := b.syncDir
 	if syncDir == nil {
@@ -128,6 +128,24 @@ func (b *Batch) Commit(workers int) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// renameNoReplace moves oldname to newname unless newname exists
+// (renameat2 RENAME_NOREPLACE): one metadata operation where link and
+// unlink take two. Where the filesystem does not support it, it falls back
+// to os.Link, which fails the same way on an existing name; the caller
+// removes the temp in both cases (a no-op after a rename).
+func renameNoReplace(oldname, newname string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, oldname, unix.AT_FDCWD, newname, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.ENOTSUP):
+		return os.Link(oldname, newname)
+	case errors.Is(err, unix.EEXIST):
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: fs.ErrExist}
+	}
+	return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
 }
 
 // parallel runs fn(0..n-1) on workers goroutines.

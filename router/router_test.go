@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -351,3 +352,28 @@ func TestSafeName(t *testing.T) {
 	}
 }
 
+// BenchmarkProcessRound: one round of 256 single-invoice flows through the
+// router alone (decide, save plans, write files, archive), without intake.
+func BenchmarkProcessRound(b *testing.B) {
+	f := newFixture(&testing.T{})
+	f.t = nil
+	ctx := context.Background()
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		round := make([]flows.Claimed, 256)
+		for i := range round {
+			id := f.ids.Next(time.Now())
+			name := fmt.Sprintf("b-%06d.xml", n)
+			path := filepath.Join(f.mb.Work(), flows.WorkName(id, "FOURN01", name))
+			os.WriteFile(path, invoice(fmt.Sprintf("P-%06d", n), collected), 0o644)
+			round[i] = flows.Claimed{FlowID: id, Partner: "FOURN01", Name: name, Path: path, ReceivedAt: time.Now()}
+			n++
+		}
+		b.StartTimer()
+		if failed, notDone := f.r.Process(ctx, round); len(failed)+notDone > 0 {
+			b.Fatal("round failed")
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "flows/s")
+}

@@ -200,8 +200,12 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 			fmt.Fprintf(tw, "%s\t%s\t\t%s\t\tduplicate of %s: its report sent again\n", id, flow.FileName, cr.Status, flow.DuplicateOf)
 			continue
 		}
+		returned := ""
+		if e := filepath.Join("partners", "FOURN01", "returns", id+"_"+flow.FileName); fileExists(filepath.Join(cfg.Root, e)) {
+			returned = e + " (whole file)"
+		}
 		for _, e := range cr.Errors {
-			fmt.Fprintf(tw, "%s\t%s\t%s\tunreadable\t%s\t\n", id, flow.FileName, e.Entry, e.Code)
+			fmt.Fprintf(tw, "%s\t%s\t%s\tunreadable\t%s\t%s\n", id, flow.FileName, e.Entry, e.Code, returned)
 		}
 		for _, inv := range cr.Invoices {
 			var codes []string
@@ -219,7 +223,10 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 	return tw.Flush()
 }
 
-// printTree lists the mailboxes with their files.
+func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+// printTree lists the mailboxes with their files, the first few of each
+// folder and a count of the rest.
 func printTree(w io.Writer, root string) error {
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -239,7 +246,28 @@ func printTree(w io.Writer, root string) error {
 			}
 			return nil
 		}
-		fmt.Fprintf(w, "%s%s\n", strings.Repeat("  ", depth), d.Name())
+		siblings, _ := os.ReadDir(filepath.Dir(p))
+		files := 0
+		for _, s := range siblings {
+			if !s.IsDir() {
+				files++
+			}
+			if s.Name() == d.Name() {
+				break
+			}
+		}
+		switch {
+		case files <= 4:
+			fmt.Fprintf(w, "%s%s\n", strings.Repeat("  ", depth), d.Name())
+		case files == 5:
+			total := 0
+			for _, s := range siblings {
+				if !s.IsDir() {
+					total++
+				}
+			}
+			fmt.Fprintf(w, "%s… (%d files in all)\n", strings.Repeat("  ", depth), total)
+		}
 		return nil
 	})
 }
