@@ -29,6 +29,7 @@ const (
 type fixture struct {
 	t     *testing.T
 	root  string
+	db    string
 	mb    flows.Mailboxes
 	store *store.SQLite
 	r     *Router
@@ -38,8 +39,17 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	root := t.TempDir()
-	f := &fixture{t: t, root: root, mb: flows.Mailboxes{Root: root}, logs: &bytes.Buffer{}}
+	return newFixtureAt(t, t.TempDir(), "")
+}
+
+// newFixtureAt roots the hub at root, with its database at db (default:
+// in root).
+func newFixtureAt(t *testing.T, root, db string) *fixture {
+	t.Helper()
+	if db == "" {
+		db = filepath.Join(root, "flowgate.db")
+	}
+	f := &fixture{t: t, root: root, db: db, mb: flows.Mailboxes{Root: root}, logs: &bytes.Buffer{}}
 	if err := f.mb.Create([]string{"FOURN01", "VALMONT"}); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +64,7 @@ func (f *fixture) open() {
 	if f.store != nil {
 		f.store.Close()
 	}
-	st, err := store.Open(context.Background(), filepath.Join(f.root, "flowgate.db"))
+	st, err := store.Open(context.Background(), f.db)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -185,6 +195,15 @@ func TestRouting(t *testing.T) {
 		cr.FlowID != round[1].FlowID || len(cr.SHA256) != 64 || len(cr.Invoices) != 3 || len(cr.Errors) != 1 {
 		t.Errorf("CR json %+v, %v", cr, err)
 	}
+	// An unreadable file: IN_REJETE, CR 93 naming the reason.
+	crx, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+round[2].FlowID+".xml"))
+	if !bytes.Contains(crx, []byte("<IdStatut>93</IdStatut>")) || !bytes.Contains(crx, []byte("FLX-XML")) {
+		t.Errorf("CR of the unreadable flow:\n%s", crx)
+	}
+	crx, _ = os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+round[1].FlowID+".xml"))
+	if !bytes.Contains(crx, []byte("<IdStatut>96</IdStatut>")) || !bytes.Contains(crx, []byte("CPP-DEST-INCONNU")) {
+		t.Errorf("CR of the partial flow:\n%s", crx)
+	}
 	// Originals archived, work/ empty, store knows where each invoice went.
 	if left := f.files("work"); len(left) != 0 {
 		t.Errorf("work/ holds %v", left)
@@ -312,6 +331,55 @@ func TestBrokenMailboxRetries(t *testing.T) {
 	}
 	if planned, done, _ := f.store.Counts(ctx); planned != 0 || done != 2 {
 		t.Errorf("planned %d done %d", planned, done)
+	}
+}
+
+// TestFullDiskRetries: on a full filesystem the flow stays planned with
+// its original in work/, the failure is logged, nothing is removed; once
+// space is freed, the retry carries it out. The hub's root is a small
+// tmpfs (the test needs root and skips otherwise).
+func TestFullDiskRetries(t *testing.T) {
+	root := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", root).Run(); err != nil {
+		t.Skipf("cannot mount a tmpfs to fill (needs root): %v", err)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", root).Run() })
+	f := newFixtureAt(t, root, filepath.Join(t.TempDir(), "flowgate.db"))
+	ctx := context.Background()
+	c := f.claim("plein.xml", invoice("FULL-1", collected))
+	filler := filepath.Join(root, "filler")
+	fill, _ := os.Create(filler)
+	for {
+		if _, err := fill.Write(make([]byte, 4096)); err != nil {
+			break // ENOSPC
+		}
+	}
+	fill.Close()
+
+	failed, notDone := f.r.Process(ctx, []flows.Claimed{c})
+	if len(failed) != 0 || notDone != 1 {
+		t.Fatalf("failed %v, not done %d", failed, notDone)
+	}
+	if _, err := os.Stat(c.Path); err != nil {
+		t.Fatalf("original left work/: %v", err)
+	}
+	if !strings.Contains(f.logs.String(), "no space left") {
+		t.Errorf("full disk not logged:\n%s", f.logs)
+	}
+	for _, dir := range []string{"partners/VALMONT/inbox", "partners/FOURN01/out"} {
+		for _, name := range f.files(dir) {
+			t.Errorf("%s holds %s on a full disk", dir, name)
+		}
+	}
+	os.Remove(filler)
+	if stalled, err := f.r.resume(ctx); err != nil || stalled != 0 {
+		t.Fatalf("retry: %d stalled, %v", stalled, err)
+	}
+	if n := len(f.files("partners/VALMONT/inbox")); n != 1 {
+		t.Errorf("inbox holds %d files", n)
+	}
+	if _, err := os.Stat(c.Path); err == nil {
+		t.Error("original still in work/ after the retry")
 	}
 }
 
