@@ -287,3 +287,19 @@ func TestErrorLine(t *testing.T) {
 		t.Errorf("messages %q / %q, want line 3", fe.Message, fe.MessageFR)
 	}
 }
+
+// BenchmarkParse reads the 21 KB official example invoice (parse only).
+func BenchmarkParse(b *testing.B) {
+	needCorpus(b)
+	data, err := os.ReadFile(filepath.Join(corpus, "ubl-examples", "ubl-tc434-example1.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseBytes(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
 
@@ -37,8 +38,9 @@ type scanner struct {
 	attrs []attr // attributes of a start tag, namespace-resolved
 	text  []byte // character data, unescaped
 
-	selfClosing bool     // the current start tag ended with "/>": an end follows
-	open        [][]byte // qualified names of open elements
+	selfClosing bool        // the current start tag ended with "/>": an end follows
+	open        [][]byte    // qualified names of open elements
+	resolved    [][2][]byte // namespace URI and local name of open elements
 	bindings    []binding
 	marks       []int // len(bindings) at each open element
 	rootSeen    bool
@@ -101,6 +103,14 @@ func (s *scanner) syntax(at int, fr, en string) *scanError {
 // checkChars verifies that data is UTF-8 made of XML 1.0 characters.
 func checkChars(data []byte) (int, bool) {
 	for i := 0; i < len(data); {
+		// Eight ASCII bytes of 0x20 or more at a time: most of a document.
+		if i+8 <= len(data) {
+			w := binary.LittleEndian.Uint64(data[i:])
+			if w&0x8080808080808080 == 0 && (w-0x2020202020202020)&^w&0x8080808080808080 == 0 {
+				i += 8
+				continue
+			}
+		}
 		c := data[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
@@ -123,6 +133,7 @@ func (s *scanner) reset(data []byte) {
 	s.pos = 0
 	s.kind = tokNone
 	s.open = s.open[:0]
+	s.resolved = s.resolved[:0]
 	s.bindings = s.bindings[:0]
 	s.marks = s.marks[:0]
 	s.rootSeen = false
@@ -287,19 +298,32 @@ func (s *scanner) pi() error {
 // Non-ASCII bytes are accepted as name characters: checkChars has already
 // verified the UTF-8, and no invoice field depends on the finer classes.
 func nameLen(b []byte) int {
-	i := 0
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == ':', c >= utf8.RuneSelf:
-		case (c >= '0' && c <= '9' || c == '-' || c == '.') && i > 0:
-		default:
-			return i
-		}
+	if len(b) == 0 || nameClass[b[0]] != nameStart {
+		return 0
+	}
+	i := 1
+	for i < len(b) && nameClass[b[i]] != 0 {
 		i++
 	}
 	return i
 }
+
+const (
+	nameStart = 1 // may start a name
+	nameChar  = 2 // may continue a name
+)
+
+var nameClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == ':', c >= utf8.RuneSelf:
+			t[c] = nameStart
+		case c >= '0' && c <= '9', c == '-', c == '.':
+			t[c] = nameChar
+		}
+	}
+	return t
+}()
 
 // splitQName splits "p:l" into prefix and local, checking it is a QName.
 func splitQName(q []byte) (prefix, local []byte, ok bool) {
@@ -454,6 +478,7 @@ func (s *scanner) startTag() (tokKind, error) {
 		s.attrs = append(s.attrs, attr{space: auri, local: al, value: a.value})
 	}
 	s.open = append(s.open, qname)
+	s.resolved = append(s.resolved, [2][]byte{uri, local})
 	s.rootSeen = true
 	s.kind = tokStart
 	s.space, s.local = uri, local
@@ -485,11 +510,10 @@ func (s *scanner) endTag() (tokKind, error) {
 // closeElement pops the innermost element and reports its end, with its
 // namespace and local name resolved in its own scope.
 func (s *scanner) closeElement() (tokKind, error) {
-	qname := s.open[len(s.open)-1]
-	prefix, local, _ := splitQName(qname)
-	uri, _ := s.lookup(prefix)
-	s.space, s.local = uri, local
+	r := s.resolved[len(s.resolved)-1]
+	s.space, s.local = r[0], r[1]
 	s.open = s.open[:len(s.open)-1]
+	s.resolved = s.resolved[:len(s.resolved)-1]
 	s.bindings = s.bindings[:s.marks[len(s.marks)-1]]
 	s.marks = s.marks[:len(s.marks)-1]
 	s.kind = tokEnd
@@ -502,6 +526,15 @@ func (s *scanner) charData() (tokKind, error) {
 	s.buf = s.buf[:0]
 	plain := true // text is a single slice of the input
 	first := s.pos
+	// Fast path: text up to the next tag with no reference and no "]]>".
+	if end := bytes.IndexByte(s.data[s.pos:], '<'); end > 0 {
+		seg := s.data[s.pos : s.pos+end]
+		if bytes.IndexByte(seg, '&') < 0 && (bytes.IndexByte(seg, '>') < 0 || !bytes.Contains(seg, []byte("]]>"))) &&
+			!bytes.HasPrefix(s.data[s.pos+end:], []byte("<![CDATA[")) {
+			s.pos += end
+			return s.emitText(true, first)
+		}
+	}
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch c {
