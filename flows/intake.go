@@ -53,6 +53,7 @@ type Intake struct {
 	Now       func() time.Time // for tests; time.Now when nil
 
 	pending map[string]*candidate
+	renamed int             // pending candidates that arrived by rename
 	refused map[string]bool // links and special files already reported
 	owner   map[string]string
 }
@@ -99,13 +100,22 @@ func (in *Intake) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	rescan := time.NewTicker(in.Rescan)
 	defer rescan.Stop()
+	full := true
 	for {
-		if err := in.claimReady(ctx); err != nil {
+		if err := in.claimReady(ctx, full); err != nil {
 			return nil // ctx done while handing a claim over
+		}
+		full = false
+		// A file that arrived by rename is taken renameGrace after its
+		// event, not at the next settle tick.
+		var grace <-chan time.Time
+		if in.renamed > 0 {
+			grace = time.After(renameGrace)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-grace:
 		case ev, ok := <-w.Events:
 			if !ok {
 				return errors.New("intake: watcher closed")
@@ -122,8 +132,10 @@ func (in *Intake) Run(ctx context.Context) error {
 			}
 			in.Log.Error("watcher", "err", err)
 		case <-ticker.C:
+			full = true
 		case <-rescan.C:
 			in.scan()
+			full = true
 		}
 	}
 }
@@ -144,18 +156,36 @@ func (in *Intake) event(ev fsnotify.Event) {
 			return
 		}
 		now := in.now()
-		in.pending[ev.Name] = &candidate{partner: partner, size: fi.Size(), mtime: fi.ModTime(), changed: now,
+		in.forget(ev.Name)
+		c := &candidate{partner: partner, size: fi.Size(), mtime: fi.ModTime(), changed: now,
 			createdAt: now, viaCreate: fi.Size() > 0}
+		in.pending[ev.Name] = c
+		if c.viaCreate {
+			in.renamed++
+		}
 	case ev.Has(fsnotify.Write):
 		if c, ok := in.pending[ev.Name]; ok {
+			if c.viaCreate && !c.wroteSince {
+				in.renamed--
+			}
 			c.wroteSince = true
 			c.changed = in.now()
 		} else {
 			in.observe(ev.Name, partner)
 		}
 	case ev.Has(fsnotify.Remove), ev.Has(fsnotify.Rename):
-		delete(in.pending, ev.Name)
+		in.forget(ev.Name)
 		delete(in.refused, ev.Name)
+	}
+}
+
+// forget drops a candidate.
+func (in *Intake) forget(path string) {
+	if c, ok := in.pending[path]; ok {
+		if c.viaCreate && !c.wroteSince {
+			in.renamed--
+		}
+		delete(in.pending, path)
 	}
 }
 
@@ -200,9 +230,12 @@ func (in *Intake) scan() {
 	}
 }
 
-// claimReady claims every complete candidate. It returns an error only
-// when ctx ends while a claim waits to be handed over.
-func (in *Intake) claimReady(ctx context.Context) error {
+// claimReady claims every complete candidate: those that arrived by rename
+// once their grace has passed and, when full, those whose size and time
+// stayed unchanged for Settle (checked with a stat each, so only on the
+// settle tick). It returns an error only when ctx ends while a claim waits
+// to be handed over.
+func (in *Intake) claimReady(ctx context.Context, full bool) error {
 	now := in.now()
 	for path, c := range in.pending {
 		if c.viaCreate && !c.wroteSince {
@@ -210,9 +243,12 @@ func (in *Intake) claimReady(ctx context.Context) error {
 				continue
 			}
 		} else {
+			if !full {
+				continue
+			}
 			fi, err := os.Lstat(path)
 			if err != nil {
-				delete(in.pending, path)
+				in.forget(path)
 				continue
 			}
 			if fi.Size() != c.size || !fi.ModTime().Equal(c.mtime) {
@@ -227,7 +263,7 @@ func (in *Intake) claimReady(ctx context.Context) error {
 				continue
 			}
 		}
-		delete(in.pending, path)
+		in.forget(path)
 		if err := in.claim(ctx, path, c.partner); err != nil {
 			return err
 		}
