@@ -238,10 +238,12 @@ func validateXML(t *testing.T, root string) {
 	t.Helper()
 	xsd := "../../shared/corpus/xsd/cppstatut/CPPStatutPivot_V1_19.xsd"
 	if _, err := os.Stat(xsd); err != nil {
-		t.Skipf("CPPStatut schema not found at %s", xsd)
+		t.Logf("status files not validated: CPPStatut schema not found at %s (see ../shared/corpus/README.md)", xsd)
+		return
 	}
 	if _, err := exec.LookPath("xmllint"); err != nil {
-		t.Skip("xmllint not installed (Debian: libxml2-utils)")
+		t.Log("status files not validated: xmllint not installed (Debian: libxml2-utils)")
+		return
 	}
 	files, _ := filepath.Glob(filepath.Join(root, "partners", "*", "out", "*.xml"))
 	if len(files) == 0 {
