@@ -72,20 +72,65 @@ func TestLoadExample(t *testing.T) {
 		LogFormat:       "json",
 		LogLevel:        "debug",
 		HubID:           "HUB01",
+		SFTP: SFTP{
+			Listen:       "127.0.0.1:2222",
+			HostKey:      "/etc/flowgate/ssh_host_ed25519_key",
+			MaxAuthTries: 3,
+		},
 		Partners: []Partner{
 			{
-				ID:            "FOURN01",
-				Name:          "Billing system of Fournitures Valmont",
-				SIRETs:        []string{"73282932000074", "73282932000082"},
-				Receives:      []string{},
-				StatusFormats: []string{"cppstatut"},
+				ID:             "FOURN01",
+				Name:           "Billing system of Fournitures Valmont",
+				SIRETs:         []string{"73282932000074", "73282932000082"},
+				Receives:       []string{},
+				StatusFormats:  []string{"cppstatut"},
+				AuthorizedKeys: "/etc/flowgate/keys/FOURN01.pub",
+				MaxFileSize:    100 << 20,
+				MaxSessions:    2,
+				Remotes: []Remote{{
+					Host:       "sftp.fournitures-valmont.example",
+					Port:       2222,
+					User:       "flowgate",
+					PrivateKey: "/etc/flowgate/keys/id_ed25519",
+					KnownHosts: "/etc/flowgate/known_hosts",
+					InDir:      "/depot",
+					OutDir:     "/retours",
+					Schedule:   "*/5 * * * *",
+					Timeout:    Duration{20 * time.Second},
+				}},
 			},
 			{
-				ID:            "VALMONT",
-				Name:          "Accounts payable of the Commune de Valmont-sur-Loire",
-				SIRETs:        []string{},
-				Receives:      []string{"21000001000012", "22000002000010"},
-				StatusFormats: []string{"json", "cppstatut"},
+				ID:             "VALMONT",
+				Name:           "Accounts payable of the Commune de Valmont-sur-Loire",
+				SIRETs:         []string{},
+				Receives:       []string{"21000001000012", "22000002000010"},
+				StatusFormats:  []string{"json", "cppstatut"},
+				AuthorizedKeys: "/etc/flowgate/keys/VALMONT.pub",
+				MaxFileSize:    1 << 30,
+				MaxSessions:    4,
+				Remotes: []Remote{
+					{
+						Host:       "10.0.4.17",
+						Port:       22,
+						User:       "hub",
+						PrivateKey: "/etc/flowgate/keys/id_ed25519",
+						KnownHosts: "/etc/flowgate/known_hosts",
+						InDir:      "/outgoing/invoices",
+						Schedule:   "@every 30s",
+						Timeout:    Duration{15 * time.Second},
+					},
+					{
+						Host:       "2001:db8::17",
+						Port:       22,
+						User:       "hub",
+						PrivateKey: "/etc/flowgate/keys/id_ed25519",
+						KnownHosts: "/etc/flowgate/known_hosts",
+						InDir:      "/outgoing/credit-notes",
+						OutDir:     "/incoming/statuses",
+						Schedule:   "@every 2m",
+						Timeout:    Duration{15 * time.Second},
+					},
+				},
 			},
 		},
 	}
@@ -94,6 +139,15 @@ func TestLoadExample(t *testing.T) {
 	}
 	if got.Level() != slog.LevelDebug {
 		t.Errorf("Level() = %v, want DEBUG", got.Level())
+	}
+	for _, c := range []struct{ got, want string }{
+		{got.Partners[0].Remotes[0].Addr(), "sftp.fournitures-valmont.example:2222"},
+		{got.Partners[1].Remotes[0].Addr(), "10.0.4.17:22"},
+		{got.Partners[1].Remotes[1].Addr(), "[2001:db8::17]:22"},
+	} {
+		if c.got != c.want {
+			t.Errorf("Addr() = %q, want %q", c.got, c.want)
+		}
 	}
 }
 
@@ -111,6 +165,8 @@ func TestLoadDefaults(t *testing.T) {
 		Name:          "Fournitures Valmont",
 		SIRETs:        []string{"73282932000074"},
 		StatusFormats: []string{"cppstatut", "json"},
+		MaxFileSize:   1 << 30,
+		MaxSessions:   4,
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(minimal) =\n%+v\nwant\n%+v", got, want)
@@ -127,10 +183,109 @@ func TestLoadDefaults(t *testing.T) {
 		{"log_level", d.LogLevel, "info"},
 		{"hub_id", d.HubID, "FLOWGATE"},
 		{"level", d.Level(), slog.LevelInfo},
+		{"sftp", d.SFTP, SFTP{MaxAuthTries: 6}},
 	} {
 		if c.got != c.want {
 			t.Errorf("DefaultConfig %s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// TestLoadSFTPDefaults checks the defaults of the SFTP keys: host_key under
+// root when listen is set, partner limits, and remote port, schedule and
+// timeout.
+func TestLoadSFTPDefaults(t *testing.T) {
+	got, err := Load(writeConfig(t, `
+root = "/srv/flowgate"
+directory = "/srv/directory"
+[sftp]
+listen = ":2222"
+[[partners]]
+id = "FOURN01"
+name = "Fournitures Valmont"
+authorized_keys = "/etc/flowgate/FOURN01.pub"
+[[partners.remote]]
+host = "sftp.example"
+user = "hub"
+private_key = "/etc/flowgate/id_ed25519"
+known_hosts = "/etc/flowgate/known_hosts"
+in_dir = "/depot"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSFTP := SFTP{Listen: ":2222", HostKey: "/srv/flowgate/ssh_host_ed25519_key", MaxAuthTries: 6}
+	if got.SFTP != wantSFTP {
+		t.Errorf("SFTP = %+v, want %+v", got.SFTP, wantSFTP)
+	}
+	p := got.Partners[0]
+	if p.MaxFileSize != 1<<30 || p.MaxSessions != 4 {
+		t.Errorf("max_file_size, max_sessions = %d, %d; want %d, 4", p.MaxFileSize, p.MaxSessions, 1<<30)
+	}
+	wantRemote := Remote{
+		Host: "sftp.example", Port: 22, User: "hub",
+		PrivateKey: "/etc/flowgate/id_ed25519", KnownHosts: "/etc/flowgate/known_hosts",
+		InDir: "/depot", Schedule: "@every 30s", Timeout: Duration{15 * time.Second},
+	}
+	if !reflect.DeepEqual(p.Remotes, []Remote{wantRemote}) {
+		t.Errorf("remotes = %+v, want [%+v]", p.Remotes, wantRemote)
+	}
+	if got.Partners[0].Remotes[0].Addr() != "sftp.example:22" {
+		t.Errorf("Addr() = %q", got.Partners[0].Remotes[0].Addr())
+	}
+
+	// Without listen there is no server, so no host key either.
+	got, err = Load(writeConfig(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SFTP != (SFTP{MaxAuthTries: 6}) {
+		t.Errorf("SFTP without listen = %+v, want only max_auth_tries 6", got.SFTP)
+	}
+}
+
+func TestApplyDefaults(t *testing.T) {
+	// Unset values get their defaults...
+	c := DefaultConfig()
+	c.Root = "/srv/flowgate"
+	c.SFTP.Listen = "127.0.0.1:2222"
+	c.Partners = []Partner{{ID: "FOURN01", Remotes: []Remote{{Host: "h"}}}}
+	c.ApplyDefaults()
+	want := DefaultConfig()
+	want.Root = "/srv/flowgate"
+	want.Database = "/srv/flowgate/flowgate.db"
+	want.SFTP = SFTP{Listen: "127.0.0.1:2222", HostKey: "/srv/flowgate/ssh_host_ed25519_key", MaxAuthTries: 6}
+	want.Partners = []Partner{{
+		ID: "FOURN01", StatusFormats: []string{"cppstatut", "json"}, MaxFileSize: 1 << 30, MaxSessions: 4,
+		Remotes: []Remote{{Host: "h", Port: 22, Schedule: "@every 30s", Timeout: Duration{15 * time.Second}}},
+	}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("ApplyDefaults =\n%+v\nwant\n%+v", c, want)
+	}
+
+	// ...set ones, even invalid, are kept for Validate to report.
+	set := Config{
+		Root: "/srv/flowgate", Database: "/db/f.db",
+		SFTP: SFTP{Listen: ":22", HostKey: "/k", MaxAuthTries: -1},
+		Partners: []Partner{{
+			StatusFormats: []string{"pdf"}, MaxFileSize: -1, MaxSessions: 5000,
+			Remotes: []Remote{{Port: 70000, Schedule: "bogus", Timeout: Duration{-time.Second}}},
+		}},
+	}
+	before := set
+	before.Partners = []Partner{set.Partners[0]}
+	before.Partners[0].Remotes = []Remote{set.Partners[0].Remotes[0]}
+	set.ApplyDefaults()
+	if !reflect.DeepEqual(set, before) {
+		t.Errorf("ApplyDefaults changed set values:\n%+v\nwas\n%+v", set, before)
+	}
+
+	// No root, no path defaults: Validate reports root instead.
+	var empty Config
+	empty.SFTP.Listen = ":2222"
+	empty.ApplyDefaults()
+	if empty.Database != "" || empty.SFTP.HostKey != "" {
+		t.Errorf("ApplyDefaults without root set database %q, host_key %q", empty.Database, empty.SFTP.HostKey)
 	}
 }
 
@@ -201,6 +356,81 @@ database = "`+tt.database+`"`, 1)
 	}
 }
 
+func TestLoadRelativeKeyPaths(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "etc")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "flowgate.toml")
+	text := `
+root = "state"
+directory = "/srv/directory"
+[sftp]
+listen = "127.0.0.1:2222"
+host_key = "keys/host_key"
+[[partners]]
+id = "FOURN01"
+name = "Fournitures Valmont"
+authorized_keys = "./keys/FOURN01.pub"
+[[partners.remote]]
+host = "sftp.example"
+user = "hub"
+private_key = "../secrets/id_ed25519"
+known_hosts = "/etc/ssh/known_hosts"
+in_dir = "/depot"
+out_dir = "/retours/"
+[[partners]]
+id = "VALMONT"
+name = "Commune de Valmont"
+authorized_keys = "/etc/flowgate/VALMONT.pub"
+[[partners.remote]]
+host = "sftp.example"
+user = "hub"
+private_key = "id_ed25519"
+known_hosts = "known_hosts"
+in_dir = "/a/../depot"
+`
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Load from another working directory: paths must follow the file.
+	t.Chdir(t.TempDir())
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, p1 := cfg.Partners[0], cfg.Partners[1]
+	for _, c := range []struct{ key, got, want string }{
+		{"sftp.host_key", cfg.SFTP.HostKey, filepath.Join(dir, "keys", "host_key")},
+		{"partners[0].authorized_keys", p0.AuthorizedKeys, filepath.Join(dir, "keys", "FOURN01.pub")},
+		{"partners[0].remote[0].private_key", p0.Remotes[0].PrivateKey, filepath.Join(filepath.Dir(dir), "secrets", "id_ed25519")},
+		{"partners[0].remote[0].known_hosts", p0.Remotes[0].KnownHosts, "/etc/ssh/known_hosts"},
+		{"partners[0].remote[0].in_dir", p0.Remotes[0].InDir, "/depot"},      // a server path: as written
+		{"partners[0].remote[0].out_dir", p0.Remotes[0].OutDir, "/retours/"}, // a server path: as written
+		{"partners[1].authorized_keys", p1.AuthorizedKeys, "/etc/flowgate/VALMONT.pub"},
+		{"partners[1].remote[0].private_key", p1.Remotes[0].PrivateKey, filepath.Join(dir, "id_ed25519")},
+		{"partners[1].remote[0].known_hosts", p1.Remotes[0].KnownHosts, filepath.Join(dir, "known_hosts")},
+		{"partners[1].remote[0].in_dir", p1.Remotes[0].InDir, "/a/../depot"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.key, c.got, c.want)
+		}
+	}
+
+	// The default host key follows a relative root.
+	text = strings.Replace(text, `host_key = "keys/host_key"`, "", 1)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "state", "ssh_host_ed25519_key"); cfg.SFTP.HostKey != want {
+		t.Errorf("default sftp.host_key = %q, want %q", cfg.SFTP.HostKey, want)
+	}
+}
+
 // valid returns a configuration that passes Validate, for tests to break
 // one field at a time.
 func valid() Config {
@@ -208,9 +438,18 @@ func valid() Config {
 	c.Root = "/srv/flowgate"
 	c.Directory = "/srv/directory"
 	c.Database = "/srv/flowgate/flowgate.db"
+	c.SFTP = SFTP{Listen: "127.0.0.1:2222", HostKey: "/srv/flowgate/ssh_host_ed25519_key", MaxAuthTries: 6}
 	c.Partners = []Partner{
-		{ID: "FOURN01", Name: "Fournitures Valmont", SIRETs: []string{"73282932000074"}, StatusFormats: []string{"cppstatut", "json"}},
-		{ID: "VALMONT", Name: "Commune de Valmont", Receives: []string{"21000001000012"}, StatusFormats: []string{"json"}},
+		{ID: "FOURN01", Name: "Fournitures Valmont", SIRETs: []string{"73282932000074"}, StatusFormats: []string{"cppstatut", "json"},
+			AuthorizedKeys: "/etc/flowgate/FOURN01.pub", MaxFileSize: 1 << 30, MaxSessions: 4},
+		{ID: "VALMONT", Name: "Commune de Valmont", Receives: []string{"21000001000012"}, StatusFormats: []string{"json"},
+			MaxFileSize: 1 << 30, MaxSessions: 4,
+			Remotes: []Remote{
+				{Host: "sftp.valmont.example", Port: 22, User: "hub", PrivateKey: "/etc/flowgate/id_ed25519", KnownHosts: "/etc/flowgate/known_hosts",
+					InDir: "/depot", OutDir: "/retours", Schedule: "@every 30s", Timeout: Duration{15 * time.Second}},
+				{Host: "10.0.0.7", Port: 2222, User: "hub", PrivateKey: "/etc/flowgate/id_ed25519", KnownHosts: "/etc/flowgate/known_hosts",
+					InDir: "/out", Schedule: "*/5 * * * *", Timeout: Duration{15 * time.Second}},
+			}},
 	}
 	return c
 }
@@ -237,6 +476,7 @@ func TestValidate(t *testing.T) {
 		{"hub_id empty", func(c *Config) { c.HubID = "" }, []string{`hub_id "": must be 3-8`}},
 		{"hub_id is a partner", func(c *Config) { c.HubID = "VALMONT" }, []string{`hub_id "VALMONT": must differ from partners[1].id`}},
 		{"no partners", func(c *Config) { c.Partners = nil }, []string{"partners: at least one partner is required"}},
+		{"no partners without sftp", func(c *Config) { c.Partners = nil; c.SFTP.Listen = "" }, []string{"partners: at least one partner is required"}},
 		{"partner id with space", func(c *Config) { c.Partners[1].ID = "fourn 1" }, []string{`partners[1].id "fourn 1": must be 3-8 characters A-Z 0-9`}},
 		{"partner id empty", func(c *Config) { c.Partners[0].ID = "" }, []string{`partners[0].id "": must be 3-8`}},
 		{"partner id too short for CPPStatut", func(c *Config) { c.Partners[0].ID = "AB" }, []string{`partners[0].id "AB": must be 3-8 characters A-Z 0-9`}},
@@ -256,6 +496,81 @@ func TestValidate(t *testing.T) {
 		{"status_formats empty", func(c *Config) { c.Partners[1].StatusFormats = nil }, []string{"partners[1].status_formats: at least one of cppstatut, json is required"}},
 		{"status_formats unknown", func(c *Config) { c.Partners[0].StatusFormats = []string{"json", "pdf"} }, []string{`partners[0].status_formats[1] "pdf": must be cppstatut or json`}},
 		{"status_formats duplicate", func(c *Config) { c.Partners[0].StatusFormats = []string{"json", "cppstatut", "json"} }, []string{`partners[0].status_formats[2] "json": listed twice`}},
+
+		// [sftp]
+		{"sftp listen without host accepted", func(c *Config) { c.SFTP.Listen = ":2222" }, nil},
+		{"sftp listen IPv6 accepted", func(c *Config) { c.SFTP.Listen = "[::1]:2222" }, nil},
+		{"sftp listen without port", func(c *Config) { c.SFTP.Listen = "127.0.0.1" }, []string{`sftp.listen "127.0.0.1": must be host:port with a port 1-65535`}},
+		{"sftp listen port zero", func(c *Config) { c.SFTP.Listen = "127.0.0.1:0" }, []string{`sftp.listen "127.0.0.1:0": must be host:port`}},
+		{"sftp listen port too big", func(c *Config) { c.SFTP.Listen = ":65536" }, []string{`sftp.listen ":65536": must be host:port`}},
+		{"sftp listen port named", func(c *Config) { c.SFTP.Listen = "localhost:ssh" }, []string{`sftp.listen "localhost:ssh": must be host:port`}},
+		{"sftp listen empty port", func(c *Config) { c.SFTP.Listen = "localhost:" }, []string{`sftp.listen "localhost:": must be host:port`}},
+		{"sftp host_key empty", func(c *Config) { c.SFTP.HostKey = "" }, []string{"sftp.host_key: required when listen is set"}},
+		{"sftp max_auth_tries zero", func(c *Config) { c.SFTP.MaxAuthTries = 0 }, []string{"sftp.max_auth_tries 0: must be 1-100"}},
+		{"sftp max_auth_tries 101", func(c *Config) { c.SFTP.MaxAuthTries = 101 }, []string{"sftp.max_auth_tries 101: must be 1-100"}},
+		{"sftp max_auth_tries 100", func(c *Config) { c.SFTP.MaxAuthTries = 100 }, nil},
+		{"sftp max_auth_tries checked without listen", func(c *Config) {
+			c.SFTP.Listen = ""
+			c.Partners[0].AuthorizedKeys = ""
+			c.SFTP.MaxAuthTries = -1
+		}, []string{"sftp.max_auth_tries -1: must be 1-100"}},
+		{"no sftp server, no authorized_keys accepted", func(c *Config) { c.SFTP = SFTP{MaxAuthTries: 6}; c.Partners[0].AuthorizedKeys = "" }, nil},
+		{"sftp listen but no partner has keys", func(c *Config) { c.Partners[0].AuthorizedKeys = "" }, []string{"sftp.listen: no partner has authorized_keys"}},
+		{"authorized_keys without listen", func(c *Config) { c.SFTP.Listen = "" }, []string{"partners[0].authorized_keys: set but [sftp] listen is empty"}},
+		{"authorized_keys shared", func(c *Config) { c.Partners[1].AuthorizedKeys = "/etc/flowgate/../flowgate/FOURN01.pub" }, []string{`partners[1].authorized_keys "/etc/flowgate/../flowgate/FOURN01.pub": already used by partners[0]`}},
+
+		// partner limits
+		{"max_file_size zero", func(c *Config) { c.Partners[0].MaxFileSize = 0 }, []string{"partners[0].max_file_size 0: must be positive"}},
+		{"max_file_size negative", func(c *Config) { c.Partners[1].MaxFileSize = -5 }, []string{"partners[1].max_file_size -5: must be positive"}},
+		{"max_file_size one byte", func(c *Config) { c.Partners[1].MaxFileSize = 1 }, nil},
+		{"max_sessions zero", func(c *Config) { c.Partners[0].MaxSessions = 0 }, []string{"partners[0].max_sessions 0: must be 1-1000"}},
+		{"max_sessions 1001", func(c *Config) { c.Partners[1].MaxSessions = 1001 }, []string{"partners[1].max_sessions 1001: must be 1-1000"}},
+		{"max_sessions 1000", func(c *Config) { c.Partners[1].MaxSessions = 1000 }, nil},
+
+		// [[partners.remote]]
+		{"remote host empty", func(c *Config) { c.Partners[1].Remotes[1].Host = " " }, []string{"partners[1].remote[1].host: required"}},
+		{"remote host with port", func(c *Config) { c.Partners[1].Remotes[0].Host = "sftp.valmont.example:22" }, []string{`partners[1].remote[0].host "sftp.valmont.example:22": must not include a port`}},
+		{"remote host IPv6 accepted", func(c *Config) { c.Partners[1].Remotes[0].Host = "2001:db8::1" }, nil},
+		{"remote port zero", func(c *Config) { c.Partners[1].Remotes[0].Port = 0 }, []string{"partners[1].remote[0].port 0: must be 1-65535"}},
+		{"remote port too big", func(c *Config) { c.Partners[1].Remotes[1].Port = 65536 }, []string{"partners[1].remote[1].port 65536: must be 1-65535"}},
+		{"remote user empty", func(c *Config) { c.Partners[1].Remotes[0].User = "" }, []string{"partners[1].remote[0].user: required"}},
+		{"remote private_key empty", func(c *Config) { c.Partners[1].Remotes[0].PrivateKey = "" }, []string{"partners[1].remote[0].private_key: required"}},
+		{"remote known_hosts empty", func(c *Config) { c.Partners[1].Remotes[1].KnownHosts = "" }, []string{"partners[1].remote[1].known_hosts: required"}},
+		{"remote key files not read", func(c *Config) {
+			c.Partners[1].Remotes[0].PrivateKey = "/nonexistent/id_ed25519"
+			c.Partners[1].Remotes[0].KnownHosts = "/nonexistent/known_hosts"
+			c.Partners[0].AuthorizedKeys = "/nonexistent/FOURN01.pub"
+			c.SFTP.HostKey = "/nonexistent/host_key"
+		}, nil},
+		{"remote in_dir empty", func(c *Config) { c.Partners[1].Remotes[0].InDir = "" }, []string{"partners[1].remote[0].in_dir: required"}},
+		{"remote in_dir relative", func(c *Config) { c.Partners[1].Remotes[0].InDir = "depot" }, []string{`partners[1].remote[0].in_dir "depot": must be an absolute path on the server, starting with /`}},
+		{"remote in_dir root accepted", func(c *Config) { c.Partners[1].Remotes[1].InDir = "/" }, nil},
+		{"remote out_dir relative", func(c *Config) { c.Partners[1].Remotes[0].OutDir = "./retours" }, []string{`partners[1].remote[0].out_dir "./retours": must be an absolute path`}},
+		{"remote out_dir same as in_dir", func(c *Config) { c.Partners[1].Remotes[0].OutDir = "/depot/" }, []string{`partners[1].remote[0].out_dir "/depot/": must differ from in_dir`}},
+		{"remote out_dir under in_dir accepted", func(c *Config) { c.Partners[1].Remotes[0].OutDir = "/depot/statuts" }, nil},
+		{"remote schedule empty", func(c *Config) { c.Partners[1].Remotes[0].Schedule = "" }, []string{`partners[1].remote[0].schedule "": required`}},
+		{"remote schedule garbage", func(c *Config) { c.Partners[1].Remotes[0].Schedule = "every 30s" }, []string{`partners[1].remote[0].schedule "every 30s": expected exactly 5 fields`}},
+		{"remote schedule 6 fields", func(c *Config) { c.Partners[1].Remotes[1].Schedule = "0 */5 * * * *" }, []string{`partners[1].remote[1].schedule "0 */5 * * * *": expected exactly 5 fields`}},
+		{"remote schedule out of range", func(c *Config) { c.Partners[1].Remotes[1].Schedule = "61 * * * *" }, []string{`partners[1].remote[1].schedule "61 * * * *": end of range (61) above maximum (59)`}},
+		{"remote schedule bad every", func(c *Config) { c.Partners[1].Remotes[0].Schedule = "@every 30" }, []string{`partners[1].remote[0].schedule "@every 30": failed to parse duration`}},
+		{"remote schedule every zero", func(c *Config) { c.Partners[1].Remotes[0].Schedule = "@every 0s" }, []string{`partners[1].remote[0].schedule "@every 0s": interval must be a whole number of seconds, at least 1s`}},
+		{"remote schedule every fraction", func(c *Config) { c.Partners[1].Remotes[0].Schedule = "@every 1500ms" }, []string{`partners[1].remote[0].schedule "@every 1500ms": interval must be a whole number`}},
+		{"remote schedule every 1s", func(c *Config) { c.Partners[1].Remotes[0].Schedule = "@every 1s" }, nil},
+		{"remote schedule descriptor", func(c *Config) { c.Partners[1].Remotes[0].Schedule = "@hourly" }, nil},
+		{"remote schedule unknown descriptor", func(c *Config) { c.Partners[1].Remotes[0].Schedule = "@often" }, []string{`partners[1].remote[0].schedule "@often": unrecognized descriptor`}},
+		{"remote schedule bare time zone", func(c *Config) { c.Partners[1].Remotes[0].Schedule = "CRON_TZ=UTC" }, []string{`partners[1].remote[0].schedule "CRON_TZ=UTC": not a valid schedule`}},
+		{"remote timeout zero", func(c *Config) { c.Partners[1].Remotes[0].Timeout = Duration{} }, []string{`partners[1].remote[0].timeout "0s": must be positive`}},
+		{"remote timeout negative", func(c *Config) { c.Partners[1].Remotes[1].Timeout = Duration{-time.Second} }, []string{`partners[1].remote[1].timeout "-1s": must be positive`}},
+		{"remote empty", func(c *Config) { c.Partners[0].Remotes = []Remote{{}} }, []string{
+			"partners[0].remote[0].host: required",
+			"partners[0].remote[0].port 0",
+			"partners[0].remote[0].user: required",
+			"partners[0].remote[0].private_key: required",
+			"partners[0].remote[0].known_hosts: required",
+			"partners[0].remote[0].in_dir: required",
+			"partners[0].remote[0].schedule \"\": required",
+			"partners[0].remote[0].timeout \"0s\"",
+		}},
 		{
 			"several problems at once",
 			func(c *Config) {
@@ -265,14 +580,28 @@ func TestValidate(t *testing.T) {
 				c.Partners[0].ID = "bad id"
 				c.Partners[1].Name = ""
 				c.Partners[1].StatusFormats = []string{"pdf"}
+				c.SFTP.Listen = "localhost"
+				c.SFTP.MaxAuthTries = 0
+				c.Partners[0].MaxSessions = -1
+				c.Partners[1].MaxFileSize = 0
+				c.Partners[1].Remotes[0].InDir = "depot"
+				c.Partners[1].Remotes[1].Schedule = "hourly"
+				c.Partners[1].Remotes[1].Port = 0
 			},
 			[]string{
 				"root: required",
 				`rescan "0s"`,
 				`log_format "xml"`,
+				`sftp.listen "localhost"`,
+				"sftp.max_auth_tries 0",
 				`partners[0].id "bad id"`,
+				"partners[0].max_sessions -1",
 				"partners[1].name: required",
 				`partners[1].status_formats[0] "pdf"`,
+				"partners[1].max_file_size 0",
+				`partners[1].remote[0].in_dir "depot"`,
+				"partners[1].remote[1].port 0",
+				`partners[1].remote[1].schedule "hourly"`,
 			},
 		},
 	}
@@ -291,19 +620,35 @@ directory = "/srv/directory"
 settle = "0s"
 log_level = "trace"
 hub_id = "FOURN01"
+[sftp]
+listen = "0.0.0.0:22222222"
+max_auth_tries = 0
 [[partners]]
 id = "FOURN01"
 name = ""
 sirets = ["123"]
 status_formats = ["xml"]
+max_sessions = 2000
 [[partners]]
 id = "fourn 1"
 name = "Second"
 receives = ["21000001000012", "21000001000012"]
+max_file_size = -1
+[[partners.remote]]
+host = "sftp.example"
+port = 99999
+user = "hub"
+private_key = "id"
+known_hosts = "kh"
+in_dir = "/same"
+out_dir = "/same"
+schedule = "@every 1ms"
+timeout = "-2s"
 [[partners]]
 id = "THIRD"
 name = "Third"
 receives = ["21000001000012"]
+[[partners.remote]]
 `)
 	_, err := Load(path)
 	if err == nil {
@@ -316,12 +661,27 @@ receives = ["21000001000012"]
 		"root: required",
 		`settle "0s": must be positive`,
 		`log_level "trace"`,
+		`sftp.listen "0.0.0.0:22222222": must be host:port with a port 1-65535`,
+		"sftp.host_key: required when listen is set", // no root, so no default
+		"sftp.listen: no partner has authorized_keys",
+		"sftp.max_auth_tries 0: must be 1-100",
 		`hub_id "FOURN01": must differ from partners[0].id`,
 		"partners[0].name: required",
 		`partners[0].sirets[0] "123": must be 14 digits`,
 		`partners[0].status_formats[0] "xml"`,
+		"partners[0].max_sessions 2000: must be 1-1000",
 		`partners[1].id "fourn 1": must be 3-8 characters A-Z 0-9`,
+		"partners[1].max_file_size -1: must be positive",
+		"partners[1].remote[0].port 99999: must be 1-65535",
+		`partners[1].remote[0].out_dir "/same": must differ from in_dir`,
+		`partners[1].remote[0].schedule "@every 1ms": interval must be a whole number of seconds, at least 1s`,
+		`partners[1].remote[0].timeout "-2s": must be positive`,
 		`partners[2].receives[0] "21000001000012": already received by partners[1] (fourn 1)`,
+		"partners[2].remote[0].host: required",
+		"partners[2].remote[0].user: required",
+		"partners[2].remote[0].private_key: required",
+		"partners[2].remote[0].known_hosts: required",
+		"partners[2].remote[0].in_dir: required",
 	})
 }
 
@@ -335,6 +695,11 @@ func TestLoadUnknownKeys(t *testing.T) {
 		{"partner table", "[[partners]]\nid = \"FOURN02\"\nname = \"Second\"\n[partners.sftp]\nhost = \"x\"", []string{"unknown key partners.sftp"}},
 		{"several", "rot = 1\nlevel = 2", []string{"unknown key rot", "unknown key level"}},
 		{"partner", "[[partners]]\nid = \"FOURN02\"\nname = \"Second\"\nrecieves = [\"21000001000012\"]", []string{"unknown key partners.recieves"}},
+		{"sftp", "[sftp]\nlisten = \"\"\nhostkey = \"/k\"", []string{"unknown key sftp.hostkey"}},
+		{"sftp table", "[sftp.server]\nlisten = \":2222\"", []string{"unknown key sftp.server"}},
+		{"partner limit", "[[partners]]\nid = \"FOURN02\"\nname = \"Second\"\nmax_file_size_bytes = 1", []string{"unknown key partners.max_file_size_bytes"}},
+		{"remote", "[[partners]]\nid = \"FOURN02\"\nname = \"Second\"\n[[partners.remote]]\nhost = \"h\"\nuser = \"hub\"\nprivate_key = \"k\"\nknown_hosts = \"kh\"\nin_dir = \"/in\"\nusername = \"hub\"\npassword = \"secret\"", []string{"unknown key partners.remote.username", "unknown key partners.remote.password"}},
+		{"remotes plural", "[[partners]]\nid = \"FOURN02\"\nname = \"Second\"\n[[partners.remotes]]\nhost = \"h\"", []string{"unknown key partners.remotes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -359,11 +724,20 @@ func TestLoadDecodeErrors(t *testing.T) {
 		{"duration words", `rescan = "one minute"`, []string{`invalid duration "one minute"`, "rescan"}},
 		{"duration as number", `shutdown_timeout = 30`, []string{"shutdown_timeout"}},
 		{"string as list", `root = ["/srv"]`, []string{"root"}},
+		{"remote timeout without unit", "[[partners]]\nid = \"FOURN02\"\nname = \"Second\"\n[[partners.remote]]\ntimeout = \"15\"", []string{`invalid duration "15"`, "timeout"}},
+		{"port as string", "[[partners]]\nid = \"FOURN02\"\nname = \"Second\"\n[[partners.remote]]\nport = \"22\"", []string{"port"}},
+		{"max_file_size as text", "[[partners]]\nid = \"FOURN02\"\nname = \"Second\"\nmax_file_size = \"1GiB\"", []string{"max_file_size"}},
+		{"sftp as string", `sftp = "127.0.0.1:2222"`, []string{"sftp"}},
 		{"bad toml", `root = `, []string{"line 1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := writeConfig(t, tt.line+"\n"+strings.Replace(minimal, "root =", "#", 1))
+			// As in TestLoadUnknownKeys, a table follows minimal's keys.
+			text := tt.line + "\n" + strings.Replace(minimal, "root =", "#", 1)
+			if strings.HasPrefix(tt.line, "[") {
+				text = strings.Replace(minimal, "root =", "#", 1) + "\n" + tt.line
+			}
+			path := writeConfig(t, text)
 			_, err := Load(path)
 			if err == nil {
 				t.Fatal("Load succeeded, want an error")

@@ -17,6 +17,7 @@ import (
 //	partners/<id>/out/      status files for the partner
 //	partners/<id>/inbox/    invoices delivered to the partner as recipient
 //	partners/<id>/returns/  original bytes of its rejected invoices
+//	partners/<id>/.uploads/ SFTP uploads and downloads in progress
 //	portal/<SIRET>/         invoices for structures no partner collects
 //	work/                   flows claimed and not yet finished
 //	archive/                every deposited file once finished, as received
@@ -36,6 +37,10 @@ func (m Mailboxes) Inbox(id string) string { return m.partner(id, "inbox") }
 // Returns holds the partner's rejected invoices.
 func (m Mailboxes) Returns(id string) string { return m.partner(id, "returns") }
 
+// Uploads holds the files a partner is still uploading or a poller is still
+// downloading: beside in/, on its filesystem, not watched.
+func (m Mailboxes) Uploads(id string) string { return m.partner(id, ".uploads") }
+
 // Portal is where invoices go for a structure no partner collects.
 func (m Mailboxes) Portal(siret string) string { return filepath.Join(m.Root, "portal", siret) }
 
@@ -51,7 +56,7 @@ func (m Mailboxes) Archive() string { return filepath.Join(m.Root, "archive") }
 func (m Mailboxes) Create(partners []string) error {
 	dirs := []string{m.Work(), m.Archive(), filepath.Join(m.Root, "portal")}
 	for _, id := range partners {
-		dirs = append(dirs, m.In(id), m.Out(id), m.Inbox(id), m.Returns(id))
+		dirs = append(dirs, m.In(id), m.Out(id), m.Inbox(id), m.Returns(id), m.Uploads(id))
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -129,6 +129,22 @@ var migrations = []string{
 		at TEXT NOT NULL,
 		PRIMARY KEY (flow_id, seq, code)
 	);`,
+	`CREATE TABLE remote_pulls (
+		partner TEXT NOT NULL,
+		remote TEXT NOT NULL,
+		remote_name TEXT NOT NULL,
+		local_name TEXT NOT NULL,
+		size INTEGER NOT NULL,
+		at TEXT NOT NULL,
+		PRIMARY KEY (partner, remote, remote_name)
+	);
+	CREATE TABLE remote_pushes (
+		partner TEXT NOT NULL,
+		remote TEXT NOT NULL,
+		name TEXT NOT NULL,
+		at TEXT NOT NULL,
+		PRIMARY KEY (partner, remote, name)
+	);`,
 }
 
 func (s *SQLite) migrate(ctx context.Context) error {
@@ -383,4 +399,54 @@ func (s *SQLite) Counts(ctx context.Context) (planned, done int, err error) {
 		}
 	}
 	return planned, done, rows.Err()
+}
+
+// Pulled reports whether a claimed file of a partner's remote server was
+// already handed over to the hub.
+func (s *SQLite) Pulled(ctx context.Context, partner, remote, name string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM remote_pulls WHERE partner = ? AND remote = ? AND remote_name = ?`,
+		partner, remote, name).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("remote pulls: %w", err)
+	}
+	return n > 0, nil
+}
+
+// RecordPull records that a claimed remote file is in the partner's in/.
+func (s *SQLite) RecordPull(ctx context.Context, partner, remote, name, local string, size int64, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO remote_pulls (partner, remote, remote_name, local_name, size, at) VALUES (?, ?, ?, ?, ?, ?)`,
+		partner, remote, name, local, size, stamp(at))
+	if err != nil {
+		return fmt.Errorf("record pull %s %s: %w", partner, name, err)
+	}
+	return nil
+}
+
+// Pushed returns the status files already pushed to a partner's remote.
+func (s *SQLite) Pushed(ctx context.Context, partner, remote string) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM remote_pushes WHERE partner = ? AND remote = ?`, partner, remote)
+	if err != nil {
+		return nil, fmt.Errorf("remote pushes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out[name] = true
+	}
+	return out, rows.Err()
+}
+
+// RecordPush records that a status file is on a partner's remote.
+func (s *SQLite) RecordPush(ctx context.Context, partner, remote, name string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO remote_pushes (partner, remote, name, at) VALUES (?, ?, ?, ?)`,
+		partner, remote, name, stamp(at))
+	if err != nil {
+		return fmt.Errorf("record push %s %s: %w", partner, name, err)
+	}
+	return nil
 }

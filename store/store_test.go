@@ -102,3 +102,31 @@ func TestOpenFailsOnUnwritablePath(t *testing.T) {
 		t.Error("opened a database in a missing folder")
 	}
 }
+
+func TestRemoteLedger(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	s := open(t, path)
+	now := time.Now()
+	if ok, err := s.Pulled(ctx, "P1", "h:22", "a.xml.flowgate-1"); ok || err != nil {
+		t.Fatalf("pulled before: %v %v", ok, err)
+	}
+	if err := s.RecordPull(ctx, "P1", "h:22", "a.xml.flowgate-1", "a.xml", 10, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordPush(ctx, "P1", "h:22", "CR_1.xml", now); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, path)
+	if ok, _ := s.Pulled(ctx, "P1", "h:22", "a.xml.flowgate-1"); !ok {
+		t.Error("pull forgotten")
+	}
+	if ok, _ := s.Pulled(ctx, "P1", "other:22", "a.xml.flowgate-1"); ok {
+		t.Error("pull of another remote")
+	}
+	pushed, err := s.Pushed(ctx, "P1", "h:22")
+	if err != nil || !pushed["CR_1.xml"] || len(pushed) != 1 {
+		t.Errorf("pushed %v %v", pushed, err)
+	}
+}
