@@ -250,4 +250,3 @@ func TestSourceConformance(t *testing.T) {
 		})
 	}
 }
-
