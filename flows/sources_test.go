@@ -250,3 +250,5 @@ func TestSourceConformance(t *testing.T) {
 		})
 	}
 }
+
+func newTestLog(b *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }

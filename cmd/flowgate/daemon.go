@@ -36,6 +36,50 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return serve(ctx, cfg, newLogger(cfg, stderr), nil)
 }
 
+// sftpSources builds the embedded SFTP server (when [sftp] listen is set)
+// and a poller per partner remote. Key files are read now: a missing or
+// bad one stops the start with its path.
+func sftpSources(cfg config.Config, mb flows.Mailboxes, st *store.SQLite, log *slog.Logger) ([]flows.Source, error) {
+	var sources []flows.Source
+	if cfg.SFTP.Listen != "" {
+		host, err := flows.LoadHostKey(cfg.SFTP.HostKey, log)
+		if err != nil {
+			return nil, err
+		}
+		srv := &flows.SFTPServer{Listen: cfg.SFTP.Listen, HostKey: host, Mailboxes: mb, MaxAuthTries: cfg.SFTP.MaxAuthTries, Log: log}
+		for _, p := range cfg.Partners {
+			if p.AuthorizedKeys == "" {
+				continue
+			}
+			keys, err := flows.LoadAuthorizedKeys(p.AuthorizedKeys)
+			if err != nil {
+				return nil, fmt.Errorf("partner %s: %w", p.ID, err)
+			}
+			srv.Partners = append(srv.Partners, flows.SFTPPartner{ID: p.ID, Keys: keys, MaxFileSize: p.MaxFileSize, MaxSessions: p.MaxSessions})
+		}
+		if err := srv.Start(); err != nil {
+			return nil, err
+		}
+		sources = append(sources, srv)
+	}
+	for _, p := range cfg.Partners {
+		for i, r := range p.Remotes {
+			signer, err := flows.LoadSigner(r.PrivateKey)
+			if err != nil {
+				return nil, fmt.Errorf("partner %s remote %d: %w", p.ID, i, err)
+			}
+			hosts, err := flows.LoadKnownHosts(r.KnownHosts)
+			if err != nil {
+				return nil, fmt.Errorf("partner %s remote %d: %w", p.ID, i, err)
+			}
+			sources = append(sources, &flows.Poller{Partner: p.ID, Mailboxes: mb, Ledger: st, Log: log,
+				Remote: flows.Remote{Addr: r.Addr(), User: r.User, Signer: signer, HostKeys: hosts, InDir: r.InDir,
+					OutDir: r.OutDir, Timeout: r.Timeout.Duration, Schedule: r.Schedule}})
+		}
+	}
+	return sources, nil
+}
+
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Level()}
 	if cfg.LogFormat == "json" {
@@ -92,6 +136,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return err
 	}
 
+	sources, err := sftpSources(cfg, mb, st, log)
+	if err != nil {
+		return err
+	}
+
 	claims := make(chan flows.Claimed, 4096)
 	intake := &flows.Intake{Mailboxes: mb, Partners: ids, Settle: cfg.Settle.Duration, Rescan: cfg.Rescan.Duration,
 		IDs: gen, Log: log, Out: claims}
@@ -111,6 +160,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		}
 	}
 	wg.Go(func() { fail(intake.Run(cctx)) })
+	for _, src := range sources {
+		wg.Go(func() { fail(src.Run(cctx)) })
+	}
 	wg.Go(func() { fail(rt.Run(cctx, claims, todo, cfg.ShutdownTimeout.Duration)) })
 	log.Info("flowgate running", "root", cfg.Root, "partners", len(ids))
 	if ready != nil {

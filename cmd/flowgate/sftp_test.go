@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"flowgate/config"
+	"flowgate/flows"
+)
+
+// sftpHub runs the daemon with its embedded SFTP server and OpenSSH's sftp
+// client in batch mode as the partner.
+type sftpHub struct {
+	cfg        config.Config
+	port       int
+	key        string // the partner's private key
+	knownHosts string
+	logs       *syncLog
+}
+
+type syncLog struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu <- struct{}{}
+	defer func() { <-l.mu }()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu <- struct{}{}
+	defer func() { <-l.mu }()
+	return l.buf.String()
+}
+
+func sshKeygen(t *testing.T, path string) {
+	t.Helper()
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+}
+
+func startSFTPHub(t *testing.T) *sftpHub {
+	t.Helper()
+	for _, bin := range []string{"sftp", "ssh-keygen"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (Debian: openssh-client)", bin)
+		}
+	}
+	root := t.TempDir()
+	h := &sftpHub{key: filepath.Join(root, "fourn01"), knownHosts: filepath.Join(root, "known_hosts"), logs: &syncLog{mu: make(chan struct{}, 1)}}
+	sshKeygen(t, h.key)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	h.port = ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir, _ := filepath.Abs("../../samples/directory")
+	cfg := config.DefaultConfig()
+	cfg.Root, cfg.Directory = filepath.Join(root, "hub"), dir
+	cfg.Settle = config.Duration{Duration: 300 * time.Millisecond}
+	cfg.SFTP = config.SFTP{Listen: fmt.Sprintf("127.0.0.1:%d", h.port), MaxAuthTries: 6}
+	cfg.Partners = []config.Partner{
+		{ID: "FOURN01", Name: "Fournitures Durand", SIRETs: []string{crashSupplier}, AuthorizedKeys: h.key + ".pub"},
+		{ID: "VALMONT", Name: "Valmont", Receives: []string{crashRecipient}},
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(cfg.Root, 0o755)
+	h.cfg = cfg
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(h.logs, nil)), ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("daemon: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	})
+	// The host key the daemon generated, as the partner's known_hosts.
+	data, err := os.ReadFile(cfg.SFTP.HostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(cfg.SFTP.HostKey); fi.Mode().Perm() != 0o600 {
+		t.Errorf("host key mode %v, want 0600", fi.Mode().Perm())
+	}
+	signer, err := ssh.ParsePrivateKey(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf("[127.0.0.1]:%d %s", h.port, ssh.MarshalAuthorizedKey(signer.PublicKey()))
+	os.WriteFile(h.knownHosts, []byte(line), 0o600)
+	return h
+}
+
+// sftp runs OpenSSH's sftp client in batch mode with these commands and
+// returns its output and whether it succeeded.
+func (h *sftpHub) sftp(t *testing.T, key string, commands ...string) (string, bool) {
+	t.Helper()
+	batch := filepath.Join(t.TempDir(), "batch")
+	os.WriteFile(batch, []byte(strings.Join(commands, "\n")+"\n"), 0o600)
+	cmd := exec.Command("sftp", "-b", batch, "-i", key, "-P", fmt.Sprint(h.port),
+		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+h.knownHosts,
+		"-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10", "fourn01@127.0.0.1")
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+// TestSFTPPartnerJourney: a partner uploads a flow with OpenSSH's sftp,
+// sees its CR appear, downloads it and removes it.
+func TestSFTPPartnerJourney(t *testing.T) {
+	h := startSFTPHub(t)
+	local := filepath.Join(t.TempDir(), "facture.xml")
+	doc, _ := os.ReadFile("../../samples/flows/facture-acceptee.xml")
+	os.WriteFile(local, doc, 0o644)
+	if out, ok := h.sftp(t, h.key, "put "+local+" /in/facture.xml"); !ok {
+		t.Fatalf("upload: %s\nlog:\n%s", out, h.logs)
+	}
+	var cr string
+	deadline := time.Now().Add(15 * time.Second)
+	for cr == "" {
+		out, ok := h.sftp(t, h.key, "ls -1 /out")
+		if !ok {
+			t.Fatalf("ls: %s", out)
+		}
+		for _, line := range strings.Fields(out) {
+			if name := strings.TrimPrefix(line, "/out/"); strings.HasPrefix(name, "CR_") && strings.HasSuffix(name, ".json") {
+				cr = "/out/" + name
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no CR appeared; log:\n%s", h.logs)
+		}
+		if cr == "" {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	got := filepath.Join(t.TempDir(), "cr.json")
+	if out, ok := h.sftp(t, h.key, "get "+cr+" "+got, "rm "+cr); !ok {
+		t.Fatalf("get and rm: %s", out)
+	}
+	var rep struct {
+		File   string `json:"file"`
+		Status string `json:"flow_status"`
+	}
+	data, _ := os.ReadFile(got)
+	if err := json.Unmarshal(data, &rep); err != nil || rep.File != "facture.xml" || rep.Status != "IN_INTEGRE" {
+		t.Errorf("CR %s: %v", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(flows.Mailboxes{Root: h.cfg.Root}.Out("FOURN01"), strings.TrimPrefix(cr, "/out/"))); err == nil {
+		t.Error("CR still on the hub after rm")
+	}
+}
+
+// TestSFTPEscapesFail: every way out of the partner's mailbox fails, and
+// so does writing anywhere but /in.
+func TestSFTPEscapesFail(t *testing.T) {
+	h := startSFTPHub(t)
+	mb := flows.Mailboxes{Root: h.cfg.Root}
+	local := filepath.Join(t.TempDir(), "f.xml")
+	os.WriteFile(local, []byte("<x/>"), 0o644)
+	secret := filepath.Join(t.TempDir(), "secret.txt")
+	os.WriteFile(secret, []byte("secret"), 0o644)
+	os.Symlink(secret, filepath.Join(mb.Inbox("FOURN01"), "link.xml"))
+	os.Symlink(h.cfg.Root, filepath.Join(mb.Returns("FOURN01"), "root"))
+	os.WriteFile(filepath.Join(mb.Inbox("VALMONT"), "other.xml"), []byte("another partner's"), 0o644)
+	attempts := [][]string{
+		{"put " + local + " /../f.xml"},
+		{"put " + local + " ../../f.xml"},
+		{"put " + local + " /out/f.xml"},
+		{"put " + local + " /inbox/f.xml"},
+		{"put " + local + " /f.xml"},
+		{"put " + local + " /in/sub/f.xml"},
+		{"get /../flowgate.db " + filepath.Join(t.TempDir(), "db")},
+		{"get /../../VALMONT/inbox/other.xml " + filepath.Join(t.TempDir(), "o")},
+		{"get /inbox/link.xml " + filepath.Join(t.TempDir(), "s")},
+		{"ls /returns/root/"},
+		{"mkdir /in/d"},
+		{"symlink /out /in/l"},
+		{"rename /out /in/out"},
+		{"rm /in"},
+		{"chdir /.."},
+	}
+	for _, cmds := range attempts {
+		out, ok := h.sftp(t, h.key, append([]string{"progress"}, cmds...)...)
+		if ok && cmds[0] != "chdir /.." {
+			t.Errorf("%q succeeded: %s", cmds, out)
+		}
+	}
+	// "cd /.." lands on "/": still the mailbox.
+	out, _ := h.sftp(t, h.key, "cd /..", "ls -1")
+	for _, area := range []string{"in", "out", "inbox", "returns"} {
+		if !strings.Contains(out, area) {
+			t.Errorf("root listing %q lacks %s", out, area)
+		}
+	}
+	if strings.Contains(out, "partners") || strings.Contains(out, "flowgate.db") {
+		t.Errorf("root listing shows the hub: %s", out)
+	}
+	for _, p := range []string{filepath.Join(h.cfg.Root, "f.xml"), filepath.Join(mb.Out("FOURN01"), "f.xml"), filepath.Join(mb.Inbox("FOURN01"), "f.xml")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s written", p)
+		}
+	}
+}
+
+func TestSFTPWrongKeyRefused(t *testing.T) {
+	h := startSFTPHub(t)
+	other := filepath.Join(t.TempDir(), "other")
+	sshKeygen(t, other)
+	if out, ok := h.sftp(t, other, "ls /"); ok {
+		t.Fatalf("wrong key accepted: %s", out)
+	}
+	if !strings.Contains(h.logs.String(), "SFTP login refused") || !strings.Contains(h.logs.String(), "remote=127.0.0.1:") {
+		t.Errorf("refusal not logged with the remote address:\n%s", h.logs)
+	}
+}
