@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -38,7 +39,7 @@ func newPollFixture(t *testing.T) *pollFixture {
 	return f
 }
 
-func names(t *testing.T, dir string) []string {
+func names(t testing.TB, dir string) []string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -154,4 +155,41 @@ func TestPollOneRunAtATime(t *testing.T) {
 	if !strings.Contains(f.logs.String(), "poll skipped") {
 		t.Errorf("skip not logged: %s", f.logs)
 	}
+}
+
+// BenchmarkPollRun: one polling run over 1,000 files on the partner's
+// server (OpenSSH sshd on loopback): claim, download, flush, hand over and
+// delete each; wall time per run.
+func BenchmarkPollRun(b *testing.B) {
+	srv := startSSHD(b)
+	mb := Mailboxes{Root: b.TempDir()}
+	if err := mb.Create([]string{"P1"}); err != nil {
+		b.Fatal(err)
+	}
+	depot := filepath.Join(srv.dir, "depot")
+	os.MkdirAll(depot, 0o755)
+	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "x.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	p := &Poller{Partner: "P1", Remote: srv.remote(b, depot, ""), Mailboxes: mb, Ledger: st,
+		Log: slog.New(slog.NewTextHandler(&syncBuffer{}, nil))}
+	doc := bytes.Repeat([]byte("<Invoice>facture</Invoice>\n"), 200) // 5.4 KB
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		for i := range 1000 {
+			os.WriteFile(filepath.Join(depot, fmt.Sprintf("r%d-%04d.xml", round, i)), doc, 0o644)
+		}
+		b.StartTimer()
+		if err := p.RunOnce(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		round++
+	}
+	if left := names(b, depot); len(left) != 0 {
+		b.Fatalf("%d files left on the server", len(left))
+	}
+	b.ReportMetric(float64(1000*round)/b.Elapsed().Seconds(), "files/s")
 }

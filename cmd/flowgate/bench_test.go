@@ -3,8 +3,10 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,4 +231,195 @@ func BenchmarkDaemonZip500(b *testing.B) {
 		round++
 	}
 	b.ReportMetric(d.peakRSS(), "peak-RSS-MB")
+}
+
+// BenchmarkSFTPUploads: 1,000 flows uploaded to the embedded SFTP server by
+// 4 concurrent OpenSSH sftp clients; flows per second from the first upload
+// to the last CR, and the latency from each upload's end to its CR.
+func BenchmarkSFTPUploads(b *testing.B) {
+	const n, clients = 1000, 4
+	for _, bin := range []string{"sftp", "ssh-keygen"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			b.Skipf("%s not installed", bin)
+		}
+	}
+	bin := buildBinary(b)
+	root := b.TempDir()
+	key := filepath.Join(root, "fourn01")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		b.Fatalf("%v %s", err, out)
+	}
+	port := freeTCPPort(b)
+	dir, _ := filepath.Abs("../../samples/directory")
+	hub := filepath.Join(root, "hub")
+	cfg := fmt.Sprintf(`root = %q
+directory = %q
+log_level = "warn"
+[sftp]
+listen = "127.0.0.1:%d"
+[[partners]]
+id = "FOURN01"
+name = "Fournitures Durand"
+sirets = [%q]
+authorized_keys = %q
+status_formats = ["json"]
+[[partners]]
+id = "VALMONT"
+name = "Valmont"
+receives = [%q]
+`, hub, dir, port, crashSupplier, key+".pub", crashRecipient)
+	cfgPath := filepath.Join(root, "flowgate.toml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	cmd := exec.Command(bin, "run", "-config", cfgPath)
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	hostKey := filepath.Join(hub, "ssh_host_ed25519_key")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(hostKey); err == nil {
+			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				c.Close()
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("daemon did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, err := exec.Command("ssh-keygen", "-y", "-f", hostKey).Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	knownHosts := filepath.Join(root, "known_hosts")
+	os.WriteFile(knownHosts, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, out)), 0o600)
+
+	outDir := filepath.Join(hub, "partners", "FOURN01", "out")
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	w.Add(outDir)
+
+	round := 0
+	for b.Loop() {
+		staging := filepath.Join(root, fmt.Sprintf("staging-%d", round))
+		os.MkdirAll(staging, 0o755)
+		batches := make([][]string, clients)
+		for i := range n {
+			name := fmt.Sprintf("u%d-%04d.xml", round, i)
+			os.WriteFile(filepath.Join(staging, name), benchInvoice(b, fmt.Sprintf("U%d-%04d", round, i), true), 0o644)
+			batches[i%clients] = append(batches[i%clients], "put "+filepath.Join(staging, name)+" /in/"+name)
+		}
+		uploaded := make(chan map[string]time.Time, clients)
+		crs := map[string]time.Time{}
+		crDone := make(chan struct{})
+		go func() {
+			defer close(crDone)
+			for len(crs) < n {
+				select {
+				case ev := <-w.Events:
+					if !ev.Has(fsnotify.Create) || !strings.HasSuffix(ev.Name, ".json") || strings.HasPrefix(filepath.Base(ev.Name), ".") {
+						continue
+					}
+					at := time.Now()
+					data, _ := os.ReadFile(ev.Name)
+					var cr struct {
+						File string `json:"file"`
+					}
+					if json.Unmarshal(data, &cr) == nil && cr.File != "" {
+						crs[cr.File] = at
+					}
+				case <-time.After(60 * time.Second):
+					return
+				}
+			}
+		}()
+		start := time.Now()
+		for c := range clients {
+			go func() { uploaded <- runSFTPBatch(b, key, knownHosts, port, batches[c]) }()
+		}
+		ends := map[string]time.Time{}
+		for range clients {
+			for k, v := range <-uploaded {
+				ends[k] = v
+			}
+		}
+		<-crDone
+		elapsed := time.Since(start)
+		if len(crs) != n || len(ends) != n {
+			b.Fatalf("%d uploads timed, %d CRs seen, want %d", len(ends), len(crs), n)
+		}
+		var lat []time.Duration
+		for name, end := range ends {
+			lat = append(lat, crs[name].Sub(end))
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "flows/s")
+		b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[n*99/100].Microseconds())/1000, "p99-ms")
+		round++
+	}
+}
+
+// runSFTPBatch runs one OpenSSH sftp client over puts and returns when
+// each upload ended: sftp echoes each command as it starts it, so the next
+// echo (or the end) marks the end of the previous upload.
+func runSFTPBatch(b *testing.B, key, knownHosts string, port int, puts []string) map[string]time.Time {
+	batch := filepath.Join(b.TempDir(), "batch")
+	os.WriteFile(batch, []byte(strings.Join(puts, "\n")+"\n"), 0o600)
+	cmd := exec.Command("sftp", "-b", batch, "-i", key, "-P", fmt.Sprint(port), "-o", "BatchMode=yes",
+		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+knownHosts, "-o", "IdentitiesOnly=yes", "fourn01@127.0.0.1")
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Error(err)
+		return nil
+	}
+	ends := map[string]time.Time{}
+	current := ""
+	buf := make([]byte, 64<<10)
+	var pending []byte
+	for {
+		k, err := stdout.Read(buf)
+		now := time.Now()
+		pending = append(pending, buf[:k]...)
+		for {
+			i := bytes.IndexByte(pending, '\n')
+			if i < 0 {
+				break
+			}
+			line := string(pending[:i])
+			pending = pending[i+1:]
+			if rest, ok := strings.CutPrefix(line, "sftp> put "); ok {
+				if current != "" {
+					ends[current] = now
+				}
+				current = filepath.Base(strings.Fields(rest)[0])
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		b.Errorf("sftp: %v", err)
+	}
+	if current != "" {
+		ends[current] = time.Now()
+	}
+	return ends
+}
+
+func freeTCPPort(b *testing.B) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
