@@ -98,7 +98,7 @@ func TestPollResumesClaimedFile(t *testing.T) {
 	os.WriteFile(filepath.Join(f.depot, "a.xml"+claimMark+"20261126T000000abc"), []byte("<a/>"), 0o644)
 	handed := "b.xml" + claimMark + "20261126T000000def"
 	os.WriteFile(filepath.Join(f.depot, handed), []byte("<b/>"), 0o644)
-	f.st.RecordPull(ctx, "P1", f.p.Remote.Addr, handed, "b.xml", 4, time.Now())
+	f.st.RecordPulls(ctx, "P1", f.p.Remote.Addr, []store.Pull{{RemoteName: handed, LocalName: "b.xml", Size: 4}}, time.Now())
 	if err := f.p.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}

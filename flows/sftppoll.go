@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"flowgate/store"
+
 	"github.com/pkg/sftp"
 	"github.com/robfig/cron/v3"
 	"golang.org/x/crypto/ssh"
@@ -31,7 +33,7 @@ import (
 // file twice.
 type Ledger interface {
 	Pulled(ctx context.Context, partner, remote, name string) (bool, error)
-	RecordPull(ctx context.Context, partner, remote, name, local string, size int64, at time.Time) error
+	RecordPulls(ctx context.Context, partner, remote string, pulls []store.Pull, at time.Time) error
 	Pushed(ctx context.Context, partner, remote string) (map[string]bool, error)
 	RecordPush(ctx context.Context, partner, remote, name string, at time.Time) error
 }
@@ -240,7 +242,7 @@ func (p *Poller) pull(ctx context.Context, sc *sftp.Client) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("list %s: %w", p.Remote.InDir, err)
 	}
-	var claimed []string
+	var claimed, fresh []string
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Mode().IsRegular() {
@@ -253,21 +255,103 @@ func (p *Poller) pull(ctx context.Context, sc *sftp.Client) (int, error) {
 		if Ignored(name) || strings.ContainsAny(name, "/\\") {
 			continue
 		}
-		cname := name + claimMark + newClaimID()
-		if err := sc.Rename(path.Join(p.Remote.InDir, name), path.Join(p.Remote.InDir, cname)); err != nil {
-			p.Log.Warn("poll: claim refused", "partner", p.Partner, "file", name, "err", err)
-			continue
+		fresh = append(fresh, name)
+	}
+	// Claim: rename on the server, which fails if the target exists, so a
+	// file is never taken by two runs.
+	claims := make([]string, len(fresh))
+	eachParallel(len(fresh), transfers, func(i int) {
+		cname := fresh[i] + claimMark + newClaimID()
+		if err := sc.Rename(path.Join(p.Remote.InDir, fresh[i]), path.Join(p.Remote.InDir, cname)); err != nil {
+			p.Log.Warn("poll: claim refused", "partner", p.Partner, "file", fresh[i], "err", err)
+			return
 		}
-		claimed = append(claimed, cname)
+		claims[i] = cname
+	})
+	for _, c := range claims {
+		if c != "" {
+			claimed = append(claimed, c)
+		}
 	}
 	sort.Strings(claimed)
-	n := 0
+	return p.takeAll(ctx, sc, claimed)
+}
+
+// fetched is a claimed file downloaded beside in/, not yet handed over.
+type fetched struct {
+	claim string // its claimed name on the server
+	name  string // the name it was left under
+	tmp   string
+	size  int64
+}
+
+// takeAll hands the claimed files over to the hub, a batch at a time: each
+// is downloaded beside in/ and its size checked, the filesystem flushed
+// once, every file moved into in/ and in/ flushed, the handovers recorded
+// in one transaction, and only then are the files deleted on the server.
+// A file that fails stays claimed on the server for the next run.
+func (p *Poller) takeAll(ctx context.Context, sc *sftp.Client, claimed []string) (int, error) {
 	var errs []error
+	var batch []fetched
+	var handed, todo []string
 	for _, cname := range claimed {
-		if ctx.Err() != nil {
-			break
+		done, err := p.Ledger.Pulled(ctx, p.Partner, p.Remote.Addr, cname)
+		if err != nil {
+			return 0, err
 		}
-		if err := p.take(ctx, sc, cname); err != nil {
+		if done {
+			handed = append(handed, cname) // handed over before a crash: only delete
+		} else {
+			todo = append(todo, cname)
+		}
+	}
+	// Downloads run a few at a time over the one connection: the SFTP
+	// round trips overlap.
+	results := make([]fetched, len(todo))
+	failures := make([]error, len(todo))
+	eachParallel(len(todo), transfers, func(i int) {
+		if ctx.Err() != nil {
+			failures[i] = ctx.Err()
+			return
+		}
+		results[i], failures[i] = p.download(sc, todo[i])
+	})
+	for i, f := range results {
+		if failures[i] != nil {
+			errs = append(errs, fmt.Errorf("pull %s: %w", path.Join(p.Remote.InDir, todo[i]), failures[i]))
+			continue
+		}
+		batch = append(batch, f)
+	}
+	defer func() {
+		for _, f := range batch {
+			os.Remove(f.tmp) // a no-op once moved
+		}
+	}()
+	if len(batch) > 0 {
+		// Those moved into in/ are recorded even when a later one failed.
+		pulls, herr := p.handOver(batch)
+		if len(pulls) > 0 {
+			if err := p.Ledger.RecordPulls(ctx, p.Partner, p.Remote.Addr, pulls, time.Now()); err != nil {
+				return 0, errors.Join(append(errs, herr, err)...)
+			}
+		}
+		if herr != nil {
+			errs = append(errs, herr)
+		}
+		for _, pl := range pulls {
+			handed = append(handed, pl.RemoteName)
+		}
+	}
+	removed := make([]error, len(handed))
+	eachParallel(len(handed), transfers, func(i int) {
+		if err := sc.Remove(path.Join(p.Remote.InDir, handed[i])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			removed[i] = fmt.Errorf("delete %s: %w", handed[i], err)
+		}
+	})
+	n := 0
+	for _, err := range removed {
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -276,84 +360,108 @@ func (p *Poller) pull(ctx context.Context, sc *sftp.Client) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// take hands one claimed remote file over to the hub, then deletes it.
-func (p *Poller) take(ctx context.Context, sc *sftp.Client, cname string) error {
-	remote := path.Join(p.Remote.InDir, cname)
-	done, err := p.Ledger.Pulled(ctx, p.Partner, p.Remote.Addr, cname)
-	if err != nil {
-		return err
+// transfers is how many SFTP operations a poll keeps in flight.
+const transfers = 8
+
+// eachParallel runs fn(0..n-1) on up to workers goroutines.
+func eachParallel(n, workers int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n, workers) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
 	}
-	if !done {
-		name := cname[:strings.LastIndex(cname, claimMark)]
-		local, size, err := p.download(sc, remote, name)
-		if err != nil {
-			return fmt.Errorf("pull %s: %w", remote, err)
-		}
-		if err := p.Ledger.RecordPull(ctx, p.Partner, p.Remote.Addr, cname, local, size, time.Now()); err != nil {
-			return err
-		}
-	}
-	if err := sc.Remove(remote); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete %s: %w", remote, err)
-	}
-	return nil
+	wg.Wait()
 }
 
-// download copies a remote file beside in/, checks its size, flushes it
-// and moves it into in/ (under another name if one is taken there).
-func (p *Poller) download(sc *sftp.Client, remote, name string) (string, int64, error) {
-	src, err := sc.Open(remote)
+// download copies a claimed remote file beside in/ and checks its size.
+func (p *Poller) download(sc *sftp.Client, cname string) (fetched, error) {
+	f := fetched{claim: cname, name: cname[:strings.LastIndex(cname, claimMark)]}
+	src, err := sc.Open(path.Join(p.Remote.InDir, cname))
 	if err != nil {
-		return "", 0, err
+		return f, err
 	}
 	defer src.Close()
 	fi, err := src.Stat()
 	if err != nil {
-		return "", 0, err
+		return f, err
 	}
 	tmp, err := os.CreateTemp(p.Mailboxes.Uploads(p.Partner), "pull-*")
 	if err != nil {
-		return "", 0, err
+		return f, err
 	}
-	defer os.Remove(tmp.Name()) // a no-op once moved
-	n, err := io.Copy(tmp, src)
-	if err == nil && n != fi.Size() {
-		err = fmt.Errorf("downloaded %d bytes of %d", n, fi.Size())
-	}
-	if err == nil {
-		err = tmp.Sync()
+	f.tmp = tmp.Name()
+	f.size, err = io.Copy(tmp, src)
+	if err == nil && f.size != fi.Size() {
+		err = fmt.Errorf("downloaded %d bytes of %d", f.size, fi.Size())
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return "", 0, err
+		os.Remove(f.tmp)
+	}
+	return f, err
+}
+
+// handOver flushes the downloaded files, moves them into in/ (under
+// another name if one is taken there) and flushes in/.
+func (p *Poller) handOver(batch []fetched) ([]store.Pull, error) {
+	uploads, err := os.Open(p.Mailboxes.Uploads(p.Partner))
+	if err != nil {
+		return nil, err
+	}
+	err = unix.Syncfs(int(uploads.Fd()))
+	uploads.Close()
+	if err != nil {
+		return nil, fmt.Errorf("syncfs: %w", err)
 	}
 	in := p.Mailboxes.In(p.Partner)
-	local := safeLocalName(name)
-	for i := 0; ; i++ {
-		target := local
-		if i > 0 {
-			target = fmt.Sprintf("%s.%d", local, i)
-		}
-		err = unix.Renameat2(unix.AT_FDCWD, tmp.Name(), unix.AT_FDCWD, filepath.Join(in, target), unix.RENAME_NOREPLACE)
-		if errors.Is(err, unix.EEXIST) && i < 100 {
-			continue
+	var pulls []store.Pull
+	for _, f := range batch {
+		local := safeLocalName(f.name)
+		for i := 0; ; i++ {
+			target := local
+			if i > 0 {
+				target = fmt.Sprintf("%s.%d", local, i)
+			}
+			err = unix.Renameat2(unix.AT_FDCWD, f.tmp, unix.AT_FDCWD, filepath.Join(in, target), unix.RENAME_NOREPLACE)
+			if errors.Is(err, unix.EEXIST) && i < 100 {
+				continue
+			}
+			if err == nil {
+				local = target
+			}
+			break
 		}
 		if err != nil {
-			return "", 0, err
+			err = fmt.Errorf("hand over %s: %w", f.name, err)
+			break
 		}
-		local = target
-		break
+		pulls = append(pulls, store.Pull{RemoteName: f.claim, LocalName: local, Size: f.size})
 	}
-	if d, err := os.Open(in); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return "", 0, err
-		}
+	// The names moved so far must be durable before they are recorded.
+	if serr := SyncDirPath(in); serr != nil {
+		return nil, serr
 	}
-	return local, n, nil
+	return pulls, err
+}
+
+// SyncDirPath fsyncs a folder, so that the names created in it survive a crash.
+func SyncDirPath(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // safeLocalName keeps a remote name usable as a local file name.

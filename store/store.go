@@ -413,12 +413,27 @@ func (s *SQLite) Pulled(ctx context.Context, partner, remote, name string) (bool
 	return n > 0, nil
 }
 
-// RecordPull records that a claimed remote file is in the partner's in/.
-func (s *SQLite) RecordPull(ctx context.Context, partner, remote, name, local string, size int64, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO remote_pulls (partner, remote, remote_name, local_name, size, at) VALUES (?, ?, ?, ?, ?, ?)`,
-		partner, remote, name, local, size, stamp(at))
+// Pull is a claimed remote file handed over to the hub.
+type Pull struct {
+	RemoteName string
+	LocalName  string
+	Size       int64
+}
+
+// RecordPulls records, in one transaction, that claimed remote files are
+// in the partner's in/.
+func (s *SQLite) RecordPulls(ctx context.Context, partner, remote string, pulls []Pull, at time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, p := range pulls {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO remote_pulls (partner, remote, remote_name, local_name, size, at) VALUES (?, ?, ?, ?, ?, ?)`,
+				partner, remote, p.RemoteName, p.LocalName, p.Size, stamp(at)); err != nil {
+				return fmt.Errorf("%s: %w", p.RemoteName, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("record pull %s %s: %w", partner, name, err)
+		return fmt.Errorf("record pulls of %s: %w", partner, err)
 	}
 	return nil
 }

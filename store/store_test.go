@@ -111,7 +111,7 @@ func TestRemoteLedger(t *testing.T) {
 	if ok, err := s.Pulled(ctx, "P1", "h:22", "a.xml.flowgate-1"); ok || err != nil {
 		t.Fatalf("pulled before: %v %v", ok, err)
 	}
-	if err := s.RecordPull(ctx, "P1", "h:22", "a.xml.flowgate-1", "a.xml", 10, now); err != nil {
+	if err := s.RecordPulls(ctx, "P1", "h:22", []Pull{{RemoteName: "a.xml.flowgate-1", LocalName: "a.xml", Size: 10}}, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RecordPush(ctx, "P1", "h:22", "CR_1.xml", now); err != nil {
