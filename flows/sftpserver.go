@@ -47,7 +47,10 @@ type SFTPServer struct {
 	Mailboxes    Mailboxes
 	Partners     []SFTPPartner
 	MaxAuthTries int
-	Log          *slog.Logger
+	// MaxConnections bounds the connections open at once, logged in or not
+	// (default 256): a flood of handshakes cannot exhaust the hub.
+	MaxConnections int
+	Log            *slog.Logger
 
 	ln       net.Listener
 	byKey    map[string]*SFTPPartner
@@ -174,6 +177,11 @@ func (s *SFTPServer) Run(ctx context.Context) error {
 		return err
 	}
 	s.Log.Info("SFTP server listening", "addr", s.ln.Addr().String(), "fingerprint", ssh.FingerprintSHA256(s.HostKey.PublicKey()))
+	limit := s.MaxConnections
+	if limit <= 0 {
+		limit = 256
+	}
+	slots := make(chan struct{}, limit)
 	var open sync.Map // net.Conn → struct{}
 	go func() {
 		<-ctx.Done()
@@ -194,8 +202,16 @@ func (s *SFTPServer) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("sftp accept: %w", err)
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			s.Log.Warn("SFTP connection refused: too many open", "remote", conn.RemoteAddr().String(), "limit", limit)
+			conn.Close()
+			continue
+		}
 		open.Store(conn, struct{}{})
 		s.conns.Go(func() {
+			defer func() { <-slots }()
 			defer open.Delete(conn)
 			s.serveConn(conn)
 		})
@@ -240,6 +256,13 @@ func remoteHost(a net.Addr) string {
 func (s *SFTPServer) failed(host string) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.failures) > 10000 {
+		for h, f := range s.failures {
+			if time.Since(f.last) > 10*time.Minute {
+				delete(s.failures, h)
+			}
+		}
+	}
 	f := s.failures[host]
 	if f == nil || time.Since(f.last) > 10*time.Minute {
 		f = &failure{}

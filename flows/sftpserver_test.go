@@ -3,6 +3,7 @@ package flows
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,5 +159,33 @@ func TestSFTPClientPatterns(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(filepath.Join(f.mb.In("P1"), "f.xml")); string(data) != "<x/>" {
 		t.Errorf("existing file changed: %q", data)
+	}
+}
+
+func TestSFTPMaxConnections(t *testing.T) {
+	f := newServerFixture(t, 1<<20, 4)
+	g := &serverFixture{mb: newMailboxes(t), key: f.key, host: f.host, logs: &syncBuffer{}}
+	g.srv = &SFTPServer{Listen: "127.0.0.1:0", HostKey: f.host, Mailboxes: g.mb, MaxAuthTries: 6, MaxConnections: 1,
+		Log: newTestLog(g.logs), Partners: f.srv.Partners}
+	if err := g.srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- g.srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	// One connection that never authenticates holds the only slot.
+	idle, err := net.Dial("tcp", g.srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	time.Sleep(100 * time.Millisecond)
+	if c, _, err := g.connect(t); err == nil {
+		c.Close()
+		t.Error("connection accepted over the limit")
+	}
+	if !strings.Contains(g.logs.String(), "too many open") {
+		t.Errorf("refusal not logged: %s", g.logs)
 	}
 }
