@@ -196,3 +196,19 @@ func TestDuplicateAcrossFiles(t *testing.T) {
 		t.Errorf("exit %d, output:\n%s", code, out)
 	}
 }
+
+// TestDemo: `flowgate demo` runs the whole journey on the bundled samples.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the daemon")
+	}
+	out, stderr, code := runCmd("demo")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"54 sample flows dropped", "CPP-EMETTEUR-NON-HABILITE", "partners/VALMONT/inbox/", "FLX-DTD", "Mailboxes:", "archive/"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
