@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"flowgate"
+
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
 )
@@ -351,12 +353,12 @@ func (c *Config) Validate() error {
 			bad("%s.name: required", field)
 		}
 		for j, s := range p.SIRETs {
-			if !validSIRET(s) {
+			if !flowgate.IsSIRETShape(s) {
 				bad("%s.sirets[%d] %q: must be 14 digits", field, j, s)
 			}
 		}
 		for j, s := range p.Receives {
-			if !validSIRET(s) {
+			if !flowgate.IsSIRETShape(s) {
 				bad("%s.receives[%d] %q: must be 14 digits", field, j, s)
 				continue
 			}
@@ -488,20 +490,6 @@ func validID(id string) bool {
 	}
 	for _, r := range id {
 		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// validSIRET reports whether s has the shape of a SIRET. The checksum is not
-// checked: the directory is authoritative on which SIRETs exist.
-func validSIRET(s string) bool {
-	if len(s) != 14 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"flowgate"
 )
 
 // File names of the two directory files, as they appear in [RowError.File]
@@ -320,7 +322,7 @@ func (l *loader) readStructures(in io.Reader) error {
 			continue
 		}
 		siret := t.field(rec, stIdentifiant)
-		if !isSIRETShape(siret) {
+		if !flowgate.IsSIRETShape(siret) {
 			l.rowError(file, line, "Identifiant %q is not 14 digits", siret)
 			continue
 		}
@@ -392,7 +394,7 @@ func (l *loader) readServices(in io.Reader) error {
 			continue
 		}
 		siret := t.field(rec, svIdentifiant)
-		if !isSIRETShape(siret) {
+		if !flowgate.IsSIRETShape(siret) {
 			l.rowError(file, line, "Identifiant %q is not 14 digits", siret)
 			continue
 		}
@@ -566,20 +568,6 @@ func (t *table) bool(rec []string, col int, absent bool) (v bool, bad string) {
 		return true, ""
 	}
 	return false, fmt.Sprintf("column %s: invalid boolean %q (want true/false, oui/non or 1/0)", t.names[col], s)
-}
-
-// isSIRETShape reports whether s is exactly 14 ASCII digits. The checksum
-// is deliberately not checked.
-func isSIRETShape(s string) bool {
-	if len(s) != 14 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // arena copies the strings kept from CSV records into shared 64 KiB

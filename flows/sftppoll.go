@@ -19,13 +19,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"flowgate/internal/fsx"
 	"flowgate/store"
 
 	"github.com/pkg/sftp"
 	"github.com/robfig/cron/v3"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
-	"golang.org/x/sys/unix"
 )
 
 // Ledger remembers what was pulled from and pushed to partners' servers,
@@ -260,7 +260,7 @@ func (p *Poller) pull(ctx context.Context, sc *sftp.Client) (int, error) {
 	// Claim: rename on the server, which fails if the target exists, so a
 	// file is never taken by two runs.
 	claims := make([]string, len(fresh))
-	eachParallel(len(fresh), transfers, func(i int) {
+	fsx.Parallel(len(fresh), transfers, func(i int) {
 		cname := fresh[i] + claimMark + newClaimID()
 		if err := sc.Rename(path.Join(p.Remote.InDir, fresh[i]), path.Join(p.Remote.InDir, cname)); err != nil {
 			p.Log.Warn("poll: claim refused", "partner", p.Partner, "file", fresh[i], "err", err)
@@ -309,7 +309,7 @@ func (p *Poller) takeAll(ctx context.Context, sc *sftp.Client, claimed []string)
 	// round trips overlap.
 	results := make([]fetched, len(todo))
 	failures := make([]error, len(todo))
-	eachParallel(len(todo), transfers, func(i int) {
+	fsx.Parallel(len(todo), transfers, func(i int) {
 		if ctx.Err() != nil {
 			failures[i] = ctx.Err()
 			return
@@ -344,7 +344,7 @@ func (p *Poller) takeAll(ctx context.Context, sc *sftp.Client, claimed []string)
 		}
 	}
 	removed := make([]error, len(handed))
-	eachParallel(len(handed), transfers, func(i int) {
+	fsx.Parallel(len(handed), transfers, func(i int) {
 		if err := sc.Remove(path.Join(p.Remote.InDir, handed[i])); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			removed[i] = fmt.Errorf("delete %s: %w", handed[i], err)
 		}
@@ -362,24 +362,6 @@ func (p *Poller) takeAll(ctx context.Context, sc *sftp.Client, claimed []string)
 
 // transfers is how many SFTP operations a poll keeps in flight.
 const transfers = 8
-
-// eachParallel runs fn(0..n-1) on up to workers goroutines.
-func eachParallel(n, workers int, fn func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(n, workers) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		})
-	}
-	wg.Wait()
-}
 
 // download copies a claimed remote file beside in/ and checks its size.
 func (p *Poller) download(sc *sftp.Client, cname string) (fetched, error) {
@@ -414,17 +396,12 @@ func (p *Poller) download(sc *sftp.Client, cname string) (fetched, error) {
 // handOver flushes the downloaded files, moves them into in/ (under
 // another name if one is taken there) and flushes in/.
 func (p *Poller) handOver(batch []fetched) ([]store.Pull, error) {
-	uploads, err := os.Open(p.Mailboxes.Uploads(p.Partner))
-	if err != nil {
+	if err := fsx.SyncFS(p.Mailboxes.Uploads(p.Partner)); err != nil {
 		return nil, err
-	}
-	err = unix.Syncfs(int(uploads.Fd()))
-	uploads.Close()
-	if err != nil {
-		return nil, fmt.Errorf("syncfs: %w", err)
 	}
 	in := p.Mailboxes.In(p.Partner)
 	var pulls []store.Pull
+	var err error
 	for _, f := range batch {
 		local := safeLocalName(f.name)
 		for i := 0; ; i++ {
@@ -432,8 +409,8 @@ func (p *Poller) handOver(batch []fetched) ([]store.Pull, error) {
 			if i > 0 {
 				target = fmt.Sprintf("%s.%d", local, i)
 			}
-			err = unix.Renameat2(unix.AT_FDCWD, f.tmp, unix.AT_FDCWD, filepath.Join(in, target), unix.RENAME_NOREPLACE)
-			if errors.Is(err, unix.EEXIST) && i < 100 {
+			err = fsx.RenameNoReplace(f.tmp, filepath.Join(in, target))
+			if errors.Is(err, fs.ErrExist) && i < 100 {
 				continue
 			}
 			if err == nil {
@@ -448,20 +425,10 @@ func (p *Poller) handOver(batch []fetched) ([]store.Pull, error) {
 		pulls = append(pulls, store.Pull{RemoteName: f.claim, LocalName: local, Size: f.size})
 	}
 	// The names moved so far must be durable before they are recorded.
-	if serr := SyncDirPath(in); serr != nil {
+	if serr := fsx.SyncDir(in); serr != nil {
 		return nil, serr
 	}
 	return pulls, err
-}
-
-// SyncDirPath fsyncs a folder, so that the names created in it survive a crash.
-func SyncDirPath(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // safeLocalName keeps a remote name usable as a local file name.

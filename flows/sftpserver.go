@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"flowgate/internal/fsx"
+
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
@@ -509,15 +511,14 @@ func (u *upload) finish() error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, u.final, unix.RENAME_NOREPLACE); err != nil {
-		if errors.Is(err, unix.EEXIST) {
+	if err := fsx.RenameNoReplace(tmp, u.final); err != nil {
+		if errors.Is(err, fs.ErrExist) {
 			return fs.ErrExist
 		}
 		return err
 	}
-	if d, err := os.Open(filepath.Dir(u.final)); err == nil {
-		d.Sync()
-		d.Close()
+	if err := fsx.SyncDir(filepath.Dir(u.final)); err != nil {
+		return err
 	}
 	u.log.Info("SFTP upload", "partner", u.partner, "file", u.name, "bytes", u.size.Load())
 	return nil
@@ -548,8 +549,8 @@ func (m *mailboxFS) Filecmd(r *sftp.Request) error {
 		} else if !fi.Mode().IsRegular() {
 			return fs.ErrPermission
 		}
-		err = unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, filepath.Join(m.dir("in"), tname), unix.RENAME_NOREPLACE)
-		if errors.Is(err, unix.EEXIST) {
+		err = fsx.RenameNoReplace(src, filepath.Join(m.dir("in"), tname))
+		if errors.Is(err, fs.ErrExist) {
 			return fs.ErrExist
 		}
 		return err

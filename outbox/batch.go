@@ -11,10 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
-	"golang.org/x/sys/unix"
+	"flowgate/internal/fsx"
 )
 
 // ErrConflict is wrapped by Commit when a file of the batch already exists
@@ -49,7 +47,7 @@ type Batch struct {
 	// one filesystem.
 	SyncFS bool
 
-	// link and syncDir are renameNoReplace and SyncDir; tests replace them to inject
+	// link and syncDir are fsx.RenameNoReplace and fsx.SyncDir; tests replace them to inject
 	// failures and count directory syncs.
 	link    func(oldname, newname string) error
 	syncDir func(dir string) error
@@ -97,18 +95,18 @@ func (b *Batch) Commit(workers int) error {
 	workers = min(workers, n)
 	link := b.link
 	if link == nil {
-		link = renameNoReplace
+		link = fsx.RenameNoReplace
 	}
 	syncDir := b.syncDir
 	if syncDir == nil {
-		syncDir = SyncDir
+		syncDir = fsx.SyncDir
 	}
 
 	errs := make([]error, n)
 	if b.SyncFS {
 		return b.commitSyncFS(workers, link, errs)
 	}
-	parallel(n, workers, func(i int) {
+	fsx.Parallel(n, workers, func(i int) {
 		f := b.files[i]
 		errs[i] = place(f.dir, f.name, f.data, link)
 	})
@@ -130,42 +128,6 @@ func (b *Batch) Commit(workers int) error {
 	return errors.Join(errs...)
 }
 
-// renameNoReplace moves oldname to newname unless newname exists
-// (renameat2 RENAME_NOREPLACE): one metadata operation where link and
-// unlink take two. Where the filesystem does not support it, it falls back
-// to os.Link, which fails the same way on an existing name; the caller
-// removes the temp in both cases (a no-op after a rename).
-func renameNoReplace(oldname, newname string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, oldname, unix.AT_FDCWD, newname, unix.RENAME_NOREPLACE)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.ENOTSUP):
-		return os.Link(oldname, newname)
-	case errors.Is(err, unix.EEXIST):
-		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: fs.ErrExist}
-	}
-	return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
-}
-
-// parallel runs fn(0..n-1) on workers goroutines.
-func parallel(n, workers int, fn func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		})
-	}
-	wg.Wait()
-}
-
 // commitSyncFS is Commit with two filesystem flushes in place of the
 // per-file and per-directory fsyncs: temps are written, the filesystem is
 // flushed, temps are linked to their final names, the filesystem is
@@ -175,7 +137,7 @@ func parallel(n, workers int, fn func(i int)) {
 func (b *Batch) commitSyncFS(workers int, link func(oldname, newname string) error, errs []error) error {
 	n := len(b.files)
 	temps := make([]string, n)
-	parallel(n, workers, func(i int) {
+	fsx.Parallel(n, workers, func(i int) {
 		f := b.files[i]
 		final := filepath.Join(f.dir, f.name)
 		if err := checkName(f.dir, f.name); err != nil {
@@ -193,13 +155,13 @@ func (b *Batch) commitSyncFS(workers int, link func(oldname, newname string) err
 		}
 		temps[i] = tmp
 	})
-	if err := syncFS(b.files[0].dir); err != nil {
+	if err := fsx.SyncFS(b.files[0].dir); err != nil {
 		for _, tmp := range temps {
 			if tmp != "" {
 				os.Remove(tmp)
 			}
 		}
-		return fmt.Errorf("syncfs %s: %w", b.files[0].dir, err)
+		return err
 	}
 	for i, tmp := range temps {
 		if tmp == "" {
@@ -217,20 +179,10 @@ func (b *Batch) commitSyncFS(workers int, link func(oldname, newname string) err
 		}
 		os.Remove(tmp)
 	}
-	if err := syncFS(b.files[0].dir); err != nil {
-		errs = append(errs, fmt.Errorf("syncfs %s: %w", b.files[0].dir, err))
+	if err := fsx.SyncFS(b.files[0].dir); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// syncFS flushes the whole filesystem holding dir (syncfs(2)).
-func syncFS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return unix.Syncfs(int(d.Fd()))
 }
 
 // WriteFile writes one file as Commit does: atomically, without replacing a
@@ -239,23 +191,6 @@ func WriteFile(dir, name string, data []byte) error {
 	var b Batch
 	b.Add(dir, name, data)
 	return b.Commit(1)
-}
-
-// SyncDir fsyncs a directory, making the names created or removed in it
-// durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
 }
 
 // checkName refuses names that would leave dir or hide from the intake.

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"flowgate"
+	"flowgate/internal/fsx"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -484,7 +485,7 @@ func counter() (func(string) error, map[string]*atomic.Int32) {
 			return fmt.Errorf("sync of unexpected dir %s", dir)
 		}
 		c.Add(1)
-		return SyncDir(dir)
+		return fsx.SyncDir(dir)
 	}, counts
 }
 
@@ -763,16 +764,6 @@ func TestBatchConcurrent(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestSyncDir(t *testing.T) {
-	if err := SyncDir(t.TempDir()); err != nil {
-		t.Error(err)
-	}
-	missing := filepath.Join(t.TempDir(), "missing")
-	if err := SyncDir(missing); err == nil || !strings.Contains(err.Error(), "sync dir "+missing) {
-		t.Errorf("err = %v, want one naming %s", err, missing)
 	}
 }
 

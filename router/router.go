@@ -20,6 +20,7 @@ import (
 	"flowgate"
 	"flowgate/directory"
 	"flowgate/flows"
+	"flowgate/internal/fsx"
 	"flowgate/outbox"
 	"flowgate/parser"
 	"flowgate/store"
@@ -755,7 +756,7 @@ func (r *Router) makeDirs(plans []*plan) error {
 				errs = append(errs, err)
 				continue
 			}
-			errs = append(errs, outbox.SyncDir(filepath.Dir(dir)))
+			errs = append(errs, fsx.SyncDir(filepath.Dir(dir)))
 		}
 	}
 	return errors.Join(errs...)
@@ -812,6 +813,6 @@ func (r *Router) archive(names []string) error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, outbox.SyncDir(r.mb.Archive()), outbox.SyncDir(r.mb.Work()))
+	errs = append(errs, fsx.SyncDir(r.mb.Archive()), fsx.SyncDir(r.mb.Work()))
 	return errors.Join(errs...)
 }
