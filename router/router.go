@@ -34,7 +34,7 @@ type Store interface {
 	MarkDone(ctx context.Context, ids []string, at time.Time) error
 	Pending(ctx context.Context) ([]store.Flow, error)
 	Flow(ctx context.Context, id string) (store.Flow, bool, error)
-	FlowBySHA256(ctx context.Context, sum string) (store.Flow, bool, error)
+	FlowBySHA256(ctx context.Context, partner, sum string) (store.Flow, bool, error)
 	Accepted(ctx context.Context, supplier, number, year string) (bool, error)
 }
 
@@ -324,7 +324,7 @@ func (r *Router) Process(ctx context.Context, round []flows.Claimed) (failed []f
 		}
 		batch = append(batch, d)
 		if d.plan.DuplicateOf == "" {
-			bySHA[d.plan.SHA256] = d
+			bySHA[d.plan.Partner+" "+d.plan.SHA256] = d
 		}
 	}
 	if hist.err != nil {
@@ -410,7 +410,7 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, hist *history, byS
 		return nil, fmt.Errorf("unknown partner %q", c.Partner)
 	}
 
-	if dup, err := r.duplicate(ctx, sum, bySHA); err != nil {
+	if dup, err := r.duplicate(ctx, c.Partner, sum, bySHA); err != nil {
 		return nil, err
 	} else if dup != nil {
 		return r.decideDuplicate(p, dup, sender), nil
@@ -471,13 +471,14 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, hist *history, byS
 	return r.finish(d), nil
 }
 
-// duplicate finds the flow, in this round or in the store, that already
-// had these exact bytes.
-func (r *Router) duplicate(ctx context.Context, sum string, bySHA map[string]*decided) (*plan, error) {
-	if d, ok := bySHA[sum]; ok {
+// duplicate finds the flow of the same partner, in this round or in the
+// store, that already had these exact bytes. Another partner's identical
+// file is processed on its own: its report is not this partner's to see.
+func (r *Router) duplicate(ctx context.Context, partner, sum string, bySHA map[string]*decided) (*plan, error) {
+	if d, ok := bySHA[partner+" "+sum]; ok {
 		return d.plan, nil
 	}
-	f, ok, err := r.cfg.Store.FlowBySHA256(ctx, sum)
+	f, ok, err := r.cfg.Store.FlowBySHA256(ctx, partner, sum)
 	if err != nil || !ok {
 		return nil, err
 	}

@@ -85,15 +85,20 @@ func (f *fixture) open() {
 	}
 }
 
-// claim puts a file in work/ as intake would.
+// claim puts a file in work/ as intake would, deposited by FOURN01.
 func (f *fixture) claim(name string, data []byte) flows.Claimed {
 	f.t.Helper()
+	return f.claimBy("FOURN01", name, data)
+}
+
+func (f *fixture) claimBy(partner, name string, data []byte) flows.Claimed {
+	f.t.Helper()
 	id := f.ids.Next(time.Now())
-	path := filepath.Join(f.mb.Work(), flows.WorkName(id, "FOURN01", name))
+	path := filepath.Join(f.mb.Work(), flows.WorkName(id, partner, name))
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		f.t.Fatal(err)
 	}
-	return flows.Claimed{FlowID: id, Partner: "FOURN01", Name: name, Path: path, ReceivedAt: time.Now()}
+	return flows.Claimed{FlowID: id, Partner: partner, Name: name, Path: path, ReceivedAt: time.Now()}
 }
 
 func (f *fixture) files(dir string) []string {
@@ -293,6 +298,25 @@ func TestSameBytesGetTheOriginalReport(t *testing.T) {
 		if fl.DuplicateOf != first.FlowID || fl.State != store.StateDone {
 			t.Errorf("flow %+v", fl)
 		}
+	}
+}
+
+// TestSameBytesFromAnotherPartner: another partner's identical file is
+// decided on its own, not answered with the first partner's report.
+func TestSameBytesFromAnotherPartner(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	doc := invoice("X-1", collected)
+	f.r.Process(ctx, []flows.Claimed{f.claim("a.xml", doc)})
+	other := f.claimBy("VALMONT", "a.xml", doc)
+	f.r.Process(ctx, []flows.Claimed{other})
+	fl, _, _ := f.store.Flow(ctx, other.FlowID)
+	if fl.DuplicateOf != "" {
+		t.Errorf("flow of VALMONT marked duplicate of %s", fl.DuplicateOf)
+	}
+	data, _ := os.ReadFile(filepath.Join(f.root, "partners/VALMONT/out", "CR_"+other.FlowID+".xml"))
+	if !bytes.Contains(data, []byte("CPP-EMETTEUR-NON-HABILITE")) {
+		t.Errorf("VALMONT's CR:\n%s", data)
 	}
 }
 

@@ -284,11 +284,11 @@ func (s *SQLite) Flow(ctx context.Context, id string) (Flow, bool, error) {
 	return f, true, nil
 }
 
-// FlowBySHA256 returns the first flow (in id order) whose file had these
-// bytes and that is not itself a duplicate.
-func (s *SQLite) FlowBySHA256(ctx context.Context, sum string) (Flow, bool, error) {
+// FlowBySHA256 returns the partner's first flow (in id order) whose file
+// had these bytes and that is not itself a duplicate.
+func (s *SQLite) FlowBySHA256(ctx context.Context, partner, sum string) (Flow, bool, error) {
 	f, err := scanFlow(s.db.QueryRowContext(ctx,
-		`SELECT `+flowColumns+` FROM flows WHERE sha256 = ? AND duplicate_of = '' ORDER BY id LIMIT 1`, sum))
+		`SELECT `+flowColumns+` FROM flows WHERE sha256 = ? AND partner = ? AND duplicate_of = '' ORDER BY id LIMIT 1`, sum, partner))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Flow{}, false, nil
 	}

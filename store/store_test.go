@@ -52,9 +52,12 @@ func TestPlanLifecycle(t *testing.T) {
 	if ok, _ := s.Accepted(ctx, "73282932000074", "F1", "2025"); ok {
 		t.Error("other year found")
 	}
-	f, ok, err := s.FlowBySHA256(ctx, "aa")
+	f, ok, err := s.FlowBySHA256(ctx, "FOURN01", "aa")
 	if err != nil || !ok || f.ID != "A1" {
 		t.Errorf("by sha: %+v %v %v", f, ok, err)
+	}
+	if _, ok, _ := s.FlowBySHA256(ctx, "OTHER", "aa"); ok {
+		t.Error("another partner's flow found by its bytes")
 	}
 	if err := s.MarkDone(ctx, []string{"A1", "A2"}, now.Add(time.Second)); err != nil {
 		t.Fatal(err)
@@ -92,7 +95,7 @@ func TestEmptyStore(t *testing.T) {
 	if _, ok, err := s.Flow(ctx, "none"); ok || err != nil {
 		t.Errorf("flow %v %v", ok, err)
 	}
-	if _, ok, err := s.FlowBySHA256(ctx, "none"); ok || err != nil {
+	if _, ok, err := s.FlowBySHA256(ctx, "P", "none"); ok || err != nil {
 		t.Errorf("sha %v %v", ok, err)
 	}
 }
