@@ -17,14 +17,14 @@ import (
 	"unicode/utf8"
 
 	"flowgate"
+	"flowgate/internal/corpus"
 	"flowgate/internal/fsx"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// schema is Chorus Pro's CPPStatut schema in the shared corpus, seen from
-// this package's directory.
-const schema = "../../shared/corpus/xsd/cppstatut/CPPStatutPivot_V1_19.xsd"
+// schema is Chorus Pro's CPPStatut schema in the shared corpus.
+var schema, _ = corpus.Path(corpus.CPPStatutSchema...)
 
 // xmllint validates data against the CPPStatut schema with libxml2's
 // xmllint, the check a partner would run. It is a subtest "xmllint", so

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"flowgate/internal/corpus"
 )
 
 // FuzzParse feeds arbitrary bytes to the flow reader and the XML parser.
@@ -14,7 +16,10 @@ import (
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("../samples/flows/*")
 	rejects, _ := filepath.Glob("../samples/flows/rejets/*")
-	examples, _ := filepath.Glob(filepath.Join(corpus, "ubl-examples", "ubl-tc434-*.xml"))
+	var examples []string
+	if dir, ok := corpus.Path("en16931", "ubl-examples"); ok {
+		examples, _ = filepath.Glob(filepath.Join(dir, "ubl-tc434-*.xml"))
+	}
 	for _, path := range append(append(seeds, rejects...), examples...) {
 		if data, err := os.ReadFile(path); err == nil && len(data) < 64<<10 {
 			f.Add(data)

@@ -9,16 +9,11 @@ import (
 	"testing"
 
 	"flowgate"
+	"flowgate/internal/corpus"
 )
 
-const corpus = "../../shared/corpus/en16931"
-
-func needCorpus(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat(corpus); err != nil {
-		t.Skipf("EN 16931 corpus not found at %s (see ../shared/corpus/README.md): %v", corpus, err)
-	}
-}
+// en16931 is the EN 16931 part of the shared corpus, or skips the test.
+func en16931(t testing.TB) string { return corpus.Need(t, "en16931") }
 
 func mustParse(t *testing.T, doc string) *flowgate.Invoice {
 	t.Helper()
@@ -32,10 +27,10 @@ func mustParse(t *testing.T, doc string) *flowgate.Invoice {
 // TestCorpusParses: every official UBL example and test file reads with no
 // flow error.
 func TestCorpusParses(t *testing.T) {
-	needCorpus(t)
+	dir := en16931(t)
 	var files []string
-	for _, dir := range []string{"ubl-examples", "testfiles"} {
-		all, _ := filepath.Glob(filepath.Join(corpus, dir, "*"))
+	for _, sub := range []string{"ubl-examples", "testfiles"} {
+		all, _ := filepath.Glob(filepath.Join(dir, sub, "*"))
 		files = append(files, all...)
 	}
 	if len(files) < 40 {
@@ -59,9 +54,9 @@ func TestCorpusParses(t *testing.T) {
 
 // TestCorpusFields checks fields read by hand from a few corpus files.
 func TestCorpusFields(t *testing.T) {
-	needCorpus(t)
+	dir := en16931(t)
 	read := func(name string) *flowgate.Invoice {
-		data, err := os.ReadFile(filepath.Join(corpus, name))
+		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,8 +285,7 @@ func TestErrorLine(t *testing.T) {
 
 // BenchmarkParse reads the 21 KB official example invoice (parse only).
 func BenchmarkParse(b *testing.B) {
-	needCorpus(b)
-	data, err := os.ReadFile(filepath.Join(corpus, "ubl-examples", "ubl-tc434-example1.xml"))
+	data, err := os.ReadFile(filepath.Join(en16931(b), "ubl-examples", "ubl-tc434-example1.xml"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,20 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"flowgate/internal/corpus"
 	"flowgate/parser"
 )
 
-// corpus is the shared public test material; tests that need it skip when it is absent.
-const corpus = "../../shared/corpus"
-
-func needCorpus(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join(corpus, "en16931")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("EN 16931 corpus not found at %s (see ../shared/corpus/README.md): %v", dir, err)
-	}
-	return dir
-}
+// needCorpus returns the EN 16931 part of the shared corpus, or skips the test.
+func needCorpus(t testing.TB) string { return corpus.Need(t, "en16931") }
 
 // unitTest is one <test> of a CEN per-rule test set.
 type unitTest struct {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"flowgate/internal/corpus"
 	"flowgate/parser"
 )
 
@@ -296,32 +297,7 @@ func TestCrashSafety(t *testing.T) {
 
 	// Every status file validates against the CPPStatut schema.
 	status, _ := filepath.Glob(filepath.Join(hub, "partners", "*", "out", "*.xml"))
-	xmllintSchema(t, status)
-}
-
-// xmllintSchema validates files with xmllint against the CPPStatut XSD.
-func xmllintSchema(t *testing.T, files []string) {
-	t.Helper()
-	xsd := "../../../shared/corpus/xsd/cppstatut/CPPStatutPivot_V1_19.xsd"
-	if _, err := os.Stat(xsd); err != nil {
-		t.Logf("status files not validated: CPPStatut schema not found at %s (see ../shared/corpus/README.md)", xsd)
-		return
-	}
-	if _, err := exec.LookPath("xmllint"); err != nil {
-		t.Log("status files not validated: xmllint not installed (Debian: libxml2-utils)")
-		return
-	}
-	if len(files) == 0 {
-		t.Fatal("no status file to validate")
-	}
-	for len(files) > 0 {
-		n := min(len(files), 200)
-		args := append([]string{"--noout", "--schema", xsd}, files[:n]...)
-		if out, err := exec.Command("xmllint", args...).CombinedOutput(); err != nil {
-			t.Fatalf("xmllint: %v\n%s", err, tail(string(out), 3000))
-		}
-		files = files[n:]
-	}
+	corpus.ValidateCPPStatut(t, status)
 }
 
 func tail(s string, n int) string {
