@@ -7,7 +7,8 @@
 // lengths are the schema's, free text is escaped and cut to its limit, and
 // identifiers that do not fit are refused rather than altered. Batch writes
 // files so that a reader never sees a partial file (write a dot-named temp,
-// fsync, hard-link to the final name, fsync the directory), never replaces a
+// fsync, move it to the final name without replacing, fsync the directory;
+// or, in SyncFS mode, two filesystem flushes for the whole batch), never replaces a
 // file already in place, and can be run again after a crash: a file already
 // there with the same bytes counts as written.
 //

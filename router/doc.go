@@ -1,4 +1,9 @@
-// Package router will deliver each accepted invoice to its recipient's inbox
-// and return each rejected one to its sender, exactly once and crash-safe.
-// It is empty until the daemon lands.
+// Package router carries each claimed flow through: it reads and checks it
+// (parser, validator), records the decision in the store, delivers each
+// accepted invoice to its recipient's inbox and returns each rejected one
+// to its sender, writes the status files (through outbox), and archives
+// the original; exactly once, and crash-safe (see Router).
+//
+// It owns the order of those steps and the names of what it writes; it
+// does not watch folders (flows) or render status files (outbox).
 package router

@@ -172,6 +172,10 @@ func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
 			finished = append(finished, e.Name()) // done, not yet archived
 		case known:
 			// planned and still pending: executed above
+		case r.partners[partner] == nil:
+			// Claimed for a partner no longer configured: kept, not
+			// retried in a loop; it is resumed once the partner is back.
+			r.cfg.Log.Error("flow of an unknown partner left in work/", "flow", id, "partner", partner, "file", name)
 		default:
 			info, _ := e.Info()
 			received := time.Now()

@@ -417,6 +417,23 @@ func TestRecoverClaimedFlow(t *testing.T) {
 	}
 }
 
+// TestRecoverUnknownPartner: a flow claimed for a partner since removed
+// from the configuration stays in work/, reported, not processed.
+func TestRecoverUnknownPartner(t *testing.T) {
+	f := newFixture(t)
+	c := f.claimBy("GONE01", "x.xml", invoice("U-1", collected))
+	todo, _, err := f.r.Recover(context.Background())
+	if err != nil || len(todo) != 0 {
+		t.Fatalf("recover: %v %v", err, todo)
+	}
+	if _, err := os.Stat(c.Path); err != nil {
+		t.Errorf("flow left work/: %v", err)
+	}
+	if !strings.Contains(f.logs.String(), "unknown partner") {
+		t.Errorf("not reported: %s", f.logs)
+	}
+}
+
 func TestSafeName(t *testing.T) {
 	for in, want := range map[string]string{
 		"FA-2026/001": "FA-2026_001", "../../etc/passwd": "_.._etc_passwd", "": "sans-nom", "...": "sans-nom",
