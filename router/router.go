@@ -364,14 +364,16 @@ func (r *Router) Process(ctx context.Context, round []flows.Claimed) (failed []f
 	return failed, notDone
 }
 
-// history is the duplicate check of one round: invoices accepted in the
-// store, plus those accepted earlier in the round. A store error is kept
-// and fails the round, never read as "not seen".
+// history is the state one round shares across its flows: the duplicate
+// check (invoices accepted in the store, plus those accepted earlier in
+// the round; a store error is kept and fails the round, never read as "not
+// seen"), and the entry bytes the round keeps in memory.
 type history struct {
-	ctx   context.Context
-	store Store
-	mem   validator.MemoryHistory
-	err   error
+	ctx    context.Context
+	store  Store
+	mem    validator.MemoryHistory
+	err    error
+	cached int64 // entry bytes the round keeps in memory so far
 }
 
 func (h *history) Seen(k validator.DuplicateKey) bool {
@@ -387,9 +389,13 @@ func (h *history) Seen(k validator.DuplicateKey) bool {
 
 func (h *history) Add(k validator.DuplicateKey) { h.mem.Add(k) }
 
-// maxCached bounds the entry bytes a round keeps in memory for a flow;
-// bigger flows are read again from work/ when carried out.
-const maxCached = 64 << 20
+// maxCached bounds the entry bytes a round keeps in memory, for one flow
+// and for the whole round; what does not fit is read again from work/ when
+// carried out.
+const (
+	maxCached      = 64 << 20
+	maxRoundCached = 256 << 20
+)
 
 func (r *Router) decide(ctx context.Context, c flows.Claimed, hist *history, bySHA map[string]*decided) (*decided, error) {
 	f, err := os.Open(c.Path)
@@ -424,12 +430,12 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, hist *history, byS
 		Sender: &validator.Sender{ID: sender.ID, SIRETs: sender.SIRETs}}
 	d := &decided{plan: p}
 	var cached int64
-	keep := true
+	keep := hist.cached < maxRoundCached
 	seq := 0
 	returned := false
 	rep, err := validator.CheckFlow(c.Name, f, fi.Size(), in, func(e parser.Entry, line *flowgate.InvoiceReport) error {
 		defer func() { seq++ }()
-		if keep && cached+int64(len(e.Data)) <= maxCached {
+		if keep && cached+int64(len(e.Data)) <= maxCached && hist.cached+cached+int64(len(e.Data)) <= maxRoundCached {
 			d.entries = append(d.entries, e.Data) // nil for an entry that could not be read: indexes stay aligned
 			cached += int64(len(e.Data))
 		} else {
@@ -465,7 +471,9 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, hist *history, byS
 		// file goes back to its sender, as deposited.
 		p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Returns(sender.ID)), Name: returnName(p.FlowID, -1, c.Name), Entry: wholeFile})
 	}
-	if !keep {
+	if keep {
+		hist.cached += cached
+	} else {
 		d.entries = nil
 	}
 	p.Status = rep.Status
