@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -249,7 +250,47 @@ func sizeEN(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// maxDirectoryEntries bounds the members a zip's central directory may
+// declare before it is read: archive/zip builds one record per member, so
+// a small file declaring millions of members would cost gigabytes.
+const maxDirectoryEntries = 10000
+
+// declaredEntries reads the member count from a zip's end of central
+// directory record (or its zip64 record), without reading the directory.
+// ok is false when no record is found: archive/zip then reports the error.
+func declaredEntries(r io.ReaderAt, size int64) (n uint64, ok bool) {
+	const eocdLen, maxComment = 22, 65535
+	tail := min(size, eocdLen+maxComment)
+	buf := make([]byte, tail)
+	if _, err := r.ReadAt(buf, size-tail); err != nil && err != io.EOF {
+		return 0, false
+	}
+	i := bytes.LastIndex(buf, []byte("PK\x05\x06"))
+	if i < 0 || len(buf)-i < eocdLen {
+		return 0, false
+	}
+	n = uint64(binary.LittleEndian.Uint16(buf[i+10:]))
+	if n != 0xFFFF || i < 20 || !bytes.Equal(buf[i-20:i-16], []byte("PK\x06\x07")) {
+		return n, true
+	}
+	// zip64: the locator gives the offset of the zip64 end record.
+	off := int64(binary.LittleEndian.Uint64(buf[i-20+8:]))
+	rec := make([]byte, 56)
+	if off < 0 || off > size-56 {
+		return n, true
+	}
+	if _, err := r.ReadAt(rec, off); err != nil || !bytes.Equal(rec[:4], []byte("PK\x06\x06")) {
+		return n, true
+	}
+	return binary.LittleEndian.Uint64(rec[32:]), true
+}
+
 func readZip(r io.ReaderAt, size int64, l *limits) error {
+	if n, ok := declaredEntries(r, size); ok && n > maxDirectoryEntries {
+		return l.fn(Entry{Err: archiveError("",
+			fmt.Sprintf("archive ZIP annonçant %d entrées (au plus %d lues, %d acceptées) : refusée sans être lue", n, maxDirectoryEntries, l.Entries),
+			fmt.Sprintf("ZIP archive declaring %d entries (at most %d read, %d accepted): refused unread", n, maxDirectoryEntries, l.Entries))})
+	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return l.fn(Entry{Err: archiveError("", "archive ZIP illisible : "+err.Error(), "unreadable ZIP archive: "+err.Error())})

@@ -139,6 +139,37 @@ func TestZipEntryLimit(t *testing.T) {
 	}
 }
 
+// TestZipDirectoryBomb: a zip declaring far more members than allowed is
+// refused before archive/zip builds its directory.
+func TestZipDirectoryBomb(t *testing.T) {
+	var members []member
+	for i := range maxDirectoryEntries + 1 {
+		members = append(members, member{name: fmt.Sprintf("%d", i)})
+	}
+	data := makeZip(t, members...)
+	if n, ok := declaredEntries(bytes.NewReader(data), int64(len(data))); !ok || n != maxDirectoryEntries+1 {
+		t.Fatalf("declared %d, %v", n, ok)
+	}
+	got := collect(t, data, DefaultLimits)
+	if len(got) != 1 || got[0] != ":FLX-ARCHIVE" {
+		t.Errorf("got %d entries: %q", len(got), got[:min(3, len(got))])
+	}
+	// Past 65,535 members the count is in the zip64 record.
+	members = members[:0]
+	for i := range 0x10000 + 5 {
+		members = append(members, member{name: fmt.Sprintf("%d", i)})
+	}
+	big := makeZip(t, members...)
+	if n, ok := declaredEntries(bytes.NewReader(big), int64(len(big))); !ok || n != 0x10000+5 {
+		t.Errorf("zip64: declared %d, %v", n, ok)
+	}
+	// A normal archive declares its count.
+	small := makeZip(t, member{name: "a.xml", body: invoiceDoc("A")})
+	if n, ok := declaredEntries(bytes.NewReader(small), int64(len(small))); !ok || n != 1 {
+		t.Errorf("declared %d, %v", n, ok)
+	}
+}
+
 func TestRefusalsAreSummarised(t *testing.T) {
 	var members []member
 	for i := range 120 {
