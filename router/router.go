@@ -433,8 +433,13 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, hist *history, byS
 	keep := hist.cached < maxRoundCached
 	seq := 0
 	returned := false
+	var names []partyNames // of each invoice of the report, in order, for the status files
 	rep, err := validator.CheckFlow(c.Name, f, fi.Size(), in, func(e parser.Entry, line *flowgate.InvoiceReport) error {
 		defer func() { seq++ }()
+		if e.Invoice != nil {
+			names = append(names, partyNames{supplier: e.Invoice.Seller.Name, recipient: e.Invoice.Buyer.Name,
+				country: e.Invoice.Seller.CountryCode})
+		}
 		if keep && cached+int64(len(e.Data)) <= maxCached && hist.cached+cached+int64(len(e.Data)) <= maxRoundCached {
 			d.entries = append(d.entries, e.Data) // nil for an entry that could not be read: indexes stay aligned
 			cached += int64(len(e.Data))
@@ -477,7 +482,7 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, hist *history, byS
 		d.entries = nil
 	}
 	p.Status = rep.Status
-	if err := r.statusFiles(p, sender, rep); err != nil {
+	if err := r.statusFiles(p, sender, rep, names); err != nil {
 		return nil, err
 	}
 	return r.finish(d), nil
@@ -604,10 +609,14 @@ type crJSON struct {
 	FinishedAt time.Time `json:"finished_at"`
 }
 
+// partyNames are an invoice's seller and buyer names (BT-27, BT-44) and the
+// seller's country (BT-40), as written.
+type partyNames struct{ supplier, recipient, country string }
+
 // statusFiles adds the flow's status files to its plan: the flow-level CR
 // for its sender, and the invoice-level statuses (01 and 03 to the
 // supplier's partner, 03 to the recipient's partner).
-func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport) error {
+func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, names []partyNames) error {
 	out := r.rel(r.mb.Out(sender.ID))
 	hub := outbox.Partner{ID: r.cfg.HubID, Label: "flowgate"}
 	env := func(to *Partner) outbox.Envelope {
@@ -631,12 +640,19 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport) 
 
 	var toSupplier []outbox.InvoiceStatus
 	toRecipient := map[string][]outbox.InvoiceStatus{}
-	for _, line := range rep.Invoices {
+	for i, line := range rep.Invoices {
 		if line.Verdict != flowgate.Accepted {
 			continue
 		}
 		st := outbox.InvoiceStatus{SupplierSIRET: line.SupplierSIRET, RecipientSIRET: line.RecipientSIRET,
 			ServiceCode: line.ServiceCode, InvoiceNumber: line.Number, InvoiceDate: line.IssueDate, At: p.DecidedAt}
+		if i < len(names) {
+			st.SupplierName, st.RecipientName = names[i].supplier, names[i].recipient
+			if c := names[i].country; len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
+				st.SupplierCountry = c
+			}
+		}
+		// The directory's name for the recipient is the reference.
 		if s, ok := r.cfg.Directory.Structure(line.RecipientSIRET); ok {
 			st.RecipientName = s.Name
 		}
@@ -647,12 +663,15 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport) 
 			toRecipient[rp.ID] = append(toRecipient[rp.ID], available)
 		}
 	}
+	// An invoice status the CPPStatut schema cannot hold (a malformed issue
+	// date, say) costs that file, logged, never the flow: the CR carries
+	// the outcome.
 	if sender.CPPStatut && len(toSupplier) > 0 {
-		data, err := outbox.InvoiceStatusXML(env(sender), toSupplier)
-		if err != nil {
-			return fmt.Errorf("invoice statuses: %w", err)
+		if data, err := outbox.InvoiceStatusXML(env(sender), toSupplier); err != nil {
+			r.cfg.Log.Error("invoice status file not written", "flow", p.FlowID, "partner", sender.ID, "err", err)
+		} else {
+			p.Writes = append(p.Writes, write{Dir: out, Name: "FACT_" + p.FlowID + ".xml", Entry: generated, Data: data})
 		}
-		p.Writes = append(p.Writes, write{Dir: out, Name: "FACT_" + p.FlowID + ".xml", Entry: generated, Data: data})
 	}
 	ids := make([]string, 0, len(toRecipient))
 	for id := range toRecipient {
@@ -663,7 +682,8 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport) 
 		rp := r.partners[id]
 		data, err := outbox.InvoiceStatusXML(env(rp), toRecipient[id])
 		if err != nil {
-			return fmt.Errorf("invoice statuses: %w", err)
+			r.cfg.Log.Error("invoice status file not written", "flow", p.FlowID, "partner", id, "err", err)
+			continue
 		}
 		p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Out(id)), Name: "FACT_" + p.FlowID + "_RECU.xml", Entry: generated, Data: data})
 	}

@@ -417,6 +417,27 @@ func TestRecoverClaimedFlow(t *testing.T) {
 	}
 }
 
+// TestMalformedDateDoesNotBlock: an accepted invoice whose issue date the
+// CPPStatut schema cannot hold is still delivered with its CR; only its
+// invoice status file is missing, and that is logged.
+func TestMalformedDateDoesNotBlock(t *testing.T) {
+	f := newFixture(t)
+	doc := bytes.Replace(invoice("D-9", collected), []byte("<cbc:IssueDate>2026-11-02</cbc:IssueDate>"), []byte("<cbc:IssueDate>02/11/2026</cbc:IssueDate>"), 1)
+	c := f.claim("date.xml", doc)
+	if failed, notDone := f.r.Process(context.Background(), []flows.Claimed{c}); len(failed)+notDone != 0 {
+		t.Fatalf("flow blocked: %v %d\n%s", failed, notDone, f.logs)
+	}
+	if n := len(f.files("partners/VALMONT/inbox")); n != 1 {
+		t.Errorf("inbox holds %d files", n)
+	}
+	if out := f.files("partners/FOURN01/out"); !contains(out, "CR_"+c.FlowID+".xml") || contains(out, "FACT_"+c.FlowID+".xml") {
+		t.Errorf("out/ holds %v", out)
+	}
+	if !strings.Contains(f.logs.String(), "invoice status file not written") {
+		t.Errorf("not logged:\n%s", f.logs)
+	}
+}
+
 // TestRecoverUnknownPartner: a flow claimed for a partner since removed
 // from the configuration stays in work/, reported, not processed.
 func TestRecoverUnknownPartner(t *testing.T) {
