@@ -212,3 +212,24 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestRunConfigErrors: a bad configuration stops `flowgate run` at once
+// with every problem named.
+func TestRunConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("root = \"\"\nsettle = \"soon\"\n[[partners]]\nid = \"x\"\n"), 0o644)
+	_, stderr, code := runCmd("run", "-config", bad)
+	if code != 2 || !strings.Contains(stderr, "settle") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	ok := filepath.Join(dir, "ok.toml")
+	os.WriteFile(ok, []byte("root = \"hub\"\ndirectory = \"none\"\n[[partners]]\nid = \"FOURN01\"\nname = \"x\"\n"), 0o644)
+	_, stderr, code = runCmd("run", "-config", ok)
+	if code == 0 || !strings.Contains(stderr, "directory") {
+		t.Errorf("missing directory: exit %d, stderr %q", code, stderr)
+	}
+	if _, _, code := runCmd("run"); code != 2 {
+		t.Errorf("no -config: exit %d", code)
+	}
+}
