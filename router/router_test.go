@@ -394,6 +394,51 @@ func TestFullDiskRetries(t *testing.T) {
 	}
 }
 
+// TestRunRetriesWithBackoff: the running router retries a flow its
+// mailbox refused, with backoff, until the mailbox is repaired.
+func TestRunRetriesWithBackoff(t *testing.T) {
+	f := newFixture(t)
+	inbox := f.mb.Inbox("VALMONT")
+	os.RemoveAll(inbox)
+	os.WriteFile(inbox, []byte("not a folder"), 0o644)
+	in := make(chan flows.Claimed, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- f.r.Run(ctx, in, nil, 10*time.Second) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			cancel()
+			<-done
+			stopped = true
+		}
+	}
+	defer stop()
+	c := f.claim("retry.xml", invoice("RB-1", collected))
+	in <- c
+	time.Sleep(300 * time.Millisecond)
+	if _, err := os.Stat(c.Path); err != nil {
+		t.Fatalf("original left work/ while the mailbox is broken: %v", err)
+	}
+	os.Remove(inbox)
+	os.MkdirAll(inbox, 0o755)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if entries, _ := os.ReadDir(inbox); len(entries) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("not delivered after the repair; log:\n%s", f.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop() // the log is read once the router is done writing it
+	if !strings.Contains(f.logs.String(), "retrying") {
+		t.Errorf("retry not logged:\n%s", f.logs)
+	}
+}
+
 // TestRecoverClaimedFlow: a flow claimed into work/ just before a crash,
 // never decided, is found by its name and processed first.
 func TestRecoverClaimedFlow(t *testing.T) {
