@@ -29,18 +29,29 @@ type Invoice struct {
 	CustomizationID string        // BT-24 specification identifier
 	Number          string        // BT-1
 	IssueDate       string        // BT-2, as written (YYYY-MM-DD when well-formed)
+	TaxPointDate    string        // BT-7
+	HasTaxPointDate bool          // the cbc:TaxPointDate element exists, even empty
 	TypeCode        string        // BT-3 (InvoiceTypeCode or CreditNoteTypeCode)
 	Currency        string        // BT-5
 	TaxCurrency     string        // BT-6
+	HasTaxCurrency  bool          // the cbc:TaxCurrencyCode element exists, even empty
 	BuyerReference  string        // BT-10 (code service in Chorus Pro)
 	Contract        string        // BT-12 numéro de marché
 	Order           string        // BT-13 numéro d'engagement
 	Preceding       []DocumentRef // BG-3, one per cac:BillingReference (BT-25, BT-26)
 	HasDueDate      bool          // a cbc:DueDate anywhere (BT-9)
 	HasPaymentTerms bool          // a cac:PaymentTerms/cbc:Note anywhere (BT-20)
+	Periods         []Period      // BG-14, one per document level cac:InvoicePeriod
 
-	Seller Party // BG-4
-	Buyer  Party // BG-7
+	Seller            Party // BG-4, cac:AccountingSupplierParty/cac:Party
+	Buyer             Party // BG-7, cac:AccountingCustomerParty/cac:Party
+	Payee             Party // BG-10, cac:PayeeParty
+	TaxRepresentative Party // BG-11, cac:TaxRepresentativeParty
+
+	// BG-15: every cac:Delivery/cac:DeliveryLocation/cac:Address, at
+	// document level and on lines.
+	DeliveryAddresses []Address
+	PaymentMeans      []PaymentMeans // BG-16, one per cac:PaymentMeans
 
 	Totals           MonetaryTotal     // BG-22
 	TaxTotals        []TaxTotal        // cac:TaxTotal, each with its TaxAmount (BT-110/BT-111)
@@ -49,7 +60,10 @@ type Invoice struct {
 
 	// Counts of repeatable single-valued elements, for the cardinality rules.
 	Count struct {
-		LegalMonetaryTotal int
+		LegalMonetaryTotal      int
+		AccountingSupplierParty int
+		PayeeParty              int
+		TaxRepresentativeParty  int
 	}
 }
 
@@ -72,20 +86,70 @@ type DocumentRef struct {
 
 // Identifier is an identifier with its scheme attributes as written.
 type Identifier struct {
-	Value      string
-	SchemeID   string
-	SchemeName string
+	Value       string
+	SchemeID    string
+	SchemeName  string
+	HasSchemeID bool // the schemeID attribute exists, even empty
 }
 
-// Party is the seller (BG-4) or the buyer (BG-7).
+// Party is the seller (BG-4), the buyer (BG-7), the payee (BG-10) or the
+// seller's tax representative (BG-11).
 type Party struct {
-	Identifiers []Identifier // BT-29 / BT-46: cac:PartyIdentification/cbc:ID
-	LegalID     Identifier   // BT-30 / BT-47: cac:PartyLegalEntity/cbc:CompanyID
-	VATID       string       // BT-31 / BT-48: cac:PartyTaxScheme/cbc:CompanyID
-	Name        string       // BT-27 / BT-44: cac:PartyLegalEntity/cbc:RegistrationName
-	HasAddress  bool         // BG-5 / BG-8: cac:PostalAddress present
-	CountryCode string       // BT-40 / BT-55
-	ContactID   string       // legacy Chorus Pro service code (buyer only)
+	Identifiers  []Identifier     // BT-29 / BT-46 / BT-60: cac:PartyIdentification/cbc:ID
+	LegalID      Identifier       // BT-30 / BT-47 / BT-61: cac:PartyLegalEntity/cbc:CompanyID
+	HasLegalID   bool             // that cbc:CompanyID exists, even empty
+	VATID        string           // BT-31 / BT-48: the first cac:PartyTaxScheme/cbc:CompanyID
+	TaxSchemes   []PartyTaxScheme // every cac:PartyTaxScheme (BT-31, BT-32, BT-48, BT-63)
+	Name         string           // BT-27 / BT-44: cac:PartyLegalEntity/cbc:RegistrationName
+	TradingNames []string         // BT-28 / BT-45 / BT-59 / BT-62: each cac:PartyName/cbc:Name
+	Endpoint     Identifier       // BT-34 / BT-49: cbc:EndpointID
+	HasEndpoint  bool             // cbc:EndpointID exists
+	HasAddress   bool             // BG-5 / BG-8 / BG-12: cac:PostalAddress present
+	CountryCode  string           // BT-40 / BT-55 / BT-69
+	ContactID    string           // legacy Chorus Pro service code (buyer only)
+}
+
+// PartyTaxScheme is one cac:PartyTaxScheme of a party: a VAT identifier
+// when its tax scheme is VAT, a tax registration identifier otherwise.
+type PartyTaxScheme struct {
+	CompanyID    string
+	HasCompanyID bool   // cbc:CompanyID exists, even empty
+	TaxScheme    string // cac:TaxScheme/cbc:ID, as written ("VAT")
+}
+
+// Address is a postal address read only for its country (BT-80 for the
+// deliver to address).
+type Address struct {
+	CountryCode    string // cac:Country/cbc:IdentificationCode
+	HasCountryCode bool   // that element exists, even empty
+}
+
+// Period is an invoicing period: BG-14 at document level, BG-26 on a line.
+type Period struct {
+	StartDate          string // BT-73 / BT-134
+	EndDate            string // BT-74 / BT-135
+	DescriptionCode    string // BT-8, document level only
+	HasStartDate       bool   // each Has* tells the element exists, even empty
+	HasEndDate         bool
+	HasDescriptionCode bool
+}
+
+// PaymentMeans is one payment instruction (BG-16).
+type PaymentMeans struct {
+	Code         string // BT-81 cbc:PaymentMeansCode
+	HasCode      bool
+	HasAccount   bool   // cac:PayeeFinancialAccount exists (BG-17)
+	AccountID    string // BT-84 cac:PayeeFinancialAccount/cbc:ID
+	HasAccountID bool
+}
+
+// TaxCategory is the VAT category of a line (cac:ClassifiedTaxCategory,
+// BT-151) or of a document level allowance or charge (cac:TaxCategory,
+// BT-95 / BT-102).
+type TaxCategory struct {
+	ID        string // the category code ("S", "Z", ...)
+	HasID     bool   // cbc:ID exists, even empty
+	TaxScheme string // cac:TaxScheme/cbc:ID, as written ("VAT")
 }
 
 // SIRET returns the party's SIRET: the first identifier in scheme 0009
@@ -139,12 +203,20 @@ type TaxSubtotal struct {
 	TaxAmount     Amount // BT-117
 	Category      string // BT-118
 	Percent       string // BT-119
+	HasPercent    bool   // cbc:Percent exists, even empty
+	TaxScheme     string // cac:TaxCategory/cac:TaxScheme/cbc:ID, as written ("VAT")
 }
 
-// AllowanceCharge is a document level allowance (BG-20) or charge (BG-21).
+// AllowanceCharge is a document level allowance (BG-20) or charge (BG-21),
+// or an invoice line allowance (BG-27) or charge (BG-28).
 type AllowanceCharge struct {
-	ChargeIndicator string // "true" for a charge, "false" for an allowance, as written
-	Amount          Amount // BT-92 / BT-99
+	ChargeIndicator string      // "true" for a charge, "false" for an allowance, as written
+	Amount          Amount      // BT-92 / BT-99 / BT-136 / BT-141
+	Reason          string      // BT-97 / BT-104 / BT-139 / BT-144
+	HasReason       bool        // cbc:AllowanceChargeReason exists, even empty
+	ReasonCode      string      // BT-98 / BT-105 / BT-140 / BT-145
+	HasReasonCode   bool        // cbc:AllowanceChargeReasonCode exists, even empty
+	TaxCategory     TaxCategory // BT-95 / BT-102, document level only
 }
 
 // IsCharge reports whether the indicator reads as xs:boolean true ("true"
@@ -161,11 +233,41 @@ func (ac *AllowanceCharge) IsAllowance() bool {
 
 // Line is an invoice line (BG-25): cac:InvoiceLine or cac:CreditNoteLine.
 type Line struct {
-	ID            string // BT-126
-	Quantity      Amount // BT-129, its unitCode in Unit
-	Unit          string // BT-130
-	HasUnit       bool   // the unitCode attribute exists, even empty
-	LineExtension Amount // BT-131
-	ItemName      string // BT-153
-	Price         Amount // BT-146
+	ID            string      // BT-126
+	Quantity      Amount      // BT-129, its unitCode in Unit
+	Unit          string      // BT-130
+	HasUnit       bool        // the unitCode attribute exists, even empty
+	LineExtension Amount      // BT-131
+	ItemName      string      // BT-153
+	Price         Amount      // BT-146
+	TaxCategory   TaxCategory // BT-151: cac:Item/cac:ClassifiedTaxCategory
+
+	// Details holds the parts of a line few invoices use, so that lines
+	// stay small; nil when the line has none of them.
+	Details *LineDetails
+}
+
+// LineDetails is the less used part of an invoice line.
+type LineDetails struct {
+	GrossPrice       Amount            // BT-148: cac:Price/cac:AllowanceCharge/cbc:BaseAmount
+	AllowanceCharges []AllowanceCharge // BG-27 / BG-28: cac:AllowanceCharge of the line
+	Periods          []Period          // BG-26: cac:InvoicePeriod of the line
+	StandardIDs      []Identifier      // BT-157: cac:Item/cac:StandardItemIdentification/cbc:ID
+	Classifications  []Code            // BT-158: cac:Item/cac:CommodityClassification/cbc:ItemClassificationCode
+	Attributes       []ItemAttribute   // BG-32: cac:Item/cac:AdditionalItemProperty
+}
+
+// Code is a code with its list attribute as written.
+type Code struct {
+	Value     string
+	ListID    string
+	HasListID bool // the listID attribute exists, even empty
+}
+
+// ItemAttribute is an item attribute (BG-32): its name (BT-160) and value (BT-161).
+type ItemAttribute struct {
+	Name     string
+	Value    string
+	HasName  bool // cbc:Name exists, even empty
+	HasValue bool // cbc:Value exists, even empty
 }

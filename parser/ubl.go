@@ -47,6 +47,20 @@ const (
 	elOrderReference
 	elContractDocumentReference
 	elPaymentTerms
+	elPayeeParty
+	elTaxRepresentativeParty
+	elPartyName
+	elPaymentMeans
+	elPayeeFinancialAccount
+	elDelivery
+	elDeliveryLocation
+	elAddress
+	elInvoicePeriod
+	elTaxScheme
+	elClassifiedTaxCategory
+	elStandardItemIdentification
+	elCommodityClassification
+	elAdditionalItemProperty
 
 	// cbc
 	elCustomizationID
@@ -79,65 +93,101 @@ const (
 	elPriceAmount
 	elDueDate
 	elNote
+	elEndpointID
+	elTaxPointDate
+	elStartDate
+	elEndDate
+	elDescriptionCode
+	elAllowanceChargeReason
+	elAllowanceChargeReasonCode
+	elBaseAmount
+	elPaymentMeansCode
+	elItemClassificationCode
+	elValue
 )
 
 var cacElems = map[string]elem{
-	"AccountingSupplierParty":   elAccountingSupplierParty,
-	"AccountingCustomerParty":   elAccountingCustomerParty,
-	"Party":                     elParty,
-	"PartyIdentification":       elPartyIdentification,
-	"PartyLegalEntity":          elPartyLegalEntity,
-	"PartyTaxScheme":            elPartyTaxScheme,
-	"PostalAddress":             elPostalAddress,
-	"Country":                   elCountry,
-	"Contact":                   elContact,
-	"LegalMonetaryTotal":        elLegalMonetaryTotal,
-	"TaxTotal":                  elTaxTotal,
-	"TaxSubtotal":               elTaxSubtotal,
-	"TaxCategory":               elTaxCategory,
-	"AllowanceCharge":           elAllowanceCharge,
-	"InvoiceLine":               elInvoiceLine,
-	"CreditNoteLine":            elCreditNoteLine,
-	"Item":                      elItem,
-	"Price":                     elPrice,
-	"BillingReference":          elBillingReference,
-	"InvoiceDocumentReference":  elInvoiceDocumentReference,
-	"OrderReference":            elOrderReference,
-	"ContractDocumentReference": elContractDocumentReference,
-	"PaymentTerms":              elPaymentTerms,
+	"AccountingSupplierParty":    elAccountingSupplierParty,
+	"AccountingCustomerParty":    elAccountingCustomerParty,
+	"Party":                      elParty,
+	"PartyIdentification":        elPartyIdentification,
+	"PartyLegalEntity":           elPartyLegalEntity,
+	"PartyTaxScheme":             elPartyTaxScheme,
+	"PostalAddress":              elPostalAddress,
+	"Country":                    elCountry,
+	"Contact":                    elContact,
+	"LegalMonetaryTotal":         elLegalMonetaryTotal,
+	"TaxTotal":                   elTaxTotal,
+	"TaxSubtotal":                elTaxSubtotal,
+	"TaxCategory":                elTaxCategory,
+	"AllowanceCharge":            elAllowanceCharge,
+	"InvoiceLine":                elInvoiceLine,
+	"CreditNoteLine":             elCreditNoteLine,
+	"Item":                       elItem,
+	"Price":                      elPrice,
+	"BillingReference":           elBillingReference,
+	"InvoiceDocumentReference":   elInvoiceDocumentReference,
+	"OrderReference":             elOrderReference,
+	"ContractDocumentReference":  elContractDocumentReference,
+	"PaymentTerms":               elPaymentTerms,
+	"PayeeParty":                 elPayeeParty,
+	"TaxRepresentativeParty":     elTaxRepresentativeParty,
+	"PartyName":                  elPartyName,
+	"PaymentMeans":               elPaymentMeans,
+	"PayeeFinancialAccount":      elPayeeFinancialAccount,
+	"Delivery":                   elDelivery,
+	"DeliveryLocation":           elDeliveryLocation,
+	"Address":                    elAddress,
+	"InvoicePeriod":              elInvoicePeriod,
+	"TaxScheme":                  elTaxScheme,
+	"ClassifiedTaxCategory":      elClassifiedTaxCategory,
+	"StandardItemIdentification": elStandardItemIdentification,
+	"CommodityClassification":    elCommodityClassification,
+	"AdditionalItemProperty":     elAdditionalItemProperty,
 }
 
 var cbcElems = map[string]elem{
-	"CustomizationID":       elCustomizationID,
-	"ID":                    elID,
-	"IssueDate":             elIssueDate,
-	"InvoiceTypeCode":       elInvoiceTypeCode,
-	"CreditNoteTypeCode":    elCreditNoteTypeCode,
-	"DocumentCurrencyCode":  elDocumentCurrencyCode,
-	"TaxCurrencyCode":       elTaxCurrencyCode,
-	"BuyerReference":        elBuyerReference,
-	"RegistrationName":      elRegistrationName,
-	"CompanyID":             elCompanyID,
-	"IdentificationCode":    elIdentificationCode,
-	"LineExtensionAmount":   elLineExtensionAmount,
-	"TaxExclusiveAmount":    elTaxExclusiveAmount,
-	"TaxInclusiveAmount":    elTaxInclusiveAmount,
-	"AllowanceTotalAmount":  elAllowanceTotalAmount,
-	"ChargeTotalAmount":     elChargeTotalAmount,
-	"PrepaidAmount":         elPrepaidAmount,
-	"PayableRoundingAmount": elPayableRoundingAmount,
-	"PayableAmount":         elPayableAmount,
-	"TaxAmount":             elTaxAmount,
-	"TaxableAmount":         elTaxableAmount,
-	"Percent":               elPercent,
-	"ChargeIndicator":       elChargeIndicator,
-	"Amount":                elAmount,
-	"InvoicedQuantity":      elInvoicedQuantity,
-	"CreditedQuantity":      elCreditedQuantity,
-	"Name":                  elName,
-	"PriceAmount":           elPriceAmount,
-	"DueDate":               elDueDate,
-	"Note":                  elNote,
+	"CustomizationID":           elCustomizationID,
+	"ID":                        elID,
+	"IssueDate":                 elIssueDate,
+	"InvoiceTypeCode":           elInvoiceTypeCode,
+	"CreditNoteTypeCode":        elCreditNoteTypeCode,
+	"DocumentCurrencyCode":      elDocumentCurrencyCode,
+	"TaxCurrencyCode":           elTaxCurrencyCode,
+	"BuyerReference":            elBuyerReference,
+	"RegistrationName":          elRegistrationName,
+	"CompanyID":                 elCompanyID,
+	"IdentificationCode":        elIdentificationCode,
+	"LineExtensionAmount":       elLineExtensionAmount,
+	"TaxExclusiveAmount":        elTaxExclusiveAmount,
+	"TaxInclusiveAmount":        elTaxInclusiveAmount,
+	"AllowanceTotalAmount":      elAllowanceTotalAmount,
+	"ChargeTotalAmount":         elChargeTotalAmount,
+	"PrepaidAmount":             elPrepaidAmount,
+	"PayableRoundingAmount":     elPayableRoundingAmount,
+	"PayableAmount":             elPayableAmount,
+	"TaxAmount":                 elTaxAmount,
+	"TaxableAmount":             elTaxableAmount,
+	"Percent":                   elPercent,
+	"ChargeIndicator":           elChargeIndicator,
+	"Amount":                    elAmount,
+	"InvoicedQuantity":          elInvoicedQuantity,
+	"CreditedQuantity":          elCreditedQuantity,
+	"Name":                      elName,
+	"PriceAmount":               elPriceAmount,
+	"DueDate":                   elDueDate,
+	"Note":                      elNote,
+	"EndpointID":                elEndpointID,
+	"TaxPointDate":              elTaxPointDate,
+	"StartDate":                 elStartDate,
+	"EndDate":                   elEndDate,
+	"DescriptionCode":           elDescriptionCode,
+	"AllowanceChargeReason":     elAllowanceChargeReason,
+	"AllowanceChargeReasonCode": elAllowanceChargeReasonCode,
+	"BaseAmount":                elBaseAmount,
+	"PaymentMeansCode":          elPaymentMeansCode,
+	"ItemClassificationCode":    elItemClassificationCode,
+	"Value":                     elValue,
 }
 
 // builder turns the token stream of one UBL document into an Invoice. It
@@ -152,8 +202,8 @@ type builder struct {
 	tbuf  []byte
 
 	// Attributes of the innermost start tag that matter for leaves.
-	schemeID, schemeName, currencyID, unitCode string
-	hasUnitCode                                bool
+	schemeID, schemeName, currencyID, unitCode, listID string
+	hasUnitCode, hasSchemeID, hasListID                bool
 }
 
 // classify names the element the scanner is on.
@@ -167,19 +217,6 @@ func classify(space, local []byte) elem {
 	return elOther
 }
 
-// at reports whether the open elements below the root are exactly path.
-func (b *builder) at(path ...elem) bool {
-	if len(b.stack) != len(path)+1 {
-		return false
-	}
-	for i, e := range path {
-		if b.stack[i+1] != e {
-			return false
-		}
-	}
-	return true
-}
-
 // under reports whether the element at depth d (root = 0) is e.
 func (b *builder) under(d int, e elem) bool { return len(b.stack) > d && b.stack[d] == e }
 
@@ -187,8 +224,8 @@ func (b *builder) start(s *scanner) {
 	e := classify(s.space, s.local)
 	b.stack = append(b.stack, e)
 	b.text, b.owned = nil, false
-	b.schemeID, b.schemeName, b.currencyID, b.unitCode = "", "", "", ""
-	b.hasUnitCode = false
+	b.schemeID, b.schemeName, b.currencyID, b.unitCode, b.listID = "", "", "", "", ""
+	b.hasUnitCode, b.hasSchemeID, b.hasListID = false, false, false
 	if len(s.attrs) > 0 && e >= elCustomizationID {
 		for _, a := range s.attrs {
 			if a.space != nil {
@@ -197,6 +234,7 @@ func (b *builder) start(s *scanner) {
 			switch string(a.local) {
 			case "schemeID":
 				b.schemeID = string(bytes.TrimSpace(a.value))
+				b.hasSchemeID = true
 			case "schemeName":
 				b.schemeName = string(bytes.TrimSpace(a.value))
 			case "currencyID":
@@ -204,13 +242,22 @@ func (b *builder) start(s *scanner) {
 			case "unitCode":
 				b.unitCode = string(bytes.TrimSpace(a.value))
 				b.hasUnitCode = true
+			case "listID":
+				b.listID = string(bytes.TrimSpace(a.value))
+				b.hasListID = true
 			}
 		}
 	}
 
+	if e == elOther || e >= elCustomizationID {
+		return // records are opened by the aggregates the builder knows
+	}
 	inv := b.inv
-	switch {
-	case len(b.stack) == 2:
+	n := len(b.stack)
+	if n < 2 {
+		return
+	}
+	if n == 2 {
 		switch e {
 		case elLegalMonetaryTotal:
 			inv.Count.LegalMonetaryTotal++
@@ -222,15 +269,90 @@ func (b *builder) start(s *scanner) {
 			inv.Lines = append(inv.Lines, flowgate.Line{})
 		case elBillingReference:
 			inv.Preceding = append(inv.Preceding, flowgate.DocumentRef{})
+		case elAccountingSupplierParty:
+			inv.Count.AccountingSupplierParty++
+		case elPayeeParty:
+			inv.Count.PayeeParty++
+		case elTaxRepresentativeParty:
+			inv.Count.TaxRepresentativeParty++
+		case elPaymentMeans:
+			inv.PaymentMeans = append(inv.PaymentMeans, flowgate.PaymentMeans{})
+		case elInvoicePeriod:
+			inv.Periods = append(inv.Periods, flowgate.Period{})
 		}
-	case b.at(elTaxTotal, elTaxSubtotal):
-		tt := &inv.TaxTotals[len(inv.TaxTotals)-1]
-		tt.Subtotals = append(tt.Subtotals, flowgate.TaxSubtotal{})
-	case b.at(elAccountingSupplierParty, elParty, elPostalAddress):
-		inv.Seller.HasAddress = true
-	case b.at(elAccountingCustomerParty, elParty, elPostalAddress):
-		inv.Buyer.HasAddress = true
+		return
 	}
+	if p, base, _ := b.partyOf(); p != nil {
+		if n == base+2 { // an aggregate of the party
+			switch e {
+			case elPostalAddress:
+				p.HasAddress = true
+			case elPartyTaxScheme:
+				p.TaxSchemes = append(p.TaxSchemes, flowgate.PartyTaxScheme{})
+			}
+		}
+		return
+	}
+	switch b.stack[1] {
+	case elTaxTotal:
+		if n == 3 && e == elTaxSubtotal {
+			tt := &inv.TaxTotals[len(inv.TaxTotals)-1]
+			tt.Subtotals = append(tt.Subtotals, flowgate.TaxSubtotal{})
+		}
+	case elPaymentMeans:
+		if n == 3 && e == elPayeeFinancialAccount {
+			inv.PaymentMeans[len(inv.PaymentMeans)-1].HasAccount = true
+		}
+	case elDelivery:
+		if n == 4 && e == elAddress && b.stack[2] == elDeliveryLocation {
+			inv.DeliveryAddresses = append(inv.DeliveryAddresses, flowgate.Address{})
+		}
+	case elInvoiceLine, elCreditNoteLine:
+		line := &inv.Lines[len(inv.Lines)-1]
+		switch {
+		case n == 3 && e == elAllowanceCharge:
+			d := details(line)
+			d.AllowanceCharges = append(d.AllowanceCharges, flowgate.AllowanceCharge{})
+		case n == 3 && e == elInvoicePeriod:
+			d := details(line)
+			d.Periods = append(d.Periods, flowgate.Period{})
+		case n == 4 && e == elAdditionalItemProperty && b.stack[2] == elItem:
+			d := details(line)
+			d.Attributes = append(d.Attributes, flowgate.ItemAttribute{})
+		case n == 5 && e == elAddress && b.stack[2] == elDelivery && b.stack[3] == elDeliveryLocation:
+			inv.DeliveryAddresses = append(inv.DeliveryAddresses, flowgate.Address{})
+		}
+	}
+}
+
+// details returns the line's details, creating them on first use.
+func details(line *flowgate.Line) *flowgate.LineDetails {
+	if line.Details == nil {
+		line.Details = new(flowgate.LineDetails)
+	}
+	return line.Details
+}
+
+// partyOf returns the party being read, if any, and the depth of its
+// cac:Party (or of cac:PayeeParty, cac:TaxRepresentativeParty, which are
+// parties themselves).
+func (b *builder) partyOf() (*flowgate.Party, int, bool) {
+	inv := b.inv
+	switch b.stack[1] {
+	case elAccountingSupplierParty:
+		if b.under(2, elParty) {
+			return &inv.Seller, 2, false
+		}
+	case elAccountingCustomerParty:
+		if b.under(2, elParty) {
+			return &inv.Buyer, 2, true
+		}
+	case elPayeeParty:
+		return &inv.Payee, 1, false
+	case elTaxRepresentativeParty:
+		return &inv.TaxRepresentative, 1, false
+	}
+	return nil, 0, false
 }
 
 func (b *builder) addText(t []byte) {
@@ -247,6 +369,56 @@ func (b *builder) addText(t []byte) {
 }
 
 func (b *builder) value() string { return string(bytes.TrimSpace(b.text)) }
+
+// code is value for short codes, without allocating for the usual ones.
+func (b *builder) code() string {
+	v := bytes.TrimSpace(b.text)
+	switch string(v) {
+	case "VAT":
+		return "VAT"
+	case "AE":
+		return "AE"
+	case "true":
+		return "true"
+	case "false":
+		return "false"
+	case "30":
+		return "30"
+	case "58":
+		return "58"
+	}
+	return string(v)
+}
+
+func (b *builder) identifier() flowgate.Identifier {
+	return flowgate.Identifier{Value: b.value(), SchemeID: b.schemeID, SchemeName: b.schemeName, HasSchemeID: b.hasSchemeID}
+}
+
+// period reads a leaf of cac:InvoicePeriod.
+func (b *builder) period(p *flowgate.Period, e elem) {
+	switch e {
+	case elStartDate:
+		p.StartDate, p.HasStartDate = b.value(), true
+	case elEndDate:
+		p.EndDate, p.HasEndDate = b.value(), true
+	case elDescriptionCode:
+		p.DescriptionCode, p.HasDescriptionCode = b.value(), true
+	}
+}
+
+// allowanceCharge reads a leaf of cac:AllowanceCharge.
+func (b *builder) allowanceCharge(ac *flowgate.AllowanceCharge, e elem) {
+	switch e {
+	case elChargeIndicator:
+		ac.ChargeIndicator = b.code()
+	case elAmount:
+		ac.Amount = b.amount()
+	case elAllowanceChargeReason:
+		ac.Reason, ac.HasReason = b.value(), true
+	case elAllowanceChargeReasonCode:
+		ac.ReasonCode, ac.HasReasonCode = b.value(), true
+	}
+}
 
 func (b *builder) amount() flowgate.Amount {
 	a := flowgate.Amount{Present: true, Raw: b.value(), Currency: b.currencyID}
@@ -293,18 +465,37 @@ func (b *builder) end() {
 		case elDocumentCurrencyCode:
 			inv.Currency = b.value()
 		case elTaxCurrencyCode:
-			inv.TaxCurrency = b.value()
+			inv.TaxCurrency, inv.HasTaxCurrency = b.value(), true
 		case elBuyerReference:
 			inv.BuyerReference = b.value()
+		case elTaxPointDate:
+			inv.TaxPointDate, inv.HasTaxPointDate = b.value(), true
 		}
 		return
 	}
 
 	switch b.stack[1] {
-	case elAccountingSupplierParty:
-		b.party(&inv.Seller, e, false)
-	case elAccountingCustomerParty:
-		b.party(&inv.Buyer, e, true)
+	case elAccountingSupplierParty, elAccountingCustomerParty, elPayeeParty, elTaxRepresentativeParty:
+		if p, base, buyer := b.partyOf(); p != nil {
+			b.party(p, base, e, buyer)
+		}
+	case elInvoicePeriod:
+		if depth == 2 {
+			b.period(&inv.Periods[len(inv.Periods)-1], e)
+		}
+	case elPaymentMeans:
+		pm := &inv.PaymentMeans[len(inv.PaymentMeans)-1]
+		switch {
+		case depth == 2 && e == elPaymentMeansCode:
+			pm.Code, pm.HasCode = b.code(), true
+		case depth == 3 && e == elID && b.under(2, elPayeeFinancialAccount):
+			pm.AccountID, pm.HasAccountID = b.value(), true
+		}
+	case elDelivery:
+		if depth == 5 && e == elIdentificationCode && b.under(2, elDeliveryLocation) && b.under(3, elAddress) && b.under(4, elCountry) {
+			a := &inv.DeliveryAddresses[len(inv.DeliveryAddresses)-1]
+			a.CountryCode, a.HasCountryCode = b.value(), true
+		}
 	case elLegalMonetaryTotal:
 		if depth != 2 {
 			return
@@ -345,21 +536,22 @@ func (b *builder) end() {
 			st := &tt.Subtotals[len(tt.Subtotals)-1]
 			switch e {
 			case elID:
-				st.Category = b.value()
+				st.Category = b.code()
 			case elPercent:
-				st.Percent = b.value()
+				st.Percent, st.HasPercent = b.value(), true
 			}
+		case depth == 5 && e == elID && b.under(2, elTaxSubtotal) && b.under(3, elTaxCategory) && b.under(4, elTaxScheme):
+			tt.Subtotals[len(tt.Subtotals)-1].TaxScheme = b.code()
 		}
 	case elAllowanceCharge:
-		if depth != 2 {
-			return
-		}
 		ac := &inv.AllowanceCharges[len(inv.AllowanceCharges)-1]
-		switch e {
-		case elChargeIndicator:
-			ac.ChargeIndicator = b.value()
-		case elAmount:
-			ac.Amount = b.amount()
+		switch {
+		case depth == 2:
+			b.allowanceCharge(ac, e)
+		case depth == 3 && e == elID && b.under(2, elTaxCategory):
+			ac.TaxCategory.ID, ac.TaxCategory.HasID = b.code(), true
+		case depth == 4 && e == elID && b.under(2, elTaxCategory) && b.under(3, elTaxScheme):
+			ac.TaxCategory.TaxScheme = b.code()
 		}
 	case elInvoiceLine, elCreditNoteLine:
 		line := &inv.Lines[len(inv.Lines)-1]
@@ -374,10 +566,50 @@ func (b *builder) end() {
 			case elLineExtensionAmount:
 				line.LineExtension = b.amount()
 			}
-		case depth == 3 && b.under(2, elItem) && e == elName:
-			line.ItemName = b.value()
-		case depth == 3 && b.under(2, elPrice) && e == elPriceAmount:
-			line.Price = b.amount()
+		case depth == 3:
+			switch b.stack[2] {
+			case elItem:
+				if e == elName {
+					line.ItemName = b.value()
+				}
+			case elPrice:
+				if e == elPriceAmount {
+					line.Price = b.amount()
+				}
+			case elAllowanceCharge:
+				d := line.Details
+				b.allowanceCharge(&d.AllowanceCharges[len(d.AllowanceCharges)-1], e)
+			case elInvoicePeriod:
+				d := line.Details
+				b.period(&d.Periods[len(d.Periods)-1], e)
+			}
+		case depth == 4 && b.under(2, elItem):
+			switch {
+			case b.stack[3] == elClassifiedTaxCategory && e == elID:
+				line.TaxCategory.ID, line.TaxCategory.HasID = b.code(), true
+			case b.stack[3] == elStandardItemIdentification && e == elID:
+				d := details(line)
+				d.StandardIDs = append(d.StandardIDs, b.identifier())
+			case b.stack[3] == elCommodityClassification && e == elItemClassificationCode:
+				d := details(line)
+				d.Classifications = append(d.Classifications, flowgate.Code{Value: b.value(), ListID: b.listID, HasListID: b.hasListID})
+			case b.stack[3] == elAdditionalItemProperty && (e == elName || e == elValue):
+				d := line.Details
+				a := &d.Attributes[len(d.Attributes)-1]
+				if e == elName {
+					a.Name, a.HasName = b.value(), true
+				} else {
+					a.Value, a.HasValue = b.value(), true
+				}
+			}
+		case depth == 4 && e == elBaseAmount && b.under(2, elPrice) && b.under(3, elAllowanceCharge):
+			details(line).GrossPrice = b.amount()
+		case depth == 5 && e == elID && b.under(2, elItem) && b.under(3, elClassifiedTaxCategory) && b.under(4, elTaxScheme):
+			line.TaxCategory.TaxScheme = b.code()
+		case depth == 6 && e == elIdentificationCode && b.under(2, elDelivery) && b.under(3, elDeliveryLocation) &&
+			b.under(4, elAddress) && b.under(5, elCountry):
+			a := &inv.DeliveryAddresses[len(inv.DeliveryAddresses)-1]
+			a.CountryCode, a.HasCountryCode = b.value(), true
 		}
 	case elBillingReference:
 		if depth == 3 && b.under(2, elInvoiceDocumentReference) {
@@ -400,29 +632,42 @@ func (b *builder) end() {
 	}
 }
 
-// party reads the leaves of cac:AccountingSupplierParty or
-// cac:AccountingCustomerParty, at stack[1].
-func (b *builder) party(p *flowgate.Party, e elem, buyer bool) {
-	if !b.under(2, elParty) {
-		return
-	}
-	switch len(b.stack) {
-	case 5: // root/XParty/Party/Agg/leaf
-		switch {
-		case b.stack[3] == elPartyIdentification && e == elID:
-			p.Identifiers = append(p.Identifiers, flowgate.Identifier{Value: b.value(), SchemeID: b.schemeID, SchemeName: b.schemeName})
-		case b.stack[3] == elPartyLegalEntity && e == elRegistrationName:
+// party reads the leaves of a party: stack[base] is its cac:Party (or the
+// party aggregate itself for the payee and the tax representative).
+func (b *builder) party(p *flowgate.Party, base int, e elem, buyer bool) {
+	switch len(b.stack) - 1 - base {
+	case 1: // Party/leaf
+		// Keep an endpoint without scheme if there are several.
+		if e == elEndpointID && (!p.HasEndpoint || p.Endpoint.HasSchemeID) {
+			p.Endpoint, p.HasEndpoint = b.identifier(), true
+		}
+	case 2: // Party/Agg/leaf
+		switch agg := b.stack[base+1]; {
+		case agg == elPartyIdentification && e == elID:
+			p.Identifiers = append(p.Identifiers, b.identifier())
+		case agg == elPartyName && e == elName:
+			p.TradingNames = append(p.TradingNames, b.value())
+		case agg == elPartyLegalEntity && e == elRegistrationName:
 			p.Name = b.value()
-		case b.stack[3] == elPartyLegalEntity && e == elCompanyID:
-			p.LegalID = flowgate.Identifier{Value: b.value(), SchemeID: b.schemeID, SchemeName: b.schemeName}
-		case b.stack[3] == elPartyTaxScheme && e == elCompanyID && p.VATID == "":
-			p.VATID = b.value()
-		case buyer && b.stack[3] == elContact && e == elID:
+		case agg == elPartyLegalEntity && e == elCompanyID:
+			p.LegalID, p.HasLegalID = b.identifier(), true
+		case agg == elPartyTaxScheme && e == elCompanyID:
+			v := b.value()
+			if p.VATID == "" {
+				p.VATID = v
+			}
+			ts := &p.TaxSchemes[len(p.TaxSchemes)-1]
+			ts.CompanyID, ts.HasCompanyID = v, true
+		case buyer && agg == elContact && e == elID:
 			p.ContactID = b.value()
 		}
-	case 6: // root/XParty/Party/PostalAddress/Country/IdentificationCode
-		if b.stack[3] == elPostalAddress && b.stack[4] == elCountry && e == elIdentificationCode {
+	case 3: // Party/Agg/Agg/leaf
+		agg, sub := b.stack[base+1], b.stack[base+2]
+		switch {
+		case agg == elPostalAddress && sub == elCountry && e == elIdentificationCode:
 			p.CountryCode = b.value()
+		case agg == elPartyTaxScheme && sub == elTaxScheme && e == elID:
+			p.TaxSchemes[len(p.TaxSchemes)-1].TaxScheme = b.code()
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package validator
 
 import (
+	"strings"
+
 	"flowgate"
 )
 
@@ -126,6 +128,117 @@ func eachLine(id, field, fr, en string, bad func(l *flowgate.Line) (string, bool
 	}}
 }
 
+// isVAT is the Schematron's predicate on a tax scheme,
+// normalize-space(upper-case(cac:TaxScheme/cbc:ID)) = 'VAT'.
+func isVAT(scheme string) bool {
+	return strings.ToUpper(strings.Trim(scheme, " \t\r\n")) == "VAT"
+}
+
+// hasVATID is exists(cac:PartyTaxScheme[cac:TaxScheme is VAT]/cbc:CompanyID).
+func hasVATID(p *flowgate.Party) bool {
+	for _, ts := range p.TaxSchemes {
+		if ts.HasCompanyID && isVAT(ts.TaxScheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// vatCategory is exists(X[cac:TaxScheme is VAT]/cbc:ID) for one tax category.
+func vatCategory(c *flowgate.TaxCategory) bool { return c.HasID && isVAT(c.TaxScheme) }
+
+// hasReason is exists(cbc:AllowanceChargeReason) or exists(cbc:AllowanceChargeReasonCode).
+func hasReason(ac *flowgate.AllowanceCharge) bool { return ac.HasReason || ac.HasReasonCode }
+
+// anyEqual is XPath's general comparison a = b on two sequences of strings.
+func anyEqual(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func identifierValues(ids []flowgate.Identifier) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.Value
+	}
+	return out
+}
+
+// parties are the parties whose cac:PartyTaxScheme flowgate reads.
+func parties(inv *flowgate.Invoice) [4]*flowgate.Party {
+	return [...]*flowgate.Party{&inv.Seller, &inv.Buyer, &inv.TaxRepresentative, &inv.Payee}
+}
+
+// isoCountryPrefixes is the list BR-CO-09 searches with contains(): ISO
+// 3166-1 alpha-2 codes, with EL for Greece and XI for Northern Ireland.
+const isoCountryPrefixes = " 1A AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH EL ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XI YE YT ZA ZM ZW "
+
+// substring2 is XPath's substring(s, 1, 2): the first two characters.
+func substring2(s string) string {
+	n := 0
+	for i := range s {
+		if n == 2 {
+			return s[:i]
+		}
+		n++
+	}
+	return s
+}
+
+// allowanceRule is a rule on each document level allowance (charge false)
+// or charge (charge true): context /*/cac:AllowanceCharge[cbc:ChargeIndicator = false()|true()].
+func allowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowgate.AllowanceCharge) bool) Rule {
+	return Rule{ID: id, Field: field, FR: fr, EN: en, check: func(inv *flowgate.Invoice, fail func(string)) {
+		for i := range inv.AllowanceCharges {
+			ac := &inv.AllowanceCharges[i]
+			if (charge && ac.IsCharge() || !charge && ac.IsAllowance()) && bad(ac) {
+				fail(ac.Amount.Raw)
+			}
+		}
+	}}
+}
+
+// lineAllowanceRule is a rule on each invoice line allowance or charge:
+// context //cac:InvoiceLine/cac:AllowanceCharge[cbc:ChargeIndicator = false()|true()].
+func lineAllowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowgate.AllowanceCharge) bool) Rule {
+	return Rule{ID: id, Field: field, FR: fr, EN: en, check: func(inv *flowgate.Invoice, fail func(string)) {
+		for i := range inv.Lines {
+			d := inv.Lines[i].Details
+			if d == nil {
+				continue
+			}
+			for j := range d.AllowanceCharges {
+				ac := &d.AllowanceCharges[j]
+				if (charge && ac.IsCharge() || !charge && ac.IsAllowance()) && bad(ac) {
+					fail(inv.Lines[i].ID)
+				}
+			}
+		}
+	}}
+}
+
+// eachDetail runs fn on the details of each line that has some.
+func eachDetail(inv *flowgate.Invoice, fn func(l *flowgate.Line, d *flowgate.LineDetails)) {
+	for i := range inv.Lines {
+		if d := inv.Lines[i].Details; d != nil {
+			fn(&inv.Lines[i], d)
+		}
+	}
+}
+
+// taxRepresentative runs fn once per cac:TaxRepresentativeParty.
+func taxRepresentative(inv *flowgate.Invoice, fn func(p *flowgate.Party)) {
+	if inv.Count.TaxRepresentativeParty > 0 {
+		fn(&inv.TaxRepresentative)
+	}
+}
+
 var enRules = []Rule{
 	present("BR-01", "BT-24",
 		"La facture doit avoir un identifiant de spécification (BT-24, CustomizationID).",
@@ -211,6 +324,53 @@ var enRules = []Rule{
 				fail("")
 			}
 		}},
+	{ID: "BR-17", Field: "BT-59",
+		FR: "Le nom du bénéficiaire (BT-59) doit figurer sur la facture si le bénéficiaire (BG-10) est différent du vendeur (BG-4).",
+		EN: "The Payee name (BT-59) shall be provided in the Invoice, if the Payee (BG-10) is different from the Seller (BG-4)",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			// Context cac:PayeeParty. As the Schematron writes it, the payee
+			// must be named and differ from the seller by trading name and
+			// by identifier.
+			if inv.Count.PayeeParty == 0 {
+				return
+			}
+			p, s := &inv.Payee, &inv.Seller
+			if len(p.TradingNames) == 0 || anyEqual(p.TradingNames, s.TradingNames) ||
+				anyEqual(identifierValues(p.Identifiers), identifierValues(s.Identifiers)) {
+				fail("")
+			}
+		}},
+	{ID: "BR-18", Field: "BT-62",
+		FR: "Le nom du représentant fiscal du vendeur (BT-62) doit figurer sur la facture si le vendeur (BG-4) a un représentant fiscal (BG-11).",
+		EN: "The Seller tax representative name (BT-62) shall be provided in the Invoice, if the Seller (BG-4) has a Seller tax representative party (BG-11)",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			taxRepresentative(inv, func(p *flowgate.Party) {
+				// normalize-space() of several names is a type error.
+				if len(p.TradingNames) != 1 || blank(p.TradingNames[0]) {
+					fail("")
+				}
+			})
+		}},
+	{ID: "BR-19", Field: "BG-12",
+		FR: "L'adresse postale du représentant fiscal du vendeur (BG-12) doit figurer sur la facture si le vendeur (BG-4) a un représentant fiscal (BG-11).",
+		EN: "The Seller tax representative postal address (BG-12) shall be provided in the Invoice, if the Seller (BG-4) has a Seller tax representative party (BG-11).",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			taxRepresentative(inv, func(p *flowgate.Party) {
+				if !p.HasAddress {
+					fail("")
+				}
+			})
+		}},
+	{ID: "BR-20", Field: "BT-69",
+		FR: "L'adresse postale du représentant fiscal du vendeur (BG-12) doit contenir un code pays (BT-69).",
+		EN: "The Seller tax representative postal address (BG-12) shall contain a Tax representative country code (BT-69), if the Seller (BG-4) has a Seller tax representative party (BG-11).",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			taxRepresentative(inv, func(p *flowgate.Party) {
+				if p.HasAddress && blank(p.CountryCode) {
+					fail("")
+				}
+			})
+		}},
 	eachLine("BR-21", "BT-126",
 		"Chaque ligne de facture (BG-25) doit avoir un identifiant de ligne (BT-126).",
 		"Each Invoice line (BG-25) shall have an Invoice line identifier (BT-126).",
@@ -242,6 +402,105 @@ var enRules = []Rule{
 			v, ok := val(l.Price)
 			return l.Price.Raw, !ok || v.Sign() < 0
 		}),
+	{ID: "BR-28", Field: "BT-148",
+		FR: "Le prix brut de l'article (BT-148) ne doit pas être négatif.",
+		EN: "The Item gross price (BT-148) shall NOT be negative.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			eachDetail(inv, func(l *flowgate.Line, d *flowgate.LineDetails) {
+				if g := d.GrossPrice; g.Present && (!g.OK || g.Value.Sign() < 0) {
+					fail(g.Raw)
+				}
+			})
+		}},
+	allowanceRule("BR-31", "BT-92",
+		"Chaque remise au niveau du document (BG-20) doit avoir un montant (BT-92).",
+		"Each Document level allowance (BG-20) shall have a Document level allowance amount (BT-92).",
+		false, func(ac *flowgate.AllowanceCharge) bool { return !ac.Amount.Present }),
+	allowanceRule("BR-32", "BT-95",
+		"Chaque remise au niveau du document (BG-20) doit avoir un code de catégorie de TVA (BT-95).",
+		"Each Document level allowance (BG-20) shall have a Document level allowance VAT category code (BT-95).",
+		false, func(ac *flowgate.AllowanceCharge) bool { return !vatCategory(&ac.TaxCategory) }),
+	allowanceRule("BR-33", "BT-97",
+		"Chaque remise au niveau du document (BG-20) doit avoir un motif (BT-97) ou un code de motif (BT-98).",
+		"Each Document level allowance (BG-20) shall have a Document level allowance reason (BT-97) or a Document level allowance reason code (BT-98).",
+		false, func(ac *flowgate.AllowanceCharge) bool { return !hasReason(ac) }),
+	allowanceRule("BR-36", "BT-99",
+		"Chaque charge au niveau du document (BG-21) doit avoir un montant (BT-99).",
+		"Each Document level charge (BG-21) shall have a Document level charge amount (BT-99).",
+		true, func(ac *flowgate.AllowanceCharge) bool { return !ac.Amount.Present }),
+	allowanceRule("BR-37", "BT-102",
+		"Chaque charge au niveau du document (BG-21) doit avoir un code de catégorie de TVA (BT-102).",
+		"Each Document level charge (BG-21) shall have a Document level charge VAT category code (BT-102).",
+		true, func(ac *flowgate.AllowanceCharge) bool { return !vatCategory(&ac.TaxCategory) }),
+	allowanceRule("BR-38", "BT-104",
+		"Chaque charge au niveau du document (BG-21) doit avoir un motif (BT-104) ou un code de motif (BT-105).",
+		"Each Document level charge (BG-21) shall have a Document level charge reason (BT-104) or a Document level charge reason code (BT-105).",
+		true, func(ac *flowgate.AllowanceCharge) bool { return !hasReason(ac) }),
+	lineAllowanceRule("BR-41", "BT-136",
+		"Chaque remise sur une ligne de facture (BG-27) doit avoir un montant (BT-136).",
+		"Each Invoice line allowance (BG-27) shall have an Invoice line allowance amount (BT-136).",
+		false, func(ac *flowgate.AllowanceCharge) bool { return !ac.Amount.Present }),
+	lineAllowanceRule("BR-42", "BT-139",
+		"Chaque remise sur une ligne de facture (BG-27) doit avoir un motif (BT-139) ou un code de motif (BT-140).",
+		"Each Invoice line allowance (BG-27) shall have an Invoice line allowance reason (BT-139) or an Invoice line allowance reason code (BT-140).",
+		false, func(ac *flowgate.AllowanceCharge) bool { return !hasReason(ac) }),
+	lineAllowanceRule("BR-43", "BT-141",
+		"Chaque charge sur une ligne de facture (BG-28) doit avoir un montant (BT-141).",
+		"Each Invoice line charge (BG-28) shall have an Invoice line charge amount (BT-141).",
+		true, func(ac *flowgate.AllowanceCharge) bool { return !ac.Amount.Present }),
+	lineAllowanceRule("BR-44", "BT-144",
+		"Chaque charge sur une ligne de facture (BG-28) doit avoir un motif (BT-144) ou un code de motif (BT-145).",
+		"Each Invoice line charge shall have an Invoice line charge reason or an invoice line allowance reason code.",
+		true, func(ac *flowgate.AllowanceCharge) bool { return !hasReason(ac) }),
+	{ID: "BR-49", Field: "BT-81",
+		FR: "Chaque instruction de paiement (BG-16) doit indiquer le code du moyen de paiement (BT-81).",
+		EN: "A Payment instruction (BG-16) shall specify the Payment means type code (BT-81).",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			for _, pm := range inv.PaymentMeans {
+				if !pm.HasCode {
+					fail("")
+				}
+			}
+		}},
+	{ID: "BR-50", Field: "BT-84",
+		FR: "L'identifiant du compte de paiement (BT-84) doit être présent si des informations de virement (BG-17) sont fournies.",
+		EN: "A Payment account identifier (BT-84) shall be present if Credit transfer (BG-17) information is provided in the Invoice.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			// Context cac:PaymentMeans[cbc:PaymentMeansCode='30' or ...='58']/cac:PayeeFinancialAccount.
+			for _, pm := range inv.PaymentMeans {
+				if pm.HasAccount && (pm.Code == "30" || pm.Code == "58") && blank(pm.AccountID) {
+					fail(pm.Code)
+				}
+			}
+		}},
+	{ID: "BR-53", Field: "BT-111",
+		FR: "Si le code de devise de comptabilisation de la TVA (BT-6) est présent, le montant total de TVA dans cette devise (BT-111) doit être fourni.",
+		EN: "If the VAT accounting currency code (BT-6) is present, then the Invoice total VAT amount in accounting currency (BT-111) shall be provided.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			if !inv.HasTaxCurrency {
+				return
+			}
+			for _, tt := range inv.TaxTotals {
+				// An empty code would need a TaxAmount with currencyID="",
+				// which flowgate does not tell from one without currencyID.
+				if tt.TaxAmount.Present && inv.TaxCurrency != "" && tt.TaxAmount.Currency == inv.TaxCurrency {
+					return
+				}
+			}
+			fail(inv.TaxCurrency)
+		}},
+	{ID: "BR-54", Field: "BG-32",
+		FR: "Chaque attribut d'article (BG-32) doit contenir un nom (BT-160) et une valeur (BT-161).",
+		EN: "Each Item attribute (BG-32) shall contain an Item attribute name (BT-160) and an Item attribute value (BT-161).",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			eachDetail(inv, func(l *flowgate.Line, d *flowgate.LineDetails) {
+				for _, a := range d.Attributes {
+					if !a.HasName || !a.HasValue {
+						fail(l.ID)
+					}
+				}
+			})
+		}},
 	{ID: "BR-55", Field: "BT-25",
 		FR: "Chaque référence à une facture antérieure (BG-3) doit contenir le numéro de cette facture (BT-25).",
 		EN: "Each Preceding Invoice reference (BG-3) shall contain a Preceding Invoice reference (BT-25).",
@@ -249,6 +508,108 @@ var enRules = []Rule{
 			for _, ref := range inv.Preceding {
 				if !ref.HasID {
 					fail("")
+				}
+			}
+		}},
+	{ID: "BR-56", Field: "BT-63",
+		FR: "Le représentant fiscal du vendeur (BG-11) doit avoir un numéro de TVA (BT-63).",
+		EN: "Each Seller tax representative party (BG-11) shall have a Seller tax representative VAT identifier (BT-63).",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			taxRepresentative(inv, func(p *flowgate.Party) {
+				if !hasVATID(p) {
+					fail("")
+				}
+			})
+		}},
+	{ID: "BR-57", Field: "BT-80",
+		FR: "Chaque adresse de livraison (BG-15) doit contenir un code pays (BT-80).",
+		EN: "Each Deliver to address (BG-15) shall contain a Deliver to country code (BT-80).",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			for _, a := range inv.DeliveryAddresses {
+				if !a.HasCountryCode {
+					fail("")
+				}
+			}
+		}},
+	{ID: "BR-61", Field: "BT-84",
+		FR: "Si le moyen de paiement (BT-81) est un virement (SEPA, local ou international hors SEPA), l'identifiant du compte de paiement (BT-84) doit être présent.",
+		EN: "If the Payment means type code (BT-81) means SEPA credit transfer, Local credit transfer or Non-SEPA international credit transfer, the Payment account identifier (BT-84) shall be present.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			for _, pm := range inv.PaymentMeans {
+				if code := strings.Trim(pm.Code, " \t\r\n"); (code == "30" || code == "58") && !pm.HasAccountID {
+					fail(pm.Code)
+				}
+			}
+		}},
+	{ID: "BR-62", Field: "BT-34",
+		FR: "L'adresse électronique du vendeur (BT-34) doit avoir un identifiant de schéma (attribut schemeID).",
+		EN: "The Seller electronic address (BT-34) shall have a Scheme identifier.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			if p := &inv.Seller; p.HasEndpoint && !p.Endpoint.HasSchemeID {
+				fail(p.Endpoint.Value)
+			}
+		}},
+	{ID: "BR-63", Field: "BT-49",
+		FR: "L'adresse électronique de l'acheteur (BT-49) doit avoir un identifiant de schéma (attribut schemeID).",
+		EN: "The Buyer electronic address (BT-49) shall have a Scheme identifier.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			if p := &inv.Buyer; p.HasEndpoint && !p.Endpoint.HasSchemeID {
+				fail(p.Endpoint.Value)
+			}
+		}},
+	{ID: "BR-64", Field: "BT-157",
+		FR: "L'identifiant standard de l'article (BT-157) doit avoir un identifiant de schéma (attribut schemeID).",
+		EN: "The Item standard identifier (BT-157) shall have a Scheme identifier.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			eachDetail(inv, func(l *flowgate.Line, d *flowgate.LineDetails) {
+				for _, id := range d.StandardIDs {
+					if !id.HasSchemeID {
+						fail(id.Value)
+					}
+				}
+			})
+		}},
+	{ID: "BR-65", Field: "BT-158",
+		FR: "L'identifiant de classification de l'article (BT-158) doit avoir un identifiant de schéma (attribut listID).",
+		EN: "The Item classification identifier (BT-158) shall have a Scheme identifier.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			eachDetail(inv, func(l *flowgate.Line, d *flowgate.LineDetails) {
+				for _, c := range d.Classifications {
+					if !c.HasListID {
+						fail(c.Value)
+					}
+				}
+			})
+		}},
+	{ID: "BR-CO-03", Field: "BT-7",
+		FR: "La date d'exigibilité de la TVA (BT-7) et son code (BT-8) s'excluent mutuellement.",
+		EN: "Value added tax point date (BT-7) and Value added tax point date code (BT-8) are mutually exclusive.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			if !inv.HasTaxPointDate {
+				return
+			}
+			for _, p := range inv.Periods {
+				if p.HasDescriptionCode {
+					fail(inv.TaxPointDate)
+					return
+				}
+			}
+		}},
+	eachLine("BR-CO-04", "BT-151",
+		"Chaque ligne de facture (BG-25) doit avoir un code de catégorie de TVA de l'article (BT-151).",
+		"Each Invoice line (BG-25) shall be categorized with an Invoiced item VAT category code (BT-151).",
+		func(l *flowgate.Line) (string, bool) { return l.ID, !vatCategory(&l.TaxCategory) }),
+	{ID: "BR-CO-09", Field: "BT-31",
+		FR: "Les numéros de TVA du vendeur (BT-31), de son représentant fiscal (BT-63) et de l'acheteur (BT-48) doivent commencer par un code pays ISO 3166-1 alpha-2 (EL pour la Grèce).",
+		EN: "The Seller VAT identifier (BT-31), the Seller tax representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48) shall have a prefix in accordance with ISO code ISO 3166-1 alpha-2 by which the country of issue may be identified. Nevertheless, Greece may use the prefix ‘EL’.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			// Context //cac:PartyTaxScheme[VAT]; without a CompanyID,
+			// substring() is "" and contains() holds.
+			for _, p := range parties(inv) {
+				for _, ts := range p.TaxSchemes {
+					if isVAT(ts.TaxScheme) && !strings.Contains(isoCountryPrefixes, substring2(ts.CompanyID)) {
+						fail(ts.CompanyID)
+					}
 				}
 			}
 		}},
@@ -348,6 +709,18 @@ var enRules = []Rule{
 				}
 			})
 		}},
+	{ID: "BR-CO-17", Field: "BT-117",
+		FR: "Le montant de TVA par catégorie (BT-117) doit être égal à la base imposable (BT-116) multipliée par le taux (BT-119) divisé par 100, arrondi à deux décimales.",
+		EN: "VAT category tax amount (BT-117) = VAT category taxable amount (BT-116) x (VAT category rate (BT-119) / 100), rounded to two decimals.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			for _, tt := range inv.TaxTotals {
+				for i := range tt.Subtotals {
+					if st := &tt.Subtotals[i]; !vatAmountConsistent(st) {
+						fail(st.TaxAmount.Raw)
+					}
+				}
+			}
+		}},
 	{ID: "BR-CO-18", Field: "BG-23",
 		FR: "La facture doit avoir au moins un détail de TVA par catégorie (BG-23).",
 		EN: "An Invoice shall at least have one VAT breakdown group (BG-23).",
@@ -359,6 +732,45 @@ var enRules = []Rule{
 			}
 			fail("")
 		}},
+	{ID: "BR-CO-19", Field: "BG-14",
+		FR: "Si la période de facturation (BG-14) est utilisée, sa date de début (BT-73) ou sa date de fin (BT-74), ou les deux, doivent être renseignées.",
+		EN: "If Invoicing period (BG-14) is used, the Invoicing period start date (BT-73) or the Invoicing period end date (BT-74) shall be filled, or both.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			// A period holding only the tax point date code (BT-8) passes.
+			for _, p := range inv.Periods {
+				if !p.HasStartDate && !p.HasEndDate && !p.HasDescriptionCode {
+					fail("")
+				}
+			}
+		}},
+	{ID: "BR-CO-20", Field: "BG-26",
+		FR: "Si la période de la ligne de facture (BG-26) est utilisée, sa date de début (BT-134) ou sa date de fin (BT-135), ou les deux, doivent être renseignées.",
+		EN: "If Invoice line period (BG-26) is used, the Invoice line period start date (BT-134) or the Invoice line period end date (BT-135) shall be filled, or both.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			eachDetail(inv, func(l *flowgate.Line, d *flowgate.LineDetails) {
+				for _, p := range d.Periods {
+					if !p.HasStartDate && !p.HasEndDate {
+						fail(l.ID)
+					}
+				}
+			})
+		}},
+	allowanceRule("BR-CO-21", "BT-97",
+		"Chaque remise au niveau du document (BG-20) doit contenir un motif (BT-97) ou un code de motif (BT-98), ou les deux.",
+		"Each Document level allowance (BG-20) shall contain a Document level allowance reason (BT-97) or a Document level allowance reason code (BT-98), or both.",
+		false, func(ac *flowgate.AllowanceCharge) bool { return !hasReason(ac) }),
+	allowanceRule("BR-CO-22", "BT-104",
+		"Chaque charge au niveau du document (BG-21) doit contenir un motif (BT-104) ou un code de motif (BT-105), ou les deux.",
+		"Each Document level charge (BG-21) shall contain a Document level charge reason (BT-104) or a Document level charge reason code (BT-105), or both.",
+		true, func(ac *flowgate.AllowanceCharge) bool { return !hasReason(ac) }),
+	lineAllowanceRule("BR-CO-23", "BT-139",
+		"Chaque remise sur une ligne de facture (BG-27) doit contenir un motif (BT-139) ou un code de motif (BT-140), ou les deux.",
+		"Each Invoice line allowance (BG-27) shall contain an Invoice line allowance reason (BT-139) or an Invoice line allowance reason code (BT-140), or both.",
+		false, func(ac *flowgate.AllowanceCharge) bool { return !hasReason(ac) }),
+	lineAllowanceRule("BR-CO-24", "BT-144",
+		"Chaque charge sur une ligne de facture (BG-28) doit contenir un motif (BT-144) ou un code de motif (BT-145), ou les deux.",
+		"Each Invoice line charge (BG-28) shall contain an Invoice line charge reason (BT-144) or an Invoice line charge reason code (BT-145), or both.",
+		true, func(ac *flowgate.AllowanceCharge) bool { return !hasReason(ac) }),
 	{ID: "BR-CO-25", Field: "BT-9",
 		FR: "Si le montant à payer (BT-115) est positif, la date d'échéance (BT-9) ou les conditions de paiement (BT-20) doivent être présentes.",
 		EN: "In case the Amount due for payment (BT-115) is positive, either the Payment due date (BT-9) or the Payment terms (BT-20) shall be present.",
@@ -375,6 +787,15 @@ var enRules = []Rule{
 			}
 			if p.Value.Sign() > 0 && !inv.HasDueDate && !inv.HasPaymentTerms {
 				fail(p.Raw)
+			}
+		}},
+	{ID: "BR-CO-26", Field: "BT-29",
+		FR: "Pour que l'acheteur identifie automatiquement le fournisseur, l'identifiant du vendeur (BT-29), son numéro d'immatriculation légale (BT-30) ou son numéro de TVA (BT-31) doit être présent.",
+		EN: "In order for the buyer to automatically identify a supplier, the Seller identifier (BT-29), the Seller legal registration identifier (BT-30) and/or the Seller VAT identifier (BT-31) shall be present.",
+		check: func(inv *flowgate.Invoice, fail func(string)) {
+			// Context cac:AccountingSupplierParty.
+			if s := &inv.Seller; inv.Count.AccountingSupplierParty > 0 && len(s.Identifiers) == 0 && !s.HasLegalID && !hasVATID(s) {
+				fail("")
 			}
 		}},
 }
@@ -431,4 +852,42 @@ func payableConsistent(t *flowgate.MonetaryTotal) bool {
 		return pay.Sub(r).Round(2).Equal(due)
 	}
 	return pay.Equal(due)
+}
+
+var (
+	hundredth = flowgate.MustDecimal("0.01")
+	one       = flowgate.DecimalFromInt(1)
+)
+
+func abs(d flowgate.Decimal) flowgate.Decimal {
+	if d.Sign() < 0 {
+		return d.Neg()
+	}
+	return d
+}
+
+// vatAmountConsistent is BR-CO-17 as the Schematron writes it, for one
+// VAT breakdown: with a VAT rate that rounds to 0, or without a VAT rate,
+// the tax amount must round to 0; otherwise |BT-117| must be within 1 of
+// round(|BT-116| × BT-119 / 100, 2), bounds excluded. A literal that is not
+// a decimal is a dynamic error, which fails the assertion.
+func vatAmountConsistent(st *flowgate.TaxSubtotal) bool {
+	tax, okT := val(st.TaxAmount)
+	if !isVAT(st.TaxScheme) || !st.HasPercent {
+		return okT && tax.Round(0).Sign() == 0
+	}
+	rate, err := flowgate.ParseDecimal(st.Percent)
+	if err != nil || !okT {
+		return false
+	}
+	if rate.Round(0).Sign() == 0 {
+		return tax.Round(0).Sign() == 0
+	}
+	base, okB := val(st.TaxableAmount)
+	if !okB {
+		return false
+	}
+	want := abs(base).Mul(rate).Mul(hundredth).Round(2)
+	t := abs(tax)
+	return t.Sub(one).Cmp(want) < 0 && t.Add(one).Cmp(want) > 0
 }
