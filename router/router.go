@@ -644,8 +644,12 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, 
 		if line.Verdict != flowgate.Accepted {
 			continue
 		}
+		date := line.IssueDate
+		if len(date) > 10 {
+			date = date[:10] // DateFacture is a date without time zone
+		}
 		st := outbox.InvoiceStatus{SupplierSIRET: line.SupplierSIRET, RecipientSIRET: line.RecipientSIRET,
-			ServiceCode: line.ServiceCode, InvoiceNumber: line.Number, InvoiceDate: line.IssueDate, At: p.DecidedAt}
+			ServiceCode: line.ServiceCode, InvoiceNumber: line.Number, InvoiceDate: date, At: p.DecidedAt}
 		if i < len(names) {
 			st.SupplierName, st.RecipientName = names[i].supplier, names[i].recipient
 			if c := names[i].country; len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {

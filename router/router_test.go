@@ -462,21 +462,45 @@ func TestRecoverClaimedFlow(t *testing.T) {
 	}
 }
 
-// TestMalformedDateDoesNotBlock: an accepted invoice whose issue date the
-// CPPStatut schema cannot hold is still delivered with its CR; only its
-// invoice status file is missing, and that is logged.
-func TestMalformedDateDoesNotBlock(t *testing.T) {
+// TestDates: an issue date with a time zone is accepted and its invoice
+// status carries the date alone; a malformed one is rejected (CPP-DATE).
+func TestDates(t *testing.T) {
 	f := newFixture(t)
-	doc := bytes.Replace(invoice("D-9", collected), []byte("<cbc:IssueDate>2026-11-02</cbc:IssueDate>"), []byte("<cbc:IssueDate>02/11/2026</cbc:IssueDate>"), 1)
-	c := f.claim("date.xml", doc)
-	if failed, notDone := f.r.Process(context.Background(), []flows.Claimed{c}); len(failed)+notDone != 0 {
-		t.Fatalf("flow blocked: %v %d\n%s", failed, notDone, f.logs)
+	date := func(number, d string) []byte {
+		return bytes.Replace(invoice(number, collected), []byte("<cbc:IssueDate>2026-11-02</cbc:IssueDate>"), []byte("<cbc:IssueDate>"+d+"</cbc:IssueDate>"), 1)
 	}
-	if n := len(f.files("partners/VALMONT/inbox")); n != 1 {
-		t.Errorf("inbox holds %d files", n)
+	tz := f.claim("tz.xml", date("D-1", "2026-11-02+01:00"))
+	bad := f.claim("bad.xml", date("D-2", "02/11/2026"))
+	if failed, notDone := f.r.Process(context.Background(), []flows.Claimed{tz, bad}); len(failed)+notDone != 0 {
+		t.Fatalf("blocked: %v %d\n%s", failed, notDone, f.logs)
 	}
-	if out := f.files("partners/FOURN01/out"); !contains(out, "CR_"+c.FlowID+".xml") || contains(out, "FACT_"+c.FlowID+".xml") {
-		t.Errorf("out/ holds %v", out)
+	fact, err := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "FACT_"+tz.FlowID+".xml"))
+	if err != nil || !bytes.Contains(fact, []byte("<DateFacture>2026-11-02</DateFacture>")) {
+		t.Errorf("invoice status: %v\n%s", err, fact)
+	}
+	cr, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+bad.FlowID+".json"))
+	if !bytes.Contains(cr, []byte(`"CPP-DATE"`)) {
+		t.Errorf("malformed date not rejected: %s", cr)
+	}
+	validateXML(t, f.root)
+}
+
+// TestStatusFileFailureDoesNotBlock: an invoice status the CPPStatut schema
+// cannot hold costs that file, logged, never the flow.
+func TestStatusFileFailureDoesNotBlock(t *testing.T) {
+	f := newFixture(t)
+	p := &plan{FlowID: "20261126T000000.000001Z", DecidedAt: time.Now()}
+	rep := flowgate.FlowReport{File: "f.xml", Status: flowgate.FlowIntegrated, Invoices: []flowgate.InvoiceReport{{
+		Number: "F-1", IssueDate: "not a date", SupplierSIRET: supplier, RecipientSIRET: collected, Verdict: flowgate.Accepted}}}
+	if err := f.r.statusFiles(p, f.r.partners["FOURN01"], rep, nil); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, w := range p.Writes {
+		names = append(names, w.Name)
+	}
+	if strings.Contains(strings.Join(names, " "), "FACT_") || !strings.Contains(strings.Join(names, " "), "CR_") {
+		t.Errorf("writes %v: want the CRs and no invoice status", names)
 	}
 	if !strings.Contains(f.logs.String(), "invoice status file not written") {
 		t.Errorf("not logged:\n%s", f.logs)

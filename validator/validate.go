@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"flowgate"
@@ -103,6 +104,11 @@ func (c *checker) french() {
 			fmt.Sprintf("Le numéro de facture (BT-1) contient des caractères non admis (%s) : seuls A-Z a-z 0-9 + - _ / sont acceptés.", bad),
 			fmt.Sprintf("The invoice number (BT-1) holds characters that are not allowed (%s): only A-Z a-z 0-9 + - _ / are accepted.", bad))
 	}
+	if inv.IssueDate != "" && !IsDate(inv.IssueDate) {
+		c.fatal("CPP-DATE", "BT-2", inv.IssueDate,
+			"La date d'émission (BT-2) « "+inv.IssueDate+" » n'est pas une date AAAA-MM-JJ valide.",
+			"The issue date (BT-2) '"+inv.IssueDate+"' is not a valid YYYY-MM-DD date.")
+	}
 	if inv.TypeCode == "381" && !slices.ContainsFunc(inv.Preceding, func(r flowgate.DocumentRef) bool { return !blank(r.ID) }) {
 		c.fatal("BR-FR-CO-05", "BT-25", "",
 			"Un avoir (381) doit référencer la facture qu'il annule (BT-25, BillingReference/InvoiceDocumentReference/ID).",
@@ -146,6 +152,25 @@ func (c *checker) negativeCreditNote() {
 			return
 		}
 	}
+}
+
+// IsDate reports whether s is an xs:date as UBL writes dates: YYYY-MM-DD,
+// an existing day, optionally followed by a time zone (Z or ±hh:mm).
+func IsDate(s string) bool {
+	if len(s) < 10 {
+		return false
+	}
+	if _, err := time.Parse(time.DateOnly, s[:10]); err != nil {
+		return false
+	}
+	switch tz := s[10:]; {
+	case tz == "", tz == "Z":
+		return true
+	case len(tz) == 6 && (tz[0] == '+' || tz[0] == '-') && tz[3] == ':':
+		_, err := time.Parse("15:04", tz[1:])
+		return err == nil
+	}
+	return false
 }
 
 func badNumberChars(s string) string {

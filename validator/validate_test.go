@@ -280,6 +280,8 @@ func TestRules(t *testing.T) {
 		{[]string{"BR-FR-02"}, func(inv *flowgate.Invoice) { inv.Number = "FA-2026-É" }},
 		{[]string{"BR-FR-CO-05"}, func(inv *flowgate.Invoice) { inv.TypeCode = "381"; inv.Kind = flowgate.KindCreditNote }},
 		{[]string{"CPP-TYPE"}, func(inv *flowgate.Invoice) { inv.TypeCode = "325" }},
+		{[]string{"CPP-DATE"}, func(inv *flowgate.Invoice) { inv.IssueDate = "02/11/2026" }},
+		{[]string{"CPP-DATE"}, func(inv *flowgate.Invoice) { inv.IssueDate = "2026-02-30" }},
 		{[]string{"CPP-MONTANT-NEGATIF"}, func(inv *flowgate.Invoice) {
 			inv.TypeCode, inv.Kind = "381", flowgate.KindCreditNote
 			inv.Preceding = []flowgate.DocumentRef{{ID: "FA-1", HasID: true}}
@@ -474,6 +476,18 @@ func TestDuplicate(t *testing.T) {
 	inv.IssueDate = "2027-01-03"
 	if fs := Validate(inv, Input{History: h}); len(fs) != 0 {
 		t.Errorf("next year: %v", codes(fs))
+	}
+}
+
+func TestIsDate(t *testing.T) {
+	for s, want := range map[string]bool{
+		"2026-11-02": true, "2026-11-02Z": true, "2026-11-02+01:00": true, "2026-11-02-05:30": true,
+		"2026-02-29": false, "2028-02-29": true, "02/11/2026": false, "2026-11-2": false, "2026-11-02T10:00": false,
+		"2026-11-02+25:00": false, "": false,
+	} {
+		if got := IsDate(s); got != want {
+			t.Errorf("IsDate(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io/fs"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"flowgate/samples"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -206,7 +210,14 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"54 sample flows dropped", "CPP-EMETTEUR-NON-HABILITE", "partners/VALMONT/inbox/", "FLX-DTD", "Mailboxes:", "archive/"} {
+	n := 0
+	fs.WalkDir(samples.FS, "flows", func(_ string, d fs.DirEntry, _ error) error {
+		if !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	for _, want := range []string{fmt.Sprintf("%d sample flows dropped", n), "CPP-EMETTEUR-NON-HABILITE", "partners/VALMONT/inbox/", "FLX-DTD", "Mailboxes:", "archive/"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
