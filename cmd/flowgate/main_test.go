@@ -2,12 +2,12 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"io/fs"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
