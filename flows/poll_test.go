@@ -146,7 +146,7 @@ func TestPollOneRunAtATime(t *testing.T) {
 	f := newPollFixture(t)
 	f.p.Remote.Schedule = "@every 1s"
 	f.p.running.Store(true) // a run in progress
-	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 3500*time.Millisecond) // @every rounds to whole seconds: two ticks fall within 3.5 s
 	defer cancel()
 	f.p.Run(ctx)
 	if runs, skipped := f.p.Stats(); runs != 0 || skipped < 2 {
