@@ -170,8 +170,8 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 	out := flows.Mailboxes{Root: cfg.Root}.Out("FOURN01")
 	files, _ := filepath.Glob(filepath.Join(out, "CR_*.json"))
 	sort.Strings(files)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FLOW\tFILE\tINVOICE\tVERDICT\tCODES\tWHERE")
+	var rows []string // tab-separated, one per invoice or unreadable entry
+	row := func(cols ...string) { rows = append(rows, strings.Join(cols, "\t")) }
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -198,7 +198,7 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 			where[inv.Entry+"\x00"+inv.Number] = inv.Location
 		}
 		if flow.DuplicateOf != "" {
-			fmt.Fprintf(tw, "%s\t%s\t\t%s\t\tduplicate of %s: its report sent again\n", id, flow.FileName, cr.Status, flow.DuplicateOf)
+			row(flow.FileName, "", string(cr.Status), "", "duplicate of "+flow.DuplicateOf+": its report sent again", id)
 			continue
 		}
 		returned := ""
@@ -206,7 +206,7 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 			returned = e + " (whole file)"
 		}
 		for _, e := range cr.Errors {
-			fmt.Fprintf(tw, "%s\t%s\t%s\tunreadable\t%s\t%s\n", id, flow.FileName, e.Entry, e.Code, returned)
+			row(flow.FileName, e.Entry, "unreadable", e.Code, returned, id)
 		}
 		for _, inv := range cr.Invoices {
 			var codes []string
@@ -217,9 +217,15 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 			if inv.Entry != "" {
 				name = inv.Entry + " " + name
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, flow.FileName, name, inv.Verdict,
-				strings.Join(codes, " "), where[inv.Entry+"\x00"+inv.Number])
+			row(flow.FileName, name, string(inv.Verdict), strings.Join(codes, " "), where[inv.Entry+"\x00"+inv.Number], id)
 		}
+	}
+	// By file name: the order a reader looks for.
+	sort.Strings(rows)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE\tINVOICE\tVERDICT\tCODES\tWHERE\tFLOW")
+	for _, r := range rows {
+		fmt.Fprintln(tw, r)
 	}
 	return tw.Flush()
 }
