@@ -28,7 +28,7 @@ const (
 )
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	root  string
 	db    string
 	mb    flows.Mailboxes
@@ -38,14 +38,14 @@ type fixture struct {
 	logs  *bytes.Buffer
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	return newFixtureAt(t, t.TempDir(), "")
 }
 
 // newFixtureAt roots the hub at root, with its database at db (default:
 // in root).
-func newFixtureAt(t *testing.T, root, db string) *fixture {
+func newFixtureAt(t testing.TB, root, db string) *fixture {
 	t.Helper()
 	if db == "" {
 		db = filepath.Join(root, "flowgate.db")
@@ -541,8 +541,7 @@ func TestSafeName(t *testing.T) {
 // BenchmarkProcessRound: one round of 256 single-invoice flows through the
 // router alone (decide, save plans, write files, archive), without intake.
 func BenchmarkProcessRound(b *testing.B) {
-	f := newFixture(&testing.T{})
-	f.t = nil
+	f := newFixture(b)
 	ctx := context.Background()
 	n := 0
 	for b.Loop() {
