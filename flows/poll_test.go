@@ -145,7 +145,7 @@ func TestPollRefusesChangedHostKey(t *testing.T) {
 func TestPollOneRunAtATime(t *testing.T) {
 	f := newPollFixture(t)
 	f.p.Remote.Schedule = "@every 1s"
-	f.p.running.Store(true) // a run in progress
+	f.p.running.Store(true)                                                         // a run in progress
 	ctx, cancel := context.WithTimeout(context.Background(), 3500*time.Millisecond) // @every rounds to whole seconds: two ticks fall within 3.5 s
 	defer cancel()
 	f.p.Run(ctx)
