@@ -49,15 +49,19 @@ func SyncFS(dir string) error {
 // (renameat2 RENAME_NOREPLACE): one metadata operation, atomic for
 // readers, never replacing a file. Where the filesystem does not support
 // it, it falls back to link(2), which fails the same way on an existing
-// name; the caller then removes oldname. An existing newname gives an
-// error wrapping fs.ErrExist.
+// name, then removes oldname. An existing newname gives an error wrapping
+// fs.ErrExist.
 func RenameNoReplace(oldname, newname string) error {
 	err := unix.Renameat2(unix.AT_FDCWD, oldname, unix.AT_FDCWD, newname, unix.RENAME_NOREPLACE)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.ENOTSUP):
-		return os.Link(oldname, newname)
+		if err := os.Link(oldname, newname); err != nil {
+			return err
+		}
+		os.Remove(oldname) // newname is in place; a leftover old name is only a second link
+		return nil
 	case errors.Is(err, unix.EEXIST):
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: fs.ErrExist}
 	}
