@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 type syncBuffer struct {
@@ -201,6 +202,26 @@ func TestParseWorkName(t *testing.T) {
 		if _, _, _, ok := ParseWorkName(bad); ok {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+// TestLongNameIsClaimed: a deposited name too long to carry the flow
+// prefix is shortened, its extension kept, and the file still claimed.
+func TestLongNameIsClaimed(t *testing.T) {
+	mb, out, _ := startIntake(t, time.Hour, nil)
+	long := strings.Repeat("é", 120) + ".xml" // 244 bytes
+	tmp := filepath.Join(mb.In("P1"), ".x.tmp")
+	os.WriteFile(tmp, []byte("<x/>"), 0o644)
+	if err := os.Rename(tmp, filepath.Join(mb.In("P1"), long)); err != nil {
+		t.Fatal(err)
+	}
+	c := expectClaim(t, out, 2*time.Second)
+	base := filepath.Base(c.Path)
+	if len(base) > 255 || !strings.HasSuffix(base, ".xml") || !utf8.ValidString(base) {
+		t.Errorf("work name %q (%d bytes)", base, len(base))
+	}
+	if data, err := os.ReadFile(c.Path); err != nil || string(data) != "<x/>" {
+		t.Errorf("claimed %q %v", data, err)
 	}
 }
 

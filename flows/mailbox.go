@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Mailboxes names the folders under the hub's root (the daemon creates
@@ -94,7 +95,28 @@ func SameFilesystem(dirs ...string) error {
 // WorkName is a claimed flow's name in work/: the flow id, the partner and
 // the name it was deposited under, so that a flow claimed just before a
 // crash is recognised from its name alone.
-func WorkName(flowID, partner, name string) string { return flowID + "_" + partner + "_" + name }
+//
+// A file name holds at most 255 bytes: a deposited name too long to fit
+// after the prefix is shortened in its middle, its extension kept, so that
+// a partner's long name can never stop the claim.
+func WorkName(flowID, partner, name string) string {
+	prefix := flowID + "_" + partner + "_"
+	if room := maxNameBytes - len(prefix); len(name) > room {
+		ext := filepath.Ext(name)
+		if len(ext) > 16 {
+			ext = ""
+		}
+		keep := room - len(ext) - len("…")
+		for keep > 0 && !utf8.RuneStart(name[keep]) {
+			keep--
+		}
+		name = name[:keep] + "…" + ext
+	}
+	return prefix + name
+}
+
+// maxNameBytes is the longest file name Linux filesystems take.
+const maxNameBytes = 255
 
 // ParseWorkName splits a WorkName. Flow ids and partner ids hold no "_".
 func ParseWorkName(s string) (flowID, partner, name string, ok bool) {
