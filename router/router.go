@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -308,6 +309,11 @@ type decided struct {
 	flow    store.Flow
 	invs    []store.Invoice
 	sts     []store.Status
+
+	sender *Partner            // who deposited it
+	rep    flowgate.FlowReport // its report, for the status files
+	names  []partyNames        // of each invoice of the report
+	dupOf  *plan               // the original, for a duplicate flow
 }
 
 // Process decides, records and carries out one round of claimed flows. It
@@ -319,8 +325,10 @@ func (r *Router) Process(ctx context.Context, round []flows.Claimed) (failed []f
 	var batch []*decided
 	bySHA := map[string]*decided{}
 	hist := &history{ctx: ctx, store: r.cfg.Store, mem: validator.MemoryHistory{}}
-	for _, c := range round {
-		d, err := r.decide(ctx, c, hist, bySHA)
+	preps := prepareRound(round)
+	for i, c := range round {
+		d, err := r.decide(ctx, c, preps[i], hist, bySHA)
+		preps[i] = prepared{} // its entries now live in d, or nowhere
 		if err != nil {
 			r.cfg.Log.Error("flow not decided, left in work/", "flow", c.FlowID, "partner", c.Partner, "file", c.Name, "err", err)
 			failed = append(failed, c)
@@ -335,6 +343,40 @@ func (r *Router) Process(ctx context.Context, round []flows.Claimed) (failed []f
 		r.cfg.Log.Error("history unavailable, round left in work/", "err", hist.err)
 		return round, 0
 	}
+	// Originals render in parallel; duplicates after, since they copy an
+	// original's reports, which may be of this round.
+	renderErrs := make([]error, len(batch))
+	fsx.Parallel(len(batch), runtime.GOMAXPROCS(0), func(i int) {
+		if batch[i].dupOf == nil {
+			renderErrs[i] = r.render(batch[i])
+		}
+	})
+	unrendered := map[*plan]bool{}
+	for i, d := range batch {
+		if renderErrs[i] != nil {
+			unrendered[d.plan] = true
+		}
+	}
+	for i, d := range batch {
+		switch {
+		case d.dupOf == nil:
+		case unrendered[d.dupOf]:
+			renderErrs[i] = fmt.Errorf("its original %s could not be decided", d.dupOf.FlowID)
+		default:
+			renderErrs[i] = r.render(d)
+		}
+	}
+	kept := batch[:0]
+	for i, d := range batch {
+		if renderErrs[i] != nil {
+			r.cfg.Log.Error("flow not decided, left in work/", "flow", d.plan.FlowID, "partner", d.plan.Partner, "err", renderErrs[i])
+			failed = append(failed, flows.Claimed{FlowID: d.plan.FlowID, Partner: d.plan.Partner, Name: d.plan.Name,
+				Path: filepath.Join(r.mb.Work(), d.plan.WorkName), ReceivedAt: d.plan.ReceivedAt})
+			continue
+		}
+		kept = append(kept, d)
+	}
+	batch = kept
 	if len(batch) == 0 {
 		return failed, 0
 	}
@@ -397,30 +439,78 @@ const (
 	maxRoundCached = 256 << 20
 )
 
-func (r *Router) decide(ctx context.Context, c flows.Claimed, hist *history, bySHA map[string]*decided) (*decided, error) {
-	f, err := os.Open(c.Path)
+// prepared is a claimed flow read and parsed ahead of its decision: the
+// part of deciding that depends on nothing else, done for a round's flows
+// in parallel.
+type prepared struct {
+	sum     string         // SHA-256 of the file
+	entries []parser.Entry // nil when the flow is too big to hold: it is read again, streaming
+	err     error          // reading the file failed
+}
+
+// prepare reads a claimed flow, hashes it and, when it fits the budget,
+// parses it into entries.
+func prepare(path string, keep bool) prepared {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return prepared{err: err}
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return prepared{err: err}
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("read %s: %w", c.Path, err)
+	if !keep || fi.Size() > maxCached {
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return prepared{err: fmt.Errorf("read %s: %w", path, err)}
+		}
+		return prepared{sum: hex.EncodeToString(h.Sum(nil))}
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return prepared{err: fmt.Errorf("read %s: %w", path, err)}
+	}
+	sum := sha256.Sum256(data)
+	p := prepared{sum: hex.EncodeToString(sum[:]), entries: []parser.Entry{}}
+	parser.ReadFlow(bytes.NewReader(data), int64(len(data)), func(e parser.Entry) error {
+		p.entries = append(p.entries, e)
+		return nil
+	})
+	return p
+}
+
+// prepareRound prepares a round's flows on every core, within the round's
+// memory budget (flows past it are read again, streaming, when decided).
+func prepareRound(round []flows.Claimed) []prepared {
+	keep := make([]bool, len(round))
+	var budget int64
+	for i, c := range round {
+		if fi, err := os.Stat(c.Path); err == nil && fi.Size() <= maxCached && budget+fi.Size() <= maxRoundCached {
+			keep[i] = true
+			budget += fi.Size()
+		}
+	}
+	out := make([]prepared, len(round))
+	fsx.Parallel(len(round), runtime.GOMAXPROCS(0), func(i int) { out[i] = prepare(round[i].Path, keep[i]) })
+	return out
+}
+
+// decide checks one flow of the round against the directory, its sender and
+// the history, in claim order (the history makes the order matter), and
+// builds its plan but for the status files (see render).
+func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, hist *history, bySHA map[string]*decided) (*decided, error) {
+	if prep.err != nil {
+		return nil, prep.err
+	}
 	now := r.now().UTC()
-	p := &plan{FlowID: c.FlowID, Partner: c.Partner, Name: c.Name, WorkName: filepath.Base(c.Path), SHA256: sum,
+	p := &plan{FlowID: c.FlowID, Partner: c.Partner, Name: c.Name, WorkName: filepath.Base(c.Path), SHA256: prep.sum,
 		ReceivedAt: c.ReceivedAt.UTC(), DecidedAt: now}
 	sender := r.partners[c.Partner]
 	if sender == nil {
 		return nil, fmt.Errorf("unknown partner %q", c.Partner)
 	}
-
-	if dup, err := r.duplicate(ctx, c.Partner, sum, bySHA); err != nil {
+	if dup, err := r.duplicate(ctx, c.Partner, prep.sum, bySHA); err != nil {
 		return nil, err
 	} else if dup != nil {
 		return r.decideDuplicate(p, dup, sender), nil
@@ -428,64 +518,100 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, hist *history, byS
 
 	in := validator.Input{Directory: r.cfg.Directory, History: hist,
 		Sender: &validator.Sender{ID: sender.ID, SIRETs: sender.SIRETs}}
-	d := &decided{plan: p}
-	var cached int64
-	keep := hist.cached < maxRoundCached
-	seq := 0
-	returned := false
-	var names []partyNames // of each invoice of the report, in order, for the status files
-	rep, err := validator.CheckFlow(c.Name, f, fi.Size(), in, func(e parser.Entry, line *flowgate.InvoiceReport) error {
-		defer func() { seq++ }()
-		if e.Invoice != nil {
-			names = append(names, partyNames{supplier: e.Invoice.Seller.Name, recipient: e.Invoice.Buyer.Name,
-				country: e.Invoice.Seller.CountryCode})
+	d := &decided{plan: p, sender: sender}
+	b := &planBuilder{r: r, d: d, now: now, returns: r.rel(r.mb.Returns(sender.ID)), name: c.Name}
+	var rep flowgate.FlowReport
+	if prep.entries != nil {
+		check := validator.NewFlowCheck(c.Name, in)
+		for _, e := range prep.entries {
+			b.add(e, check.Entry(e))
 		}
-		if keep && cached+int64(len(e.Data)) <= maxCached && hist.cached+cached+int64(len(e.Data)) <= maxRoundCached {
-			d.entries = append(d.entries, e.Data) // nil for an entry that could not be read: indexes stay aligned
-			cached += int64(len(e.Data))
-		} else {
-			keep, d.entries = false, nil
+		rep = check.Report()
+		d.entries = make([][]byte, len(prep.entries))
+		for i, e := range prep.entries {
+			d.entries[i] = e.Data // nil for an entry that could not be read: indexes stay aligned
 		}
-		switch {
-		case line != nil && line.Verdict == flowgate.Accepted:
-			dir, name := r.delivery(p, line, e.Name, seq)
-			p.Writes = append(p.Writes, write{Dir: dir, Name: name, Entry: seq})
-			d.invs = append(d.invs, r.invoiceRow(p, line, seq, dir, name))
-			d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: now},
-				store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: now})
-		case e.Data != nil && e.Name != "":
-			// A rejected or unreadable archive member goes back as its own file.
-			name := returnName(p.FlowID, seq, e.Name)
-			p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Returns(sender.ID)), Name: name, Entry: seq})
-			returned = true
-			if line != nil {
-				d.invs = append(d.invs, r.invoiceRow(p, line, seq, r.rel(r.mb.Returns(sender.ID)), name))
-			}
-		case line != nil:
-			// A rejected plain file: the file is the invoice.
-			d.invs = append(d.invs, r.invoiceRow(p, line, seq, r.rel(r.mb.Returns(sender.ID)), returnName(p.FlowID, -1, c.Name)))
+	} else {
+		f, err := os.Open(c.Path)
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err // only an I/O error reading work/: transient
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		rep, err = validator.CheckFlow(c.Name, f, fi.Size(), in, func(e parser.Entry, line *flowgate.InvoiceReport) error {
+			b.add(e, line)
+			return nil
+		})
+		if err != nil {
+			return nil, err // only an I/O error reading work/: transient
+		}
 	}
 	accepted := slices.ContainsFunc(rep.Invoices, func(l flowgate.InvoiceReport) bool { return l.Verdict == flowgate.Accepted })
-	if !accepted && !returned {
+	if !accepted && !b.returned {
 		// Nothing delivered and nothing returned entry by entry: the whole
 		// file goes back to its sender, as deposited.
-		p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Returns(sender.ID)), Name: returnName(p.FlowID, -1, c.Name), Entry: wholeFile})
-	}
-	if keep {
-		hist.cached += cached
-	} else {
-		d.entries = nil
+		p.Writes = append(p.Writes, write{Dir: b.returns, Name: returnName(p.FlowID, -1, c.Name), Entry: wholeFile})
 	}
 	p.Status = rep.Status
-	if err := r.statusFiles(p, sender, rep, names); err != nil {
-		return nil, err
+	d.rep, d.names = rep, b.names
+	return d, nil
+}
+
+// planBuilder turns a flow's entries, as they are checked, into the files
+// of its plan and the rows of the store.
+type planBuilder struct {
+	r        *Router
+	d        *decided
+	now      time.Time
+	returns  string // the sender's returns folder, relative to the root
+	name     string // the deposited file's name
+	seq      int    // index of the next entry
+	returned bool   // an entry went back on its own
+	names    []partyNames
+}
+
+func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
+	seq, p, d := b.seq, b.d.plan, b.d
+	b.seq++
+	if e.Invoice != nil {
+		b.names = append(b.names, partyNames{supplier: e.Invoice.Seller.Name, recipient: e.Invoice.Buyer.Name,
+			country: e.Invoice.Seller.CountryCode})
 	}
-	return r.finish(d), nil
+	switch {
+	case line != nil && line.Verdict == flowgate.Accepted:
+		dir, name := b.r.delivery(p, line, e.Name, seq)
+		p.Writes = append(p.Writes, write{Dir: dir, Name: name, Entry: seq})
+		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, dir, name))
+		d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: b.now},
+			store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: b.now})
+	case e.Data != nil && e.Name != "":
+		// A rejected or unreadable archive member goes back as its own file.
+		name := returnName(p.FlowID, seq, e.Name)
+		p.Writes = append(p.Writes, write{Dir: b.returns, Name: name, Entry: seq})
+		b.returned = true
+		if line != nil {
+			d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, b.returns, name))
+		}
+	case line != nil:
+		// A rejected plain file: the file is the invoice.
+		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, b.returns, returnName(p.FlowID, -1, b.name)))
+	}
+}
+
+// render adds the status files to a decided flow's plan and seals the plan
+// for the store. Flows are rendered in parallel: nothing here depends on
+// another flow.
+func (r *Router) render(d *decided) error {
+	if d.dupOf != nil {
+		r.copyReports(d)
+	} else if err := r.statusFiles(d.plan, d.sender, d.rep, d.names); err != nil {
+		return err
+	}
+	r.finish(d)
+	return nil
 }
 
 // duplicate finds the flow of the same partner, in this round or in the
@@ -509,17 +635,26 @@ func (r *Router) duplicate(ctx context.Context, partner, sum string, bySHA map[s
 // decideDuplicate: a file whose bytes were already processed is not
 // processed again; its sender gets the original flow's reports once more,
 // as the original wrote them, under the new flow's names.
+//
+// The reports are copied when the flow is rendered, once the original's
+// own are: the original may be in the same round.
 func (r *Router) decideDuplicate(p *plan, orig *plan, sender *Partner) *decided {
 	p.DuplicateOf = orig.FlowID
 	p.Status = orig.Status
+	return &decided{plan: p, sender: sender, dupOf: orig}
+}
+
+// copyReports gives a duplicate flow the original's CR files under its own
+// names.
+func (r *Router) copyReports(d *decided) {
+	orig, p := d.dupOf, d.plan
 	for _, w := range orig.Writes {
 		if w.Entry != generated || !strings.HasPrefix(w.Name, "CR_"+orig.FlowID+".") {
 			continue
 		}
 		ext := strings.TrimPrefix(w.Name, "CR_"+orig.FlowID)
-		p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Out(sender.ID)), Name: "CR_" + p.FlowID + ext, Entry: generated, Data: w.Data})
+		p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Out(d.sender.ID)), Name: "CR_" + p.FlowID + ext, Entry: generated, Data: w.Data})
 	}
-	return r.finish(&decided{plan: p})
 }
 
 func (r *Router) finish(d *decided) *decided {

@@ -273,6 +273,20 @@ func TestSameBytesGetTheOriginalReport(t *testing.T) {
 	if n := len(f.files("partners/VALMONT/inbox")); n != 1 {
 		t.Errorf("delivered %d times", n)
 	}
+	// Original and copy in one round: the copy gets the original's report too.
+	doc2 := invoice("S-2", collected)
+	a, b := f.claim("b.xml", doc2), f.claim("b-bis.xml", doc2)
+	if failed, notDone := f.r.Process(ctx, []flows.Claimed{a, b}); len(failed)+notDone != 0 {
+		t.Fatal("not processed")
+	}
+	ra, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+a.FlowID+".xml"))
+	rb, err := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+b.FlowID+".xml"))
+	if err != nil || len(ra) == 0 || !bytes.Equal(ra, rb) {
+		t.Errorf("in-round copy: report %v, equal %v", err, bytes.Equal(ra, rb))
+	}
+	if n := len(f.files("partners/VALMONT/inbox")); n != 2 {
+		t.Errorf("inbox holds %d files, want 2", n)
+	}
 	orig, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+first.FlowID+".json"))
 	for _, c := range []flows.Claimed{second, third} {
 		again, err := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+c.FlowID+".json"))

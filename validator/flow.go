@@ -36,37 +36,58 @@ func Summarize(entry string, inv *flowgate.Invoice, findings []flowgate.Finding)
 	return r
 }
 
-// CheckFlow reads the flow in r and validates each of its invoices. Each
-// accepted invoice is added to in.History (when set) before the next is
-// checked, so that a duplicate inside one flow is caught too. For each
-// entry, onEntry (when not nil) receives the entry and, for an invoice, its
-// report line: the daemon routes from there. CheckFlow returns an error
-// only when reading r fails (*parser.IOError) or onEntry fails.
+// FlowCheck validates the entries of one flow, in order. Each accepted
+// invoice is added to the history (when set) before the next is checked,
+// so that a duplicate inside one flow is caught too.
+type FlowCheck struct {
+	in  Input
+	rep flowgate.FlowReport
+}
+
+// NewFlowCheck starts the check of the flow deposited as file.
+func NewFlowCheck(file string, in Input) *FlowCheck {
+	return &FlowCheck{in: in, rep: flowgate.FlowReport{File: file, Errors: []flowgate.FlowError{}, Invoices: []flowgate.InvoiceReport{}}}
+}
+
+// Entry checks the next entry of the flow and returns its report line, or
+// nil for an entry that could not be read. The line is valid until the
+// next call.
+func (c *FlowCheck) Entry(e parser.Entry) *flowgate.InvoiceReport {
+	if e.Err != nil {
+		c.rep.Errors = append(c.rep.Errors, *e.Err)
+		return nil
+	}
+	line := Summarize(e.Name, e.Invoice, Validate(e.Invoice, c.in))
+	if line.Verdict == flowgate.Accepted && c.in.History != nil {
+		if key, ok := KeyOf(e.Invoice); ok {
+			c.in.History.Add(key)
+		}
+	}
+	c.rep.Invoices = append(c.rep.Invoices, line)
+	return &c.rep.Invoices[len(c.rep.Invoices)-1]
+}
+
+// Report returns the flow's report, its status set from its entries.
+func (c *FlowCheck) Report() flowgate.FlowReport {
+	c.rep.Finish()
+	return c.rep
+}
+
+// CheckFlow reads the flow in r and validates each of its invoices with a
+// FlowCheck. For each entry, onEntry (when not nil) receives the entry and,
+// for an invoice, its report line. CheckFlow returns an error only when
+// reading r fails (*parser.IOError) or onEntry fails.
 func CheckFlow(file string, r io.ReaderAt, size int64, in Input, onEntry func(parser.Entry, *flowgate.InvoiceReport) error) (flowgate.FlowReport, error) {
-	rep := flowgate.FlowReport{File: file, Errors: []flowgate.FlowError{}, Invoices: []flowgate.InvoiceReport{}}
+	c := NewFlowCheck(file, in)
 	err := parser.ReadFlow(r, size, func(e parser.Entry) error {
-		if e.Err != nil {
-			rep.Errors = append(rep.Errors, *e.Err)
-			if onEntry != nil {
-				return onEntry(e, nil)
-			}
-			return nil
-		}
-		line := Summarize(e.Name, e.Invoice, Validate(e.Invoice, in))
-		if line.Verdict == flowgate.Accepted && in.History != nil {
-			if key, ok := KeyOf(e.Invoice); ok {
-				in.History.Add(key)
-			}
-		}
-		rep.Invoices = append(rep.Invoices, line)
+		line := c.Entry(e)
 		if onEntry != nil {
-			return onEntry(e, &rep.Invoices[len(rep.Invoices)-1])
+			return onEntry(e, line)
 		}
 		return nil
 	})
 	if err != nil {
-		return rep, err
+		return c.rep, err
 	}
-	rep.Finish()
-	return rep, nil
+	return c.Report(), nil
 }
