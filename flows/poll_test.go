@@ -25,7 +25,7 @@ type pollFixture struct {
 
 func newPollFixture(t *testing.T) *pollFixture {
 	f := &pollFixture{srv: startSSHD(t), mb: newMailboxes(t), logs: &syncBuffer{}}
-	f.depot, f.retours = filepath.Join(f.srv.dir, "depot"), filepath.Join(f.srv.dir, "retours")
+	f.depot, f.retours = filepath.Join(f.srv.Dir, "depot"), filepath.Join(f.srv.Dir, "retours")
 	os.MkdirAll(f.depot, 0o755)
 	os.MkdirAll(f.retours, 0o755)
 	var err error
@@ -118,7 +118,7 @@ func TestPollRefusesChangedHostKey(t *testing.T) {
 	keygen(t, other)
 	pub, _ := os.ReadFile(other + ".pub")
 	kh := filepath.Join(t.TempDir(), "known_hosts")
-	os.WriteFile(kh, []byte("[127.0.0.1]:"+strings.Split(f.srv.addr, ":")[1]+" "+string(pub)), 0o600)
+	os.WriteFile(kh, []byte("[127.0.0.1]:"+strings.Split(f.srv.Addr, ":")[1]+" "+string(pub)), 0o600)
 	cb, err := LoadKnownHosts(kh)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func BenchmarkPollRun(b *testing.B) {
 	if err := mb.Create([]string{"P1"}); err != nil {
 		b.Fatal(err)
 	}
-	depot := filepath.Join(srv.dir, "depot")
+	depot := filepath.Join(srv.Dir, "depot")
 	os.MkdirAll(depot, 0o755)
 	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "x.db"))
 	if err != nil {

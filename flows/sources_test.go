@@ -140,7 +140,7 @@ func sftpServerKit(t *testing.T) sourceKit {
 func pollerKit(t *testing.T) sourceKit {
 	mb := newMailboxes(t)
 	srv := startSSHD(t)
-	depot, retours := filepath.Join(srv.dir, "depot"), filepath.Join(srv.dir, "retours")
+	depot, retours := filepath.Join(srv.Dir, "depot"), filepath.Join(srv.Dir, "retours")
 	os.MkdirAll(depot, 0o755)
 	os.MkdirAll(retours, 0o755)
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
@@ -171,7 +171,7 @@ func pollerKit(t *testing.T) sourceKit {
 		},
 		escape: func(t *testing.T) []string {
 			// A link on the partner's server is never followed.
-			secret := filepath.Join(srv.dir, "secret.xml")
+			secret := filepath.Join(srv.Dir, "secret.xml")
 			os.WriteFile(secret, []byte("<secret/>"), 0o644)
 			os.Symlink(secret, filepath.Join(depot, "link.xml"))
 			run(t)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"flowgate/config"
 	"flowgate/flows"
+	"flowgate/internal/sshtest"
 )
 
 // sftpHub runs the daemon with its embedded SFTP server and OpenSSH's sftp
@@ -234,5 +236,73 @@ func TestSFTPWrongKeyRefused(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "SFTP login refused") || !strings.Contains(h.logs.String(), "remote=127.0.0.1:") {
 		t.Errorf("refusal not logged with the remote address:\n%s", h.logs)
+	}
+}
+
+// TestPollingPartnerJourney: the daemon, configured with a remote, polls
+// the partner's OpenSSH server: the flow left there is ingested and
+// removed, delivered, and its status files appear in the partner's out_dir.
+func TestPollingPartnerJourney(t *testing.T) {
+	srv := sshtest.Start(t)
+	depot, retours := filepath.Join(srv.Dir, "depot"), filepath.Join(srv.Dir, "retours")
+	os.MkdirAll(depot, 0o755)
+	os.MkdirAll(retours, 0o755)
+	host, portText, _ := net.SplitHostPort(srv.Addr)
+	port, _ := strconv.Atoi(portText)
+	root := t.TempDir()
+	dir, _ := filepath.Abs("../../samples/directory")
+	cfg := config.DefaultConfig()
+	cfg.Root, cfg.Directory = filepath.Join(root, "hub"), dir
+	cfg.Partners = []config.Partner{
+		{ID: "FOURN01", Name: "Fournitures Durand", SIRETs: []string{crashSupplier}, Remotes: []config.Remote{{
+			Host: host, Port: port, User: srv.User, PrivateKey: srv.ClientKey, KnownHosts: srv.KnownHosts,
+			InDir: depot, OutDir: retours, Schedule: "@every 1s"}}},
+		{ID: "VALMONT", Name: "Valmont", Receives: []string{crashRecipient}},
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(cfg.Root, 0o755)
+	logs := &syncLog{mu: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("daemon: %v", err)
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	}()
+
+	doc, _ := os.ReadFile("../../samples/flows/facture-acceptee.xml")
+	os.WriteFile(filepath.Join(depot, ".facture.xml.part"), doc, 0o644)
+	os.Rename(filepath.Join(depot, ".facture.xml.part"), filepath.Join(depot, "facture.xml"))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		crs, _ := filepath.Glob(filepath.Join(retours, "CR_*.json"))
+		if len(crs) == 1 {
+			data, _ := os.ReadFile(crs[0])
+			if !strings.Contains(string(data), `"file":"facture.xml"`) || !strings.Contains(string(data), `"IN_INTEGRE"`) {
+				t.Errorf("CR pushed: %s", data)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no CR pushed to the partner's server; log:\n%s", logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left, _ := os.ReadDir(depot); len(left) != 0 {
+		t.Errorf("partner's depot still holds %d files", len(left))
+	}
+	if inbox, _ := os.ReadDir(flows.Mailboxes{Root: cfg.Root}.Inbox("VALMONT")); len(inbox) != 1 {
+		t.Errorf("recipient's inbox holds %d files", len(inbox))
 	}
 }
