@@ -111,6 +111,13 @@ func (p *Poller) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poll %s: schedule %q: %w", p.Partner, p.Remote.Schedule, err)
 	}
+	// Downloads a crash interrupted: never in in/, their remote files
+	// still claimed, so taken again by the next run.
+	if left, err := filepath.Glob(filepath.Join(p.Mailboxes.Uploads(p.Partner), "pull-*")); err == nil {
+		for _, f := range left {
+			os.Remove(f)
+		}
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	next := sched.Next(time.Now().UTC())
