@@ -239,14 +239,31 @@ func (r *Router) resume(ctx context.Context) (int, error) {
 // drain; what is still queued stays in work/ for the next start.
 func (r *Router) Run(ctx context.Context, in <-chan flows.Claimed, first []flows.Claimed, drain time.Duration) error {
 	queue := first
-	var retry []flows.Claimed
-	stalled := 0
+	var retry []flows.Claimed // flows that could not be decided, to process again
+	pending := false          // saved plans not yet carried out
 	backoff := time.Second
 	var retryAt time.Time
+	later := func() {
+		retryAt = time.Now().Add(backoff)
+		r.cfg.Log.Warn("flows not finished, retrying", "undecided", len(retry), "plans_pending", pending, "in", backoff.String())
+		backoff = min(backoff*2, time.Minute)
+	}
 	for {
+		// Retries are due even while new flows keep arriving.
+		if (len(retry) > 0 || pending) && !time.Now().Before(retryAt) {
+			n, err := r.resume(ctx)
+			if err != nil {
+				r.cfg.Log.Error("resume", "err", err)
+			}
+			pending = err != nil || n > 0
+			queue, retry = append(retry, queue...), nil
+			if pending {
+				later()
+			}
+		}
 		if len(queue) == 0 {
 			var timer <-chan time.Time
-			if len(retry) > 0 || stalled > 0 {
+			if len(retry) > 0 || pending {
 				timer = time.After(time.Until(retryAt))
 			}
 			select {
@@ -255,19 +272,7 @@ func (r *Router) Run(ctx context.Context, in <-chan flows.Claimed, first []flows
 			case c := <-in:
 				queue = append(queue, c)
 			case <-timer:
-				var err error
-				if stalled, err = r.resume(ctx); err != nil {
-					r.cfg.Log.Error("resume", "err", err)
-					stalled = 1
-				}
-				queue, retry = retry, nil
-				if len(queue) == 0 {
-					if stalled > 0 {
-						retryAt = time.Now().Add(backoff)
-						backoff = min(backoff*2, time.Minute)
-					}
-					continue
-				}
+				continue
 			}
 		}
 		for len(queue) < r.cfg.MaxBatch {
@@ -286,13 +291,11 @@ func (r *Router) Run(ctx context.Context, in <-chan flows.Claimed, first []flows
 		failed, notDone := r.Process(rctx, round)
 		cancel()
 		queue = queue[n:]
-		stalled += notDone
 		if len(failed) > 0 || notDone > 0 {
 			retry = append(retry, failed...)
-			retryAt = time.Now().Add(backoff)
-			r.cfg.Log.Warn("flows not finished, retrying", "undecided", len(failed), "not_carried_out", notDone, "in", backoff.String())
-			backoff = min(backoff*2, time.Minute)
-		} else if len(retry) == 0 && stalled == 0 {
+			pending = pending || notDone > 0
+			later()
+		} else if len(retry) == 0 && !pending {
 			backoff = time.Second
 		}
 		if ctx.Err() != nil {
