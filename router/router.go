@@ -451,19 +451,29 @@ type prepared struct {
 	err     error          // reading the file failed
 }
 
+// openFlow opens a flow's file and returns it with its size.
+func openFlow(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
 // prepare reads a claimed flow, hashes it and, when it fits the budget,
 // parses it into entries.
 func prepare(path string, keep bool) prepared {
-	f, err := os.Open(path)
+	f, size, err := openFlow(path)
 	if err != nil {
 		return prepared{err: err}
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return prepared{err: err}
-	}
-	if !keep || fi.Size() > maxCached {
+	if !keep || size > maxCached {
 		h := sha256.New()
 		if _, err := io.Copy(h, f); err != nil {
 			return prepared{err: fmt.Errorf("read %s: %w", path, err)}
@@ -535,16 +545,12 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 			d.entries[i] = e.Data // nil for an entry that could not be read: indexes stay aligned
 		}
 	} else {
-		f, err := os.Open(c.Path)
+		f, size, err := openFlow(c.Path)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		rep, err = validator.CheckFlow(c.Name, f, fi.Size(), in, func(e parser.Entry, line *flowgate.InvoiceReport) error {
+		rep, err = validator.CheckFlow(c.Name, f, size, in, func(e parser.Entry, line *flowgate.InvoiceReport) error {
 			b.add(e, line)
 			return nil
 		})
@@ -959,17 +965,13 @@ func (r *Router) readOriginal(p *plan) ([]byte, error) { return os.ReadFile(r.or
 
 // readEntries reads a flow's entries again, in the order the plan numbered them.
 func (r *Router) readEntries(p *plan) ([][]byte, error) {
-	f, err := os.Open(r.original(p))
+	f, size, err := openFlow(r.original(p))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
 	var out [][]byte
-	err = parser.ReadFlow(f, fi.Size(), func(e parser.Entry) error {
+	err = parser.ReadFlow(f, size, func(e parser.Entry) error {
 		out = append(out, bytes.Clone(e.Data))
 		return nil
 	})
