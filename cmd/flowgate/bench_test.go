@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"flowgate/internal/sshtest"
 )
 
 // daemon is the built flowgate running on a temporary root, for benchmarks.
@@ -246,10 +248,8 @@ func BenchmarkSFTPUploads(b *testing.B) {
 	bin := buildBinary(b)
 	root := b.TempDir()
 	key := filepath.Join(root, "fourn01")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		b.Fatalf("%v %s", err, out)
-	}
-	port := freeTCPPort(b)
+	sshtest.Keygen(b, key)
+	port := sshtest.FreePort(b)
 	dir, _ := filepath.Abs("../../samples/directory")
 	hub := filepath.Join(root, "hub")
 	cfg := fmt.Sprintf(`root = %q
@@ -413,13 +413,4 @@ func runSFTPBatch(b *testing.B, key, knownHosts string, port int, puts []string)
 		ends[current] = time.Now()
 	}
 	return ends
-}
-
-func freeTCPPort(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -49,13 +49,6 @@ func (l *syncLog) String() string {
 	return l.buf.String()
 }
 
-func sshKeygen(t *testing.T, path string) {
-	t.Helper()
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v\n%s", err, out)
-	}
-}
-
 func startSFTPHub(t *testing.T) *sftpHub {
 	t.Helper()
 	for _, bin := range []string{"sftp", "ssh-keygen"} {
@@ -65,10 +58,8 @@ func startSFTPHub(t *testing.T) *sftpHub {
 	}
 	root := t.TempDir()
 	h := &sftpHub{key: filepath.Join(root, "fourn01"), knownHosts: filepath.Join(root, "known_hosts"), logs: &syncLog{mu: make(chan struct{}, 1)}}
-	sshKeygen(t, h.key)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	h.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	sshtest.Keygen(t, h.key)
+	h.port = sshtest.FreePort(t)
 	dir, _ := filepath.Abs("../../samples/directory")
 	cfg := config.DefaultConfig()
 	cfg.Root, cfg.Directory = filepath.Join(root, "hub"), dir
@@ -230,7 +221,7 @@ func TestSFTPEscapesFail(t *testing.T) {
 func TestSFTPWrongKeyRefused(t *testing.T) {
 	h := startSFTPHub(t)
 	other := filepath.Join(t.TempDir(), "other")
-	sshKeygen(t, other)
+	sshtest.Keygen(t, other)
 	if out, ok := h.sftp(t, other, "ls /"); ok {
 		t.Fatalf("wrong key accepted: %s", out)
 	}
