@@ -35,6 +35,17 @@ const (
 	CodeArchive  = "FLX-ARCHIVE"  // an unsafe or broken archive entry, or an archive over its limits
 	CodeEncoding = "FLX-ENCODAGE" // a character encoding we do not read
 	CodeIO       = "FLX-IO"       // the file could not be read at all
+	// CodeSchema: the document breaks a rule of the UBL 2.1 schema that
+	// changes how it reads, such as a business term the schema allows once
+	// (cbc:ID, cbc:PayableAmount...) written twice.
+	CodeSchema = "FLX-SCHEMA"
+	// CodeIncident: the hub could not process the flow after repeated
+	// attempts (it crashed, panicked or ran past flow_timeout); the flow is
+	// quarantined and operators alerted.
+	CodeIncident = "FLX-INCIDENT"
+	// CodeLink: the deposited file had other hard links, so its content could
+	// change after it was checked.
+	CodeLink = "FLX-LIEN"
 )
 
 // FlowError is why a flow, or one entry of it, could not be read. It is
