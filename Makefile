@@ -5,7 +5,7 @@ SAMPLES := samples/flows/*.xml samples/flows/*.zip samples/flows/*.tar.gz sample
 .PHONY: build test bench demo validate-samples fuzz golden clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/flowgate
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/flowgate
 
 test:
 	$(GO) vet ./...

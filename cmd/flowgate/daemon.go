@@ -19,13 +19,16 @@ import (
 
 func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file (TOML)")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+	rest, err := parseFlags(fs, usageRun, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	if *path == "" || fs.NArg() > 0 {
-		fmt.Fprint(stderr, "flowgate run: -config FILE is required\n\n"+usage)
+	if err := noArgs("run", rest, usageRun, stderr); err != nil {
+		return err
+	}
+	if *path == "" {
+		fmt.Fprint(stderr, "flowgate run: -config FILE is required\n\n"+usageRun)
 		return exitError{2}
 	}
 	cfg, err := config.Load(*path)
@@ -92,6 +95,13 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // interrupted, then watches the drop folders and routes every flow.
 // ready, when not nil, is closed once intake is watching.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- struct{}) error {
+	unlock, err := lockRoot(cfg.Root)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	stopHUP := logSIGHUP(log)
+	defer stopHUP()
 	snap, rowErrs, err := directory.Load(cfg.Directory)
 	if err != nil {
 		return fmt.Errorf("directory: %w", err)
@@ -101,6 +111,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}
 	structures, services := snap.Len()
 	log.Info("directory loaded", "structures", structures, "services", services, "skipped", len(rowErrs))
+	logUncollected(log, cfg, snap)
 
 	mb := flows.Mailboxes{Root: cfg.Root}
 	ids := make([]string, len(cfg.Partners))

@@ -32,11 +32,14 @@ var demoPartners = []config.Partner{
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fset.SetOutput(stderr)
 	keep := fset.Bool("keep", false, "keep the temporary root and print its path")
 	verbose := fset.Bool("v", false, "show the daemon's log")
-	if err := fset.Parse(args); err != nil {
-		return exitError{2}
+	rest, err := parseFlags(fset, usageDemo, args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("demo", rest, usageDemo, stderr); err != nil {
+		return err
 	}
 	root, err := os.MkdirTemp("", "flowgate-demo-")
 	if err != nil {

@@ -16,18 +16,18 @@ import (
 
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	dirPath := fs.String("directory", "", "folder holding structures.csv and services.csv")
 	format := fs.String("format", "text", "output format: text or json")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+	files, err := parseFlags(fs, usageValidate, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "flowgate validate: -format must be text or json, not %q\n", *format)
 		return exitError{2}
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprint(stderr, "flowgate validate: no FILE given\n\n"+usage)
+	if len(files) == 0 {
+		fmt.Fprint(stderr, "flowgate validate: no FILE given\n\n"+usageValidate)
 		return exitError{2}
 	}
 
@@ -50,7 +50,7 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	code := 0
-	for _, file := range fs.Args() {
+	for _, file := range files {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

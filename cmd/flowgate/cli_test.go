@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"flowgate/config"
+)
+
+// TestFlagsAnywhere: flags after positional arguments count as before them;
+// `validate f.xml -directory d` checks against the directory.
+func TestFlagsAnywhere(t *testing.T) {
+	t.Chdir("../..")
+	// Rejected only by the directory: the service code is unknown there.
+	const f = "samples/flows/rejets/CPP-SERVICE-INCONNU.xml"
+	if _, err := os.Stat(f); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"validate", "-directory", "samples/directory", f},
+		{"validate", f, "-directory", "samples/directory"},
+		{"validate", f, "-directory=samples/directory", "-format", "json"},
+	} {
+		out, stderr, code := runCmd(args...)
+		if code != 1 || !strings.Contains(out, "CPP-SERVICE-INCONNU") || strings.Contains(stderr, "no directory given") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, stderr)
+		}
+	}
+	// "--" ends the flags: what follows is a file, even if it looks like one.
+	_, stderr, code := runCmd("validate", "--", "-directory")
+	if code != 2 || !strings.Contains(stderr, "-directory: no such file") {
+		t.Errorf("after --: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestHelpAndVersion: -h and --help print the usage on standard output and
+// exit 0, for flowgate and for every command; version names the build.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{
+		{"-h"}, {"--help"}, {"help"},
+		{"validate", "-h"}, {"validate", "--help"}, {"run", "-h"}, {"run", "--help"},
+		{"demo", "-h"}, {"config", "check", "--help"}, {"validate", "f.xml", "--help"},
+	} {
+		out, stderr, code := runCmd(args...)
+		if code != 0 || !strings.Contains(out, "flowgate ") || stderr != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, stderr)
+		}
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, _, code := runCmd(args...)
+		if code != 0 || !strings.HasPrefix(out, "flowgate ") || !strings.Contains(out, "go1.") {
+			t.Errorf("%v: exit %d, %q", args, code, out)
+		}
+	}
+}
+
+// TestUnexpectedArgument names the argument instead of asking for -config.
+func TestUnexpectedArgument(t *testing.T) {
+	_, stderr, code := runCmd("run", "-config", "x.toml", "extra")
+	if code != 2 || !strings.Contains(stderr, "unexpected argument extra") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = runCmd("demo", "now")
+	if code != 2 || !strings.Contains(stderr, "unexpected argument now") {
+		t.Errorf("demo: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// writeConfig writes a configuration of two partners over the sample
+// directory; VALMONT receives extra SIRETs besides its own.
+func writeConfig(t *testing.T, root string, receives ...string) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../samples/directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted := make([]string, 0, len(receives)+1)
+	for _, s := range append([]string{crashRecipient}, receives...) {
+		quoted = append(quoted, strconv.Quote(s))
+	}
+	cfg := fmt.Sprintf(`root = %q
+directory = %q
+settle = "200ms"
+
+[[partners]]
+id = "FOURN01"
+name = "Fournitures Durand"
+sirets = [%q]
+
+[[partners]]
+id = "VALMONT"
+name = "Commune de Valmont"
+receives = [%s]
+`, filepath.Join(root, "hub"), dir, crashSupplier, strings.Join(quoted, ", "))
+	path := filepath.Join(root, "flowgate.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestConfigCheck: a usable configuration is said so with the directory's
+// size, a SIRET nobody can deliver to is warned of, and a broken one lists
+// its problems; nothing is started (no root is created).
+func TestConfigCheck(t *testing.T) {
+	root := t.TempDir()
+	path := writeConfig(t, root, "99000009000011")
+	out, stderr, code := runCmd("config", "check", "-config", path)
+	if code != 0 || !strings.Contains(out, ": ok (2 partners, directory:") ||
+		!strings.Contains(out, "partner VALMONT receives 99000009000011, which the directory does not list") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(root, "hub")); err == nil {
+		t.Error("config check created the root")
+	}
+	// Flags after the subcommand's name, either side.
+	if _, _, code := runCmd("config", "check", path, "-config", path); code != 2 {
+		t.Errorf("stray argument: exit %d", code)
+	}
+	bad := filepath.Join(root, "bad.toml")
+	os.WriteFile(bad, []byte("root = \"\"\n[[partners]]\nid = \"x\"\n"), 0o644)
+	_, stderr, code = runCmd("config", "check", "-config", bad)
+	if code != 2 || !strings.Contains(stderr, "directory") || !strings.Contains(stderr, "root") {
+		t.Errorf("bad config: exit %d, stderr %q", code, stderr)
+	}
+	if _, _, code := runCmd("config"); code != 2 {
+		t.Errorf("config alone: exit %d", code)
+	}
+}
+
+// TestOneDaemonPerRoot: a second daemon on the same root stops at once,
+// naming the PID that holds the lock.
+func TestOneDaemonPerRoot(t *testing.T) {
+	root := t.TempDir()
+	cfg, err := config.Load(writeConfig(t, root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() { done <- serve(ctx, cfg, log, ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("first daemon: %v", err)
+	}
+	err = serve(context.Background(), cfg, log, nil)
+	want := fmt.Sprintf("another flowgate (PID %d) is running on %s", os.Getpid(), cfg.Root)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("second daemon: %v, want %q", err, want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Once the first is gone, the root is free again.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	ready2 := make(chan struct{})
+	go func() { done <- serve(ctx2, cfg, log, ready2) }()
+	select {
+	case <-ready2:
+	case err := <-done:
+		t.Fatalf("daemon after the first stopped: %v", err)
+	}
+	cancel2()
+	<-done
+}
+
+// TestSIGHUPDoesNotKill: the built daemon logs SIGHUP and goes on; SIGTERM
+// then stops it cleanly.
+func TestSIGHUPDoesNotKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	bin := buildBinary(t)
+	root := t.TempDir()
+	logs := &syncBuffer{}
+	cmd := exec.Command(bin, "run", "-config", writeConfig(t, root))
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitUntil(t, logs, 30*time.Second, "the daemon running", func() bool { return strings.Contains(logs.String(), "flowgate running") })
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitUntil(t, logs, 10*time.Second, "SIGHUP logged", func() bool { return strings.Contains(logs.String(), "SIGHUP received") })
+	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("daemon gone after SIGHUP: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+	}
+}

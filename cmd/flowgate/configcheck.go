@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"flowgate/config"
+	"flowgate/directory"
+)
+
+// runConfig dispatches `flowgate config SUBCOMMAND`.
+func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "check" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(stdout, usageConfigCheck)
+			return nil
+		}
+		fmt.Fprint(stderr, "flowgate config: expected the subcommand check\n\n"+usageConfigCheck)
+		return exitError{2}
+	}
+	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	path := fs.String("config", "", "configuration file (TOML)")
+	rest, err := parseFlags(fs, usageConfigCheck, args[1:], stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("config check", rest, usageConfigCheck, stderr); err != nil {
+		return err
+	}
+	if *path == "" {
+		fmt.Fprint(stderr, "flowgate config check: -config FILE is required\n\n"+usageConfigCheck)
+		return exitError{2}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError{2}
+	}
+	snap, rowErrs, err := directory.Load(cfg.Directory)
+	if err != nil {
+		fmt.Fprintf(stderr, "directory: %v\n", err)
+		return exitError{2}
+	}
+	for _, re := range rowErrs {
+		fmt.Fprintf(stdout, "warning: directory row skipped: %v\n", re)
+	}
+	for _, w := range uncollected(cfg, snap) {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	structures, services := snap.Len()
+	fmt.Fprintf(stdout, "%s: ok (%d partners, directory: %d structures, %d services)\n",
+		*path, len(cfg.Partners), structures, services)
+	return nil
+}
+
+// uncollected warns of each SIRET a partner `receives` that the directory
+// does not list, or lists as inactive: invoices for it would all be
+// rejected (CPP-DEST-INCONNU, CPP-DEST-INACTIF) and the partner would wait
+// for nothing.
+func uncollected(cfg config.Config, snap *directory.Snapshot) []string {
+	var out []string
+	for _, p := range cfg.Partners {
+		for _, siret := range p.Receives {
+			s, ok := snap.Structure(siret)
+			switch {
+			case !ok:
+				out = append(out, fmt.Sprintf("partner %s receives %s, which the directory does not list: no invoice can reach it", p.ID, siret))
+			case !s.Active:
+				out = append(out, fmt.Sprintf("partner %s receives %s (%s), which the directory lists as inactive: no invoice can reach it", p.ID, siret, s.Name))
+			}
+		}
+	}
+	return out
+}
+
+// logUncollected logs uncollected's warnings, at start and on every
+// directory load.
+func logUncollected(log *slog.Logger, cfg config.Config, snap *directory.Snapshot) {
+	for _, w := range uncollected(cfg, snap) {
+		log.Warn(w)
+	}
+}
