@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"flowgate"
@@ -162,19 +161,28 @@ func dropSamples(in string) (int, error) {
 	return n, err
 }
 
-// printJourney prints, for each flow, each invoice's verdict, its codes and
-// where it went, from the JSON status files the supplier's partner received.
+// demoWidth is the width the demo's report fits in.
+const demoWidth = 120
+
+// printJourney prints, for each flow and invoice, the verdict and where it
+// went on one line, and why on the next, from the JSON status files the
+// supplier's partner received; every line fits demoWidth columns.
 func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 	st, err := store.Open(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	collector := map[string]string{}
+	for _, p := range cfg.Partners {
+		for _, s := range p.Receives {
+			collector[s] = p.ID
+		}
+	}
 	out := flows.Mailboxes{Root: cfg.Root}.Out("FOURN01")
 	files, _ := filepath.Glob(filepath.Join(out, "CR_*.json"))
-	sort.Strings(files)
-	var rows []string // tab-separated, one per invoice or unreadable entry
-	row := func(cols ...string) { rows = append(rows, strings.Join(cols, "\t")) }
+	type row struct{ head, why string }
+	var rows []row
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -187,50 +195,108 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 		if err := json.Unmarshal(data, &cr); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "CR_"), ".json")
-		flow, _, err := st.Flow(ctx, id)
+		flow, _, err := st.Flow(ctx, cr.FlowID)
 		if err != nil {
 			return err
 		}
-		invs, err := st.Invoices(ctx, id)
+		invs, err := st.Invoices(ctx, cr.FlowID)
 		if err != nil {
 			return err
 		}
 		where := map[string]string{}
 		for _, inv := range invs {
-			where[inv.Entry+"\x00"+inv.Number] = inv.Location
+			where[inv.Entry+"\x00"+inv.Number] = filepath.Dir(inv.Location) + "/"
 		}
 		if flow.DuplicateOf != "" {
-			row(flow.FileName, "", string(cr.Status), "", "duplicate of "+flow.DuplicateOf+": its report sent again", id)
+			rows = append(rows, row{flow.FileName + "  " + string(cr.Status),
+				"same bytes as flow " + flow.DuplicateOf + ": not processed again"})
 			continue
 		}
-		returned := ""
-		if e := filepath.Join("partners", "FOURN01", "returns", id+"_"+flow.FileName); fileExists(filepath.Join(cfg.Root, e)) {
-			returned = e + " (whole file)"
-		}
+		returns := filepath.Join("partners", "FOURN01", "returns")
+		returned, _ := filepath.Glob(filepath.Join(cfg.Root, returns, cr.FlowID+"*"))
 		for _, e := range cr.Errors {
-			row(flow.FileName, e.Entry, "unreadable", e.Code, returned, id)
+			name, suffix := flow.FileName, "_"+flow.FileName
+			if e.Entry != "" {
+				name += " › " + e.Entry
+				suffix = "_" + path.Base(strings.ReplaceAll(e.Entry, "\\", "/"))
+			}
+			dest := "" // an entry never read (unsafe, over a limit) is not returned
+			for _, r := range returned {
+				if strings.HasSuffix(r, suffix) {
+					dest = returns + "/"
+				}
+			}
+			rows = append(rows, row{joinCols(name, "unreadable", arrow(dest)), e.Code + ": " + e.MessageFR})
 		}
 		for _, inv := range cr.Invoices {
-			var codes []string
-			for _, f := range inv.Findings {
-				codes = append(codes, f.Code)
-			}
-			name := inv.Number
+			name := flow.FileName
 			if inv.Entry != "" {
-				name = inv.Entry + " " + name
+				name += " › " + inv.Entry
 			}
-			row(flow.FileName, name, string(inv.Verdict), strings.Join(codes, " "), where[inv.Entry+"\x00"+inv.Number], id)
+			dest := where[inv.Entry+"\x00"+inv.Number]
+			why := ""
+			switch {
+			case inv.Verdict == flowgate.Accepted && collector[inv.RecipientSIRET] != "":
+				why = "accepted: " + collector[inv.RecipientSIRET] + " collects the invoices of " + inv.RecipientSIRET
+			case inv.Verdict == flowgate.Accepted:
+				why = "accepted: no partner collects " + inv.RecipientSIRET + ", so it waits on the portal"
+			case len(inv.Findings) > 0:
+				var codes []string
+				for _, f := range inv.Findings {
+					codes = append(codes, f.Code)
+				}
+				why = strings.Join(codes, " ") + ": " + inv.Findings[0].MessageFR
+			}
+			rows = append(rows, row{joinCols(name, inv.Number, string(inv.Verdict), arrow(dest)), why})
 		}
 	}
-	// By file name: the order a reader looks for.
-	sort.Strings(rows)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FILE\tINVOICE\tVERDICT\tCODES\tWHERE\tFLOW")
-	for _, r := range rows {
-		fmt.Fprintln(tw, r)
+	for _, p := range cfg.Partners {
+		switch {
+		case len(p.SIRETs) > 0:
+			fmt.Fprintf(w, "%s may deposit for the suppliers %s only; a valid invoice of another\n",
+				p.ID, strings.Join(p.SIRETs, ", "))
+			fmt.Fprintln(w, "  supplier is refused (CPP-EMETTEUR-NON-HABILITE, as facture-la-poste.xml, which `flowgate validate` accepts).")
+		case len(p.Receives) > 0:
+			fmt.Fprintf(w, "%s collects the invoices of %s; invoices for other structures wait on the portal.\n",
+				p.ID, strings.Join(p.Receives, ", "))
+		}
 	}
-	return tw.Flush()
+	fmt.Fprintln(w)
+	// By file name: the order a reader looks for.
+	sort.Slice(rows, func(i, j int) bool { return rows[i].head < rows[j].head })
+	for _, r := range rows {
+		fmt.Fprintln(w, clip(r.head, demoWidth))
+		if r.why != "" {
+			fmt.Fprintln(w, clip("    "+r.why, demoWidth))
+		}
+	}
+	return nil
+}
+
+func joinCols(cols ...string) string {
+	var kept []string
+	for _, c := range cols {
+		if c != "" {
+			kept = append(kept, c)
+		}
+	}
+	return strings.Join(kept, "  ")
+}
+
+func arrow(dest string) string {
+	if dest == "" {
+		return ""
+	}
+	return "→ " + dest
+}
+
+// clip cuts s to width columns (runes), marking the cut with "…".
+func clip(s string, width int) string {
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	return string(r[:width-1]) + "…"
 }
 
 func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"flowgate/samples"
 )
@@ -217,9 +218,15 @@ func TestDemo(t *testing.T) {
 		}
 		return nil
 	})
-	for _, want := range []string{fmt.Sprintf("%d sample flows dropped", n), "CPP-EMETTEUR-NON-HABILITE", "partners/VALMONT/inbox/", "FLX-DTD", "Mailboxes:", "archive/"} {
+	for _, want := range []string{fmt.Sprintf("%d sample flows dropped", n), "CPP-EMETTEUR-NON-HABILITE", "partners/VALMONT/inbox/", "FLX-DTD", "Mailboxes:", "archive/",
+		"facture-la-poste.xml, which `flowgate validate` accepts", "accepted: no partner collects 23000003000018, so it waits on the portal"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	for i, line := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(line); n > demoWidth {
+			t.Errorf("demo line %d is %d columns wide, over %d: %s", i+1, n, demoWidth, line)
 		}
 	}
 }
