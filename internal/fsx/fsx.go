@@ -140,6 +140,13 @@ func openDirWalk(dir *os.File, rel string) (*os.File, error) {
 			return nil, &os.PathError{Op: "openat", Path: path, Err: unix.EXDEV}
 		}
 		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOTDIR) {
+			// O_DIRECTORY answers ENOTDIR for a link: say it is one.
+			var st unix.Stat_t
+			if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				err = unix.ELOOP
+			}
+		}
 		unix.Close(fd)
 		if err != nil {
 			return nil, &os.PathError{Op: "openat", Path: path, Err: err}
