@@ -512,30 +512,59 @@ func (in *Intake) secure(flowID, partner, name, workName string) (int64, bool) {
 		in.discard(flowID, partner, name, workName, kind(st.Mode))
 		return 0, false
 	}
-	shared := st.Nlink > 1 || int(st.Uid) != in.euid
-	if !shared {
-		if st.Mode&0o137 != 0 {
-			if err := unix.Fchmod(fd, st.Mode&0o640); err != nil {
-				in.Log.Warn("claim: mode not narrowed", "flow", flowID, "file", name, "err", err)
-			}
-		}
-		return st.Size, true
+	limit, ok := in.MaxSize[partner]
+	if !ok {
+		limit = -1
 	}
-	if limit, ok := in.MaxSize[partner]; ok && st.Size > limit {
-		in.Log.Warn("claimed file shared with another link or account and over the size limit: not copied",
-			"flow", flowID, "partner", partner, "file", name, "size", st.Size, "links", st.Nlink, "uid", st.Uid)
-		return st.Size, true
-	}
-	n, err := fsx.ReplaceWithCopy(in.work, workName, claimTemp+flowID+".tmp", f, 0o640)
-	if err != nil {
+	size, did, err := makePrivate(in.work, f, st, workName, claimTemp+flowID+".tmp", in.euid, limit)
+	switch {
+	case err != nil:
 		// Still handed over: the reader hashes what it reads and every
 		// later read checks that hash.
-		in.Log.Error("claim: private copy", "flow", flowID, "partner", partner, "file", name, "err", err)
-		return st.Size, true
+		in.Log.Error("claim: file not made private", "flow", flowID, "partner", partner, "file", name, "err", err)
+	case did == tooLarge:
+		in.Log.Warn("claimed file shared with another link or account and over the size limit: not copied",
+			"flow", flowID, "partner", partner, "file", name, "size", size, "links", st.Nlink, "uid", st.Uid)
+	case did == copied:
+		in.Log.Info("claimed file shared with another link or account: private copy taken",
+			"flow", flowID, "partner", partner, "file", name, "links", st.Nlink, "uid", st.Uid, "size", size)
 	}
-	in.Log.Info("claimed file shared with another link or account: private copy taken",
-		"flow", flowID, "partner", partner, "file", name, "links", st.Nlink, "uid", st.Uid, "size", n)
-	return n, true
+	return size, true
+}
+
+// What makePrivate did.
+const (
+	untouched = ""
+	narrowed  = "narrowed"
+	copied    = "copied"
+	tooLarge  = "too large"
+)
+
+// makePrivate makes the regular file f, open as name in the hub's folder
+// work (st its fstat), one that the hub alone holds: one with more than one
+// link, or owned by an account other than euid, is replaced by a copy
+// (mode 0640, made under tmpName) unless it is larger than limit bytes
+// (limit < 0: none); the hub's own file with a single link has its mode
+// narrowed to 0640 at most. It returns the file's size in bytes after it
+// and what it did; on error the file is left as it was.
+func makePrivate(work, f *os.File, st unix.Stat_t, name, tmpName string, euid int, limit int64) (int64, string, error) {
+	if st.Nlink == 1 && int(st.Uid) == euid {
+		if st.Mode&0o137 == 0 {
+			return st.Size, untouched, nil
+		}
+		if err := unix.Fchmod(int(f.Fd()), st.Mode&0o640); err != nil {
+			return st.Size, untouched, &os.PathError{Op: "fchmod", Path: f.Name(), Err: err}
+		}
+		return st.Size, narrowed, nil
+	}
+	if limit >= 0 && st.Size > limit {
+		return st.Size, tooLarge, nil
+	}
+	n, err := fsx.ReplaceWithCopy(work, name, tmpName, f, 0o640)
+	if err != nil {
+		return st.Size, untouched, err
+	}
+	return n, copied, nil
 }
 
 // discard removes from work/ what a claim moved there and is not a regular

@@ -402,3 +402,28 @@ func TestMailboxModes(t *testing.T) {
 		t.Errorf("link target chmodded: %v", fi.Mode())
 	}
 }
+
+// TestSetupMakesWorkPrivate: a flow left in work/ still sharing its bytes
+// with a depositor's link (a crash between a claim's rename and its copy)
+// is made private at start, and an interrupted copy removed.
+func TestSetupMakesWorkPrivate(t *testing.T) {
+	mb := Mailboxes{Root: t.TempDir()}
+	if err := mb.Create([]string{"P1"}); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(mb.Root, "partners", "P1", "kept.xml")
+	os.WriteFile(kept, []byte("<x>240.48</x>"), 0o644)
+	work := filepath.Join(mb.Work(), WorkName("20261126T105523.123456Z", "P1", "f.xml"))
+	os.Link(kept, work)
+	os.WriteFile(filepath.Join(mb.Work(), claimTemp+"20261126T105523.123456Z.tmp"), []byte("<x>2"), 0o640)
+	if err := mb.Create([]string{"P1"}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(kept, []byte("<x>999999.99</x>"), 0o644)
+	if data, _ := os.ReadFile(work); string(data) != "<x>240.48</x>" {
+		t.Errorf("work/ holds %q", data)
+	}
+	if entries, _ := os.ReadDir(mb.Work()); len(entries) != 1 {
+		t.Errorf("work/ holds %d files, want 1", len(entries))
+	}
+}

@@ -151,7 +151,54 @@ func (m Mailboxes) Setup(partners []string, log *slog.Logger) error {
 		}
 		made = append(made, filepath.Join(m.Root, d.rel))
 	}
+	if err := privateWork(root, log); err != nil {
+		return fmt.Errorf("create mailboxes: %w", err)
+	}
 	return SameFilesystem(made...)
+}
+
+// privateWork makes every flow in work/ one the hub alone holds, as a claim
+// does (see Intake): a crash between a claim's rename and its private copy
+// leaves the flow shared. It also removes the private copies such a crash
+// interrupted.
+func privateWork(root *os.File, log *slog.Logger) error {
+	work, err := fsx.OpenDirBeneath(root, "work")
+	if err != nil {
+		return err
+	}
+	defer work.Close()
+	entries, err := fsx.ReadDirAt(work)
+	if err != nil {
+		return err
+	}
+	euid := os.Geteuid()
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), claimTemp) {
+			unix.Unlinkat(int(work.Fd()), e.Name(), 0)
+			continue
+		}
+		flowID, _, _, ok := ParseWorkName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		fd, err := unix.Openat(int(work.Fd()), e.Name(), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // the router reports what it cannot read
+		}
+		f := os.NewFile(uintptr(fd), filepath.Join(work.Name(), e.Name()))
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			_, did, err := makePrivate(work, f, st, e.Name(), claimTemp+flowID+".tmp", euid, -1)
+			if err != nil {
+				log.Error("flow in work/ not made private", "flow", flowID, "err", err)
+			} else if did == copied {
+				log.Warn("flow in work/ shared with another link or account (claim interrupted): private copy taken",
+					"flow", flowID, "links", st.Nlink, "uid", st.Uid)
+			}
+		}
+		f.Close()
+	}
+	return nil
 }
 
 // makeDir opens the folder d below root, creating it with its exact mode
