@@ -76,7 +76,8 @@ func (m Mailboxes) Archive() string { return filepath.Join(m.Root, "archive") }
 // A folder the hub creates gets its mode exactly (whatever the umask);
 // one that exists with more rights than the widest allowed (max) loses
 // the extra rights at start (chmod, logged), its set-group-id and sticky
-// bits kept; one with fewer keeps them.
+// bits kept, or, when the hub does not own it, is logged as an error; one
+// with fewer rights keeps them.
 type folder struct {
 	rel       string // below the root, slash-separated
 	perm, max fs.FileMode
@@ -236,7 +237,8 @@ func makeDir(root *os.File, d folder) (*os.File, error) {
 	return f, nil
 }
 
-// tighten takes from the open folder f every permission beyond max.
+// tighten takes from the open folder f every permission beyond max; one
+// the hub may not change (not its own) is logged as an error and left.
 func tighten(f *os.File, max fs.FileMode, log *slog.Logger) error {
 	fi, err := f.Stat()
 	if err != nil {
@@ -248,6 +250,13 @@ func tighten(f *os.File, max fs.FileMode, log *slog.Logger) error {
 	}
 	next := mode.Perm()&max | mode&(fs.ModeSetgid|fs.ModeSticky)
 	if err := f.Chmod(next); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			// Not the hub's folder: the operator's to fix; no reason to
+			// keep every partner waiting.
+			log.Error("folder mode wider than it should be, and not the hub's to change", "dir", f.Name(),
+				"mode", mode.Perm().String(), "max", max.String(), "err", err)
+			return nil
+		}
 		return fmt.Errorf("%s has mode %v, wider than %v: %w", f.Name(), mode.Perm(), max, err)
 	}
 	log.Warn("folder mode tightened", "dir", f.Name(), "was", mode.Perm().String(), "now", next.String())
