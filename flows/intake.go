@@ -44,7 +44,8 @@ func Ignored(name string) bool {
 const renameGrace = 20 * time.Millisecond
 
 // claimTemp starts the names of the private copies made at claim in work/
-// (see Intake); one left by a crash is removed at the next start.
+// (see Intake); one left by a crash is removed at the next start, by
+// Mailboxes.Setup.
 const claimTemp = ".claim-"
 
 // Intake watches every partner's in/ folder and claims complete files into
@@ -125,8 +126,7 @@ func (in *Intake) now() time.Time {
 	return time.Now()
 }
 
-// open opens the root, work/ and every partner's in/, and removes the
-// private copies a crash interrupted. A partner whose in/ cannot be opened
+// open opens the root, work/ and every partner's in/. A partner whose in/ cannot be opened
 // as a folder below the root is stopped (logged); the others are kept.
 func (in *Intake) open() error {
 	in.pending = map[string]*candidate{}
@@ -141,13 +141,6 @@ func (in *Intake) open() error {
 	if in.work, err = fsx.OpenDirBeneath(root, "work"); err != nil {
 		root.Close()
 		return fmt.Errorf("intake: %w", err)
-	}
-	if entries, err := fsx.ReadDirAt(in.work); err == nil {
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), claimTemp) {
-				unix.Unlinkat(int(in.work.Fd()), e.Name(), 0)
-			}
-		}
 	}
 	for _, id := range in.Partners {
 		b := &box{partner: id, path: in.Mailboxes.In(id), rel: "partners/" + id + "/in"}
