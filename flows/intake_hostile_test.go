@@ -314,8 +314,7 @@ func TestHardLinkedDepositIsCopied(t *testing.T) {
 
 // TestForeignOwnedDepositIsCopied: a file owned by another account (a local
 // depositor, who could still write through a descriptor it kept open) is
-// replaced by the hub's own copy; the hub's own file is only narrowed to
-// 0640.
+// replaced by the hub's own copy.
 func TestForeignOwnedDepositIsCopied(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give a file to another account")
@@ -341,10 +340,27 @@ func TestForeignOwnedDepositIsCopied(t *testing.T) {
 	if !strings.Contains(logs.String(), "private copy taken") {
 		t.Errorf("log:\n%s", logs)
 	}
-	deposit(t, mb.In("P1"), "own.xml", []byte("<x/>")) // written 0644 by the hub's account
-	c = expectClaim(t, out, 2*time.Second)
+}
+
+// TestClaimNarrowsMode: the hub's own file keeps its single link and
+// loses every right beyond 0640 (archive/ receives it as it is in work/).
+func TestClaimNarrowsMode(t *testing.T) {
+	mb := Mailboxes{Root: t.TempDir()}
+	if err := mb.Create([]string{"P1"}); err != nil {
+		t.Fatal(err)
+	}
+	out, logs := runIntake(t, mb, []string{"P1"}, time.Hour, time.Hour)
+	time.Sleep(50 * time.Millisecond)
+	tmp := filepath.Join(mb.In("P1"), ".own.tmp")
+	os.WriteFile(tmp, []byte("<x/>"), 0o666)
+	os.Chmod(tmp, 0o666)
+	os.Rename(tmp, filepath.Join(mb.In("P1"), "own.xml"))
+	c := expectClaim(t, out, 2*time.Second)
 	if fi, _ := os.Lstat(c.Path); fi.Mode().Perm() != 0o640 {
-		t.Errorf("own file mode %v, want 0640", fi.Mode().Perm())
+		t.Errorf("work/ file mode %v, want 0640", fi.Mode().Perm())
+	}
+	if strings.Contains(logs.String(), "private copy") {
+		t.Errorf("own file copied:\n%s", logs)
 	}
 }
 
