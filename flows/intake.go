@@ -12,16 +12,24 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
+
+	"flowgate/internal/fsx"
 )
 
 // Claimed is a flow taken from a partner's drop folder: it now sits in
-// work/ under WorkName(FlowID, Partner, Name).
+// work/ under WorkName(FlowID, Partner, Name), a regular file with a
+// single link that only the hub holds.
 type Claimed struct {
 	FlowID     string
 	Partner    string
 	Name       string // the name it was deposited under
 	Path       string // its path in work/
 	ReceivedAt time.Time
+	// Size is the file's size in bytes as fstat'ed in work/ once claimed
+	// (after any private copy); 0 for a flow resumed from work/ at start,
+	// whose size the reader stats itself.
+	Size int64
 }
 
 // Ignored reports names the intake never takes: hidden files and the usual
@@ -35,6 +43,11 @@ func Ignored(name string) bool {
 // must stay without a write event to count as having arrived by rename.
 const renameGrace = 20 * time.Millisecond
 
+// claimTemp starts the names of the private copies made at claim in work/
+// (see Intake); one left by a crash is removed at the next start, by
+// Mailboxes.Setup.
+const claimTemp = ".claim-"
+
 // Intake watches every partner's in/ folder and claims complete files into
 // work/, sending each claim on Out in the order taken.
 //
@@ -42,6 +55,28 @@ const renameGrace = 20 * time.Millisecond
 // and no write followed), or when its size and modification time stayed
 // unchanged for Settle. fsnotify tells about changes; a full scan at start,
 // every Rescan and after a watcher overflow catches anything missed.
+//
+// Every operation on the mailboxes goes through folder handles opened when
+// Run starts (root, work/ and each partners/<id>/in/, opened below the
+// root without following any link), never through a path a depositor could
+// change: fsnotify only says when to look. A claim is a rename from in/ to
+// work/ first, then a look at what was moved, in work/ where no depositor
+// can change it any more:
+//   - not a regular file (a link, a folder, a fifo, a socket, a device
+//     swapped in between the listing and the rename): removed from work/,
+//     never opened nor followed, logged; its target's bytes are never read;
+//   - a regular file with more than one link (the depositor kept a hard
+//     link and could rewrite it after validation) or owned by another
+//     account (a local depositor that could still write through a
+//     descriptor it kept open): replaced in work/ by a private copy made
+//     by the hub (mode 0640, one link), logged, unless it is larger than
+//     MaxSize for its partner (never copied: the reader refuses it by size);
+//   - otherwise its mode is narrowed to 0640 at most.
+//
+// A partner's in/ that is no longer the folder opened at start (replaced by
+// a link or another folder, removed) stops that partner's intake with an
+// error logged once; the other partners go on. Until restart, nothing more
+// is taken from it.
 type Intake struct {
 	Mailboxes Mailboxes
 	Partners  []string
@@ -51,15 +86,31 @@ type Intake struct {
 	Log       *slog.Logger
 	Out       chan<- Claimed
 	Now       func() time.Time // for tests; time.Now when nil
+	// MaxSize is, per partner, the largest file in bytes that a claim may
+	// copy (see above); no limit for a partner not in it.
+	MaxSize map[string]int64
 
-	pending map[string]*candidate
-	renamed int             // pending candidates that arrived by rename
-	refused map[string]bool // links and special files already reported
-	owner   map[string]string
+	root, work *os.File
+	euid       int
+	boxes      map[string]*box // by watched path of in/
+	pending    map[string]*candidate
+	renamed    int             // pending candidates that arrived by rename
+	refused    map[string]bool // links and special files already reported
+}
+
+// box is one partner's in/ folder as opened at start.
+type box struct {
+	partner  string
+	path     string // its path, as watched
+	rel      string // below the root
+	dir      *os.File
+	dev, ino uint64
+	stopped  bool
 }
 
 type candidate struct {
-	partner    string
+	box        *box
+	name       string
 	size       int64
 	mtime      time.Time
 	changed    time.Time // when we last saw size or mtime change
@@ -75,22 +126,112 @@ func (in *Intake) now() time.Time {
 	return time.Now()
 }
 
-// Run watches until ctx is done. It returns nil on cancellation.
-func (in *Intake) Run(ctx context.Context) error {
+// open opens the root, work/ and every partner's in/. A partner whose in/ cannot be opened
+// as a folder below the root is stopped (logged); the others are kept.
+func (in *Intake) open() error {
 	in.pending = map[string]*candidate{}
 	in.refused = map[string]bool{}
-	in.owner = map[string]string{}
+	in.boxes = map[string]*box{}
+	in.euid = os.Geteuid()
+	root, err := os.OpenFile(in.Mailboxes.Root, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("intake: %w", err)
+	}
+	in.root = root
+	if in.work, err = fsx.OpenDirBeneath(root, "work"); err != nil {
+		root.Close()
+		return fmt.Errorf("intake: %w", err)
+	}
+	for _, id := range in.Partners {
+		b := &box{partner: id, path: in.Mailboxes.In(id), rel: "partners/" + id + "/in"}
+		in.boxes[b.path] = b
+		f, err := fsx.OpenDirBeneath(root, b.rel)
+		if err != nil {
+			in.stop(b, err.Error())
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			f.Close()
+			in.stop(b, err.Error())
+			continue
+		}
+		b.dir, b.dev, b.ino = f, st.Dev, st.Ino
+	}
+	return nil
+}
+
+// close closes every folder handle.
+func (in *Intake) close() {
+	for _, b := range in.boxes {
+		if b.dir != nil {
+			b.dir.Close()
+		}
+	}
+	in.work.Close()
+	in.root.Close()
+}
+
+// stop ends a partner's intake, with an error logged once.
+func (in *Intake) stop(b *box, reason string) {
+	if b.stopped {
+		return
+	}
+	b.stopped = true
+	in.Log.Error("mailbox folder is not the one opened at start, or not a folder: this partner's intake stops until restart",
+		"partner", b.partner, "dir", b.path, "reason", reason)
+	for path, c := range in.pending {
+		if c.box == b {
+			in.forget(path)
+		}
+	}
+}
+
+// verify checks that the partner's in/, looked up again from the root
+// without following links, is still the folder opened at start, and stops
+// the partner's intake when it is not. It reports whether it may go on.
+func (in *Intake) verify(b *box) bool {
+	if b.stopped {
+		return false
+	}
+	f, err := fsx.OpenDirBeneath(in.root, b.rel)
+	if err != nil {
+		in.stop(b, err.Error())
+		return false
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		in.stop(b, err.Error())
+		return false
+	}
+	if st.Dev != b.dev || st.Ino != b.ino {
+		in.stop(b, "replaced by another folder")
+		return false
+	}
+	return true
+}
+
+// Run watches until ctx is done. It returns nil on cancellation, an error
+// when the root or work/ cannot be opened or the watcher fails.
+func (in *Intake) Run(ctx context.Context) error {
+	if err := in.open(); err != nil {
+		return err
+	}
+	defer in.close()
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("intake: %w", err)
 	}
 	defer w.Close()
-	for _, id := range in.Partners {
-		dir := in.Mailboxes.In(id)
-		in.owner[dir] = id
-		if err := w.Add(dir); err != nil {
-			return fmt.Errorf("intake: watch %s: %w", dir, err)
+	for _, b := range in.boxes {
+		if b.stopped {
+			continue
 		}
+		if err := w.Add(b.path); err != nil {
+			return fmt.Errorf("intake: watch %s: %w", b.path, err)
+		}
+		in.verify(b) // the path watched is the folder opened
 	}
 	// Watch first, then scan: a file arriving between the two is seen by
 	// one or the other, never by neither.
@@ -141,24 +282,28 @@ func (in *Intake) Run(ctx context.Context) error {
 }
 
 func (in *Intake) event(ev fsnotify.Event) {
+	if b, ok := in.boxes[ev.Name]; ok {
+		// in/ itself was moved or removed.
+		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+			in.verify(b)
+		}
+		return
+	}
 	name := filepath.Base(ev.Name)
-	partner, ok := in.owner[filepath.Dir(ev.Name)]
-	if !ok || Ignored(name) {
+	b, ok := in.boxes[filepath.Dir(ev.Name)]
+	if !ok || b.stopped || Ignored(name) {
 		return
 	}
 	switch {
 	case ev.Has(fsnotify.Create):
-		fi, err := os.Lstat(ev.Name)
-		if err != nil {
-			return
-		}
-		if !in.acceptable(ev.Name, partner, fi) {
+		st, err := fsx.StatAt(b.dir, name)
+		if err != nil || !in.acceptable(ev.Name, b.partner, st.Mode) {
 			return
 		}
 		now := in.now()
 		in.forget(ev.Name)
-		c := &candidate{partner: partner, size: fi.Size(), mtime: fi.ModTime(), changed: now,
-			createdAt: now, viaCreate: fi.Size() > 0}
+		c := &candidate{box: b, name: name, size: st.Size, mtime: mtime(st), changed: now,
+			createdAt: now, viaCreate: st.Size > 0}
 		in.pending[ev.Name] = c
 		if c.viaCreate {
 			in.renamed++
@@ -171,12 +316,33 @@ func (in *Intake) event(ev fsnotify.Event) {
 			c.wroteSince = true
 			c.changed = in.now()
 		} else {
-			in.observe(ev.Name, partner)
+			in.observe(b, name)
 		}
 	case ev.Has(fsnotify.Remove), ev.Has(fsnotify.Rename):
 		in.forget(ev.Name)
 		delete(in.refused, ev.Name)
 	}
+}
+
+func mtime(st unix.Stat_t) time.Time { return time.Unix(st.Mtim.Unix()) }
+
+// kind names a file type from its stat mode.
+func kind(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "regular file"
+	case unix.S_IFDIR:
+		return "folder"
+	case unix.S_IFLNK:
+		return "symbolic link"
+	case unix.S_IFIFO:
+		return "fifo"
+	case unix.S_IFSOCK:
+		return "socket"
+	case unix.S_IFCHR, unix.S_IFBLK:
+		return "device"
+	}
+	return "unknown"
 }
 
 // forget drops a candidate.
@@ -191,40 +357,44 @@ func (in *Intake) forget(path string) {
 
 // acceptable refuses, and reports once, what is not a regular file: a link
 // is never followed, a folder or device never read.
-func (in *Intake) acceptable(path, partner string, fi fs.FileInfo) bool {
-	if fi.Mode().IsRegular() {
+func (in *Intake) acceptable(path, partner string, mode uint32) bool {
+	if mode&unix.S_IFMT == unix.S_IFREG {
 		return true
 	}
 	if !in.refused[path] {
 		in.refused[path] = true
-		in.Log.Warn("not a regular file: refused, left in place", "partner", partner, "file", path, "mode", fi.Mode().String())
+		in.Log.Warn("not a regular file: refused, left in place", "partner", partner, "file", path, "mode", kind(mode))
 	}
 	return false
 }
 
 // observe records a file found by a scan or a write event.
-func (in *Intake) observe(path, partner string) {
-	fi, err := os.Lstat(path)
-	if err != nil || !in.acceptable(path, partner, fi) {
-		return
-	}
+func (in *Intake) observe(b *box, name string) {
+	path := filepath.Join(b.path, name)
 	if _, ok := in.pending[path]; ok {
 		return
 	}
-	in.pending[path] = &candidate{partner: partner, size: fi.Size(), mtime: fi.ModTime(), changed: in.now()}
+	st, err := fsx.StatAt(b.dir, name)
+	if err != nil || !in.acceptable(path, b.partner, st.Mode) {
+		return
+	}
+	in.pending[path] = &candidate{box: b, name: name, size: st.Size, mtime: mtime(st), changed: in.now()}
 }
 
 func (in *Intake) scan() {
 	for _, id := range in.Partners {
-		dir := in.Mailboxes.In(id)
-		entries, err := os.ReadDir(dir)
+		b := in.boxes[in.Mailboxes.In(id)]
+		if !in.verify(b) {
+			continue
+		}
+		entries, err := fsx.ReadDirAt(b.dir)
 		if err != nil {
-			in.Log.Error("scan", "partner", id, "dir", dir, "err", err)
+			in.Log.Error("scan", "partner", id, "dir", b.path, "err", err)
 			continue
 		}
 		for _, e := range entries {
 			if !Ignored(e.Name()) {
-				in.observe(filepath.Join(dir, e.Name()), id)
+				in.observe(b, e.Name())
 			}
 		}
 	}
@@ -246,13 +416,13 @@ func (in *Intake) claimReady(ctx context.Context, full bool) error {
 			if !full {
 				continue
 			}
-			fi, err := os.Lstat(path)
+			st, err := fsx.StatAt(c.box.dir, c.name)
 			if err != nil {
 				in.forget(path)
 				continue
 			}
-			if fi.Size() != c.size || !fi.ModTime().Equal(c.mtime) {
-				c.size, c.mtime, c.changed = fi.Size(), fi.ModTime(), now
+			if mt := mtime(st); st.Size != c.size || !mt.Equal(c.mtime) {
+				c.size, c.mtime, c.changed = st.Size, mt, now
 				continue
 			}
 			quiet := now.Sub(c.changed)
@@ -264,35 +434,139 @@ func (in *Intake) claimReady(ctx context.Context, full bool) error {
 			}
 		}
 		in.forget(path)
-		if err := in.claim(ctx, path, c.partner); err != nil {
+		if err := in.claim(ctx, c.box, c.name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// claim moves a complete file into work/ by atomic rename and hands it over.
-func (in *Intake) claim(ctx context.Context, path, partner string) error {
-	fi, err := os.Lstat(path)
-	if err != nil || !in.acceptable(path, partner, fi) {
+// claim moves a complete file from the partner's in/ into work/ by atomic
+// rename, makes sure what was moved is a regular file only the hub holds
+// (see Intake), and hands it over. It returns an error only when ctx ends
+// while the claim waits to be handed over.
+func (in *Intake) claim(ctx context.Context, b *box, name string) error {
+	if !in.verify(b) {
+		return nil
+	}
+	path := filepath.Join(b.path, name)
+	st, err := fsx.StatAt(b.dir, name)
+	if err != nil || !in.acceptable(path, b.partner, st.Mode) {
 		return nil
 	}
 	now := in.now()
 	id := in.IDs.Next(now)
-	name := filepath.Base(path)
-	dst := filepath.Join(in.Mailboxes.Work(), WorkName(id, partner, name))
-	if err := os.Rename(path, dst); err != nil {
+	workName := WorkName(id, b.partner, name)
+	if err := fsx.RenameAt(b.dir, name, in.work, workName); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			in.Log.Error("claim", "partner", partner, "file", path, "err", err)
+			in.Log.Error("claim", "partner", b.partner, "file", path, "err", err)
 		}
 		return nil
 	}
-	in.Log.Debug("claimed", "flow", id, "partner", partner, "file", name, "size", fi.Size())
+	size, ok := in.secure(id, b.partner, name, workName)
+	if !ok {
+		return nil
+	}
+	in.Log.Debug("claimed", "flow", id, "partner", b.partner, "file", name, "size", size)
 	select {
-	case in.Out <- Claimed{FlowID: id, Partner: partner, Name: name, Path: dst, ReceivedAt: now}:
+	case in.Out <- Claimed{FlowID: id, Partner: b.partner, Name: name,
+		Path: filepath.Join(in.Mailboxes.Work(), workName), ReceivedAt: now, Size: size}:
 		return nil
 	case <-ctx.Done():
 		// The flow is in work/: the next start resumes it.
 		return ctx.Err()
 	}
+}
+
+// secure looks at what a claim moved into work/ under workName, where no
+// depositor can replace it any more, and keeps it only as a regular file
+// with one link that the hub owns (see Intake). It returns the file's size
+// and whether it is to be handed over; what is not kept is removed and
+// logged here.
+func (in *Intake) secure(flowID, partner, name, workName string) (int64, bool) {
+	wfd := int(in.work.Fd())
+	st, err := fsx.StatAt(in.work, workName)
+	if err != nil {
+		in.Log.Error("claim", "flow", flowID, "partner", partner, "file", name, "err", err)
+		return 0, false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		in.discard(flowID, partner, name, workName, kind(st.Mode))
+		return 0, false
+	}
+	fd, err := unix.Openat(wfd, workName, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		in.Log.Error("claim: open in work/", "flow", flowID, "partner", partner, "file", name, "err", err)
+		return st.Size, true // a regular file still: the reader reports what it meets
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(in.Mailboxes.Work(), workName))
+	defer f.Close()
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		in.discard(flowID, partner, name, workName, kind(st.Mode))
+		return 0, false
+	}
+	limit, ok := in.MaxSize[partner]
+	if !ok {
+		limit = -1
+	}
+	size, did, err := makePrivate(in.work, f, st, workName, claimTemp+flowID+".tmp", in.euid, limit)
+	switch {
+	case err != nil:
+		// Still handed over: the reader hashes what it reads and every
+		// later read checks that hash.
+		in.Log.Error("claim: file not made private", "flow", flowID, "partner", partner, "file", name, "err", err)
+	case did == tooLarge:
+		in.Log.Warn("claimed file shared with another link or account and over the size limit: not copied",
+			"flow", flowID, "partner", partner, "file", name, "size", size, "links", st.Nlink, "uid", st.Uid)
+	case did == copied:
+		in.Log.Info("claimed file shared with another link or account: private copy taken",
+			"flow", flowID, "partner", partner, "file", name, "links", st.Nlink, "uid", st.Uid, "size", size)
+	}
+	return size, true
+}
+
+// What makePrivate did.
+const (
+	untouched = ""
+	narrowed  = "narrowed"
+	copied    = "copied"
+	tooLarge  = "too large"
+)
+
+// makePrivate makes the regular file f, open as name in the hub's folder
+// work (st its fstat), one that the hub alone holds: one with more than one
+// link, or owned by an account other than euid, is replaced by a copy
+// (mode 0640, made under tmpName) unless it is larger than limit bytes
+// (limit < 0: none); the hub's own file with a single link has its mode
+// narrowed to 0640 at most. It returns the file's size in bytes after it
+// and what it did; on error the file is left as it was.
+func makePrivate(work, f *os.File, st unix.Stat_t, name, tmpName string, euid int, limit int64) (int64, string, error) {
+	if st.Nlink == 1 && int(st.Uid) == euid {
+		if st.Mode&0o137 == 0 {
+			return st.Size, untouched, nil
+		}
+		if err := unix.Fchmod(int(f.Fd()), st.Mode&0o640); err != nil {
+			return st.Size, untouched, &os.PathError{Op: "fchmod", Path: f.Name(), Err: err}
+		}
+		return st.Size, narrowed, nil
+	}
+	if limit >= 0 && st.Size > limit {
+		return st.Size, tooLarge, nil
+	}
+	n, err := fsx.ReplaceWithCopy(work, name, tmpName, f, 0o640)
+	if err != nil {
+		return st.Size, untouched, err
+	}
+	return n, copied, nil
+}
+
+// discard removes from work/ what a claim moved there and is not a regular
+// file, without following it.
+func (in *Intake) discard(flowID, partner, name, workName, what string) {
+	err := unix.Unlinkat(int(in.work.Fd()), workName, 0)
+	if errors.Is(err, unix.EISDIR) {
+		err = os.RemoveAll(filepath.Join(in.Mailboxes.Work(), workName))
+	}
+	in.Log.Warn("not a regular file when claimed: removed, never followed",
+		"flow", flowID, "partner", partner, "file", name, "mode", what, "err", err)
 }

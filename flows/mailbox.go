@@ -1,7 +1,10 @@
 package flows
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,10 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"flowgate/internal/fsx"
 )
 
 // Mailboxes names the folders under the hub's root (the daemon creates
@@ -51,20 +58,209 @@ func (m Mailboxes) Work() string { return filepath.Join(m.Root, "work") }
 // Archive keeps every finished flow's original file.
 func (m Mailboxes) Archive() string { return filepath.Join(m.Root, "archive") }
 
-// Create makes every folder for these partners, and checks that they are
-// all on one filesystem: a claim is an atomic rename, which cannot cross
-// filesystems.
-func (m Mailboxes) Create(partners []string) error {
-	dirs := []string{m.Work(), m.Archive(), filepath.Join(m.Root, "portal")}
+// Folder modes. The hub's own folders are closed to everyone else; a
+// partner's folders are open to its group, which the operator sets to the
+// partner's account group for a local partner (chgrp, and g+s on in/ if
+// its deposits should carry that group), and to no one else:
+//
+//	root, partners/        0711  traversed by local partners, listed by none
+//	partners/<id>/         0750  the partner reads, cannot rename in/ or out/
+//	partners/<id>/in/      0770  the partner writes its deposits
+//	partners/<id>/out/, inbox/, returns/
+//	                       0750  the partner reads; the operator may add g+w
+//	                             for a local partner that removes what it took
+//	partners/<id>/.uploads 0700  the hub's SFTP temp files
+//	work/                  0700  claimed flows: the hub alone
+//	archive/, portal/      0750  the hub's group may read (audit, portal)
+//
+// A folder the hub creates gets its mode exactly (whatever the umask);
+// one that exists with more rights than the widest allowed (max) loses
+// the extra rights at start (chmod, logged), its set-group-id and sticky
+// bits kept, or, when the hub does not own it, is logged as an error; one
+// with fewer rights keeps them.
+type folder struct {
+	rel       string // below the root, slash-separated
+	perm, max fs.FileMode
+	partner   string // "" for the hub's own folders
+}
+
+func (m Mailboxes) folders(partners []string) []folder {
+	dirs := []folder{
+		{rel: "work", perm: 0o700, max: 0o700},
+		{rel: "archive", perm: 0o750, max: 0o750},
+		{rel: "portal", perm: 0o750, max: 0o750},
+		{rel: "partners", perm: 0o711, max: 0o711},
+	}
 	for _, id := range partners {
-		dirs = append(dirs, m.In(id), m.Out(id), m.Inbox(id), m.Returns(id), m.Uploads(id))
+		p := "partners/" + id
+		dirs = append(dirs,
+			folder{rel: p, perm: 0o750, max: 0o750, partner: id},
+			folder{rel: p + "/in", perm: 0o770, max: 0o770, partner: id},
+			folder{rel: p + "/out", perm: 0o750, max: 0o770, partner: id},
+			folder{rel: p + "/inbox", perm: 0o750, max: 0o770, partner: id},
+			folder{rel: p + "/returns", perm: 0o750, max: 0o770, partner: id},
+			folder{rel: p + "/.uploads", perm: 0o700, max: 0o700, partner: id})
 	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("create mailboxes: %w", err)
+	return dirs
+}
+
+// Create is Setup without a log.
+func (m Mailboxes) Create(partners []string) error { return m.Setup(partners, nil) }
+
+// Setup makes every folder for these partners with the modes above,
+// tightens those that exist with wider ones, and checks that they are all
+// on one filesystem: a claim is an atomic rename, which cannot cross
+// filesystems. Every folder below the root is created and opened without
+// following a link. One of the hub's own folders that is not a folder (a
+// link, say) is an error; a partner's folder that is not one is logged
+// (when log is not nil) and left alone: the Intake then refuses to take
+// that partner's flows, and the others go on.
+func (m Mailboxes) Setup(partners []string, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(m.Root, 0o711); err != nil {
+		return fmt.Errorf("create mailboxes: %w", err)
+	}
+	root, err := os.OpenFile(m.Root, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("create mailboxes: %w", err)
+	}
+	defer root.Close()
+	if err := tighten(root, 0o711, log); err != nil {
+		return fmt.Errorf("create mailboxes: %w", err)
+	}
+	skip := map[string]bool{} // partners with a folder that is not one
+	var made []string
+	for _, d := range m.folders(partners) {
+		if skip[d.partner] {
+			continue
 		}
+		f, err := makeDir(root, d)
+		if err == nil {
+			err = tighten(f, d.max, log)
+			f.Close()
+		}
+		if err != nil {
+			if d.partner == "" || !errors.Is(err, unix.ELOOP) && !errors.Is(err, unix.ENOTDIR) {
+				return fmt.Errorf("create mailboxes: %w", err)
+			}
+			log.Error("partner folder is not a folder: this partner's flows are not taken", "partner", d.partner,
+				"dir", filepath.Join(m.Root, d.rel), "err", err)
+			skip[d.partner] = true
+			continue
+		}
+		made = append(made, filepath.Join(m.Root, d.rel))
 	}
-	return SameFilesystem(dirs...)
+	if err := privateWork(root, log); err != nil {
+		return fmt.Errorf("create mailboxes: %w", err)
+	}
+	return SameFilesystem(made...)
+}
+
+// privateWork makes every flow in work/ one the hub alone holds, as a claim
+// does (see Intake): a crash between a claim's rename and its private copy
+// leaves the flow shared. It also removes the private copies such a crash
+// interrupted.
+func privateWork(root *os.File, log *slog.Logger) error {
+	work, err := fsx.OpenDirBeneath(root, "work")
+	if err != nil {
+		return err
+	}
+	defer work.Close()
+	entries, err := fsx.ReadDirAt(work)
+	if err != nil {
+		return err
+	}
+	euid := os.Geteuid()
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), claimTemp) {
+			unix.Unlinkat(int(work.Fd()), e.Name(), 0)
+			continue
+		}
+		flowID, _, _, ok := ParseWorkName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		fd, err := unix.Openat(int(work.Fd()), e.Name(), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // the router reports what it cannot read
+		}
+		f := os.NewFile(uintptr(fd), filepath.Join(work.Name(), e.Name()))
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			_, did, err := makePrivate(work, f, st, e.Name(), claimTemp+flowID+".tmp", euid, -1)
+			if err != nil {
+				log.Error("flow in work/ not made private", "flow", flowID, "err", err)
+			} else if did == copied {
+				log.Warn("flow in work/ shared with another link or account (claim interrupted): private copy taken",
+					"flow", flowID, "links", st.Nlink, "uid", st.Uid)
+			}
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// makeDir opens the folder d below root, creating it with its exact mode
+// when missing; no link is followed.
+func makeDir(root *os.File, d folder) (*os.File, error) {
+	f, err := fsx.OpenDirBeneath(root, d.rel)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return f, err
+	}
+	parent, base := ".", d.rel
+	if i := strings.LastIndexByte(d.rel, '/'); i >= 0 {
+		parent, base = d.rel[:i], d.rel[i+1:]
+	}
+	pf := root
+	if parent != "." {
+		if pf, err = fsx.OpenDirBeneath(root, parent); err != nil {
+			return nil, err
+		}
+		defer pf.Close()
+	}
+	if err := unix.Mkdirat(int(pf.Fd()), base, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, &os.PathError{Op: "mkdirat", Path: filepath.Join(pf.Name(), base), Err: err}
+	}
+	if f, err = fsx.OpenDirBeneath(root, d.rel); err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(d.perm); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := fsx.SyncDir(pf.Name()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// tighten takes from the open folder f every permission beyond max; one
+// the hub may not change (not its own) is logged as an error and left.
+func tighten(f *os.File, max fs.FileMode, log *slog.Logger) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	mode := fi.Mode()
+	if mode.Perm()&^max == 0 {
+		return nil
+	}
+	next := mode.Perm()&max | mode&(fs.ModeSetgid|fs.ModeSticky)
+	if err := f.Chmod(next); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			// Not the hub's folder: the operator's to fix; no reason to
+			// keep every partner waiting.
+			log.Error("folder mode wider than it should be, and not the hub's to change", "dir", f.Name(),
+				"mode", mode.Perm().String(), "max", max.String(), "err", err)
+			return nil
+		}
+		return fmt.Errorf("%s has mode %v, wider than %v: %w", f.Name(), mode.Perm(), max, err)
+	}
+	log.Warn("folder mode tightened", "dir", f.Name(), "was", mode.Perm().String(), "now", next.String())
+	return nil
 }
 
 // SameFilesystem returns an error naming the first folder that is not on

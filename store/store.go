@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -68,8 +69,13 @@ type SQLite struct {
 }
 
 // Open opens (creating if needed) the database at path and brings its
-// schema up to date.
+// schema up to date. The database and its -wal and -shm files are readable
+// by the hub's account alone (0600): created so, narrowed if wider (SQLite
+// gives the -wal and -shm files it creates the database's mode).
 func Open(ctx context.Context, path string) (*SQLite, error) {
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -88,6 +94,29 @@ func Open(ctx context.Context, path string) (*SQLite, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// private creates the database file empty with mode 0600 when missing,
+// and narrows it and its -wal and -shm files to 0600 when they are wider.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err == nil && fi.Mode().Perm()&^0o600 != 0 {
+			err = os.Chmod(p, fi.Mode().Perm()&0o600)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close closes the database.

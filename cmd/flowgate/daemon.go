@@ -116,12 +116,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	mb := flows.Mailboxes{Root: cfg.Root}
 	ids := make([]string, len(cfg.Partners))
 	partners := make([]router.Partner, len(cfg.Partners))
+	maxSize := map[string]int64{}
 	for i, p := range cfg.Partners {
 		ids[i] = p.ID
+		if p.MaxFileSize > 0 {
+			maxSize[p.ID] = p.MaxFileSize
+		}
 		partners[i] = router.Partner{ID: p.ID, Name: p.Name, SIRETs: p.SIRETs, Receives: p.Receives,
 			CPPStatut: slices.Contains(p.StatusFormats, "cppstatut"), JSON: slices.Contains(p.StatusFormats, "json")}
 	}
-	if err := mb.Create(ids); err != nil {
+	if err := mb.Setup(ids, log); err != nil {
 		return err
 	}
 	st, err := store.Open(ctx, cfg.Database)
@@ -154,7 +158,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 
 	claims := make(chan flows.Claimed, 4096)
 	intake := &flows.Intake{Mailboxes: mb, Partners: ids, Settle: cfg.Settle.Duration, Rescan: cfg.Rescan.Duration,
-		IDs: gen, Log: log, Out: claims}
+		IDs: gen, Log: log, Out: claims, MaxSize: maxSize}
 	// The first error of either stops both; intake stops as soon as ctx
 	// ends, the router finishes its round within the shutdown timeout.
 	cctx, cancel := context.WithCancel(ctx)
