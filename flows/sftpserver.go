@@ -206,10 +206,11 @@ func (s *SFTPServer) Start() error {
 		if err := os.MkdirAll(s.Mailboxes.Uploads(p.ID), 0o700); err != nil {
 			return err
 		}
-		// Uploads a crash interrupted: never complete, never in in/.
-		if entries, err := os.ReadDir(s.Mailboxes.Uploads(p.ID)); err == nil {
-			for _, e := range entries {
-				os.Remove(filepath.Join(s.Mailboxes.Uploads(p.ID), e.Name()))
+		// Uploads a crash interrupted: never complete, never in in/. Only
+		// the server's own: a poller's downloads there are its to resolve.
+		if left, err := filepath.Glob(filepath.Join(s.Mailboxes.Uploads(p.ID), "upload-*")); err == nil {
+			for _, f := range left {
+				os.Remove(f)
 			}
 		}
 	}
