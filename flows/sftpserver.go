@@ -118,7 +118,8 @@ type failure struct {
 }
 
 // LoadHostKey reads the server's private host key, generating an ed25519
-// key (mode 0600) when the file does not exist.
+// key (mode 0600) when the file does not exist. A key readable by group or
+// others is used, with a warning logged (see KeyFileWarning).
 func LoadHostKey(path string, log *slog.Logger) (ssh.Signer, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -159,6 +160,9 @@ func LoadHostKey(path string, log *slog.Logger) (ssh.Signer, error) {
 	signer, err := ssh.ParsePrivateKey(data)
 	if err != nil {
 		return nil, fmt.Errorf("host key %s: %w", path, err)
+	}
+	if w := KeyFileWarning(path); w != "" {
+		log.Warn(w)
 	}
 	return signer, nil
 }

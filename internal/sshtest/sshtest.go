@@ -45,10 +45,10 @@ func FreePort(t testing.TB) int {
 // with its own configuration, host key and authorized key: a partner's
 // SFTP server.
 type Server struct {
-	Addr       string
-	User       string
-	Dir        string // the test's folder: keys, config, and the partner's files
-	ClientKey  string // private key authorized on the server
+	Addr      string
+	User      string
+	Dir       string // the test's folder: keys, config, and the partner's files
+	ClientKey string // private key authorized on the server
 	// KnownHosts is a known_hosts file holding only the server's ed25519
 	// host key, as "ssh-keyscan -t ed25519" makes it.
 	KnownHosts string
