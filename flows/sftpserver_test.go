@@ -395,7 +395,7 @@ func TestSFTPPreAuthFlood(t *testing.T) {
 	f := newServerFixtureWith(t, 1<<20, 4, func(s *SFTPServer) {
 		s.MaxConnections = 6
 		s.MaxPreAuthPerHost = 3
-		s.HandshakeTimeout = 2 * time.Second
+		s.HandshakeTimeout = 3 * time.Second
 	})
 	flooder := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
 	var idle []net.Conn
@@ -481,10 +481,24 @@ func TestSFTPPreAuthLimitSameAddress(t *testing.T) {
 	}
 	c.Close()
 	dial()
-	// The server sees the third idle one before the next connection.
-	time.Sleep(100 * time.Millisecond)
+	// The server counts the third idle one before the next connection.
+	deadline := time.Now().Add(5 * time.Second)
+	for f.srv.preAuthCount("127.0.0.1") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("idle connections not counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if c, _, err := f.connect(t); err == nil {
 		c.Close()
 		t.Error("partner accepted past the per-address limit")
 	}
+}
+
+// preAuthCount is how many connections from host the server counts as not
+// logged in yet.
+func (s *SFTPServer) preAuthCount(host string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.preAuth[host]
 }
