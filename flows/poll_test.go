@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -355,5 +356,40 @@ func TestKeyFileWarnings(t *testing.T) {
 	os.WriteFile(kh, []byte("host.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1Nz3VkgXq1PbXWv7x9G0e4mq0pVZ9D1mBvQ9y7p6F\n"), 0o644)
 	if w := KnownHostsWarning(kh); w != "" {
 		t.Errorf("known_hosts with a host: %s", w)
+	}
+}
+
+// TestKnownAlgorithms: the host key algorithms asked of a server are those
+// of the keys known_hosts lists for it, RSA keys with their SHA-2
+// signatures; none when the host is unknown or known through a certificate
+// authority.
+func TestKnownAlgorithms(t *testing.T) {
+	dir := t.TempDir()
+	pub := map[string]string{}
+	for _, typ := range []string{"ed25519", "rsa"} {
+		sshtest.KeygenType(t, filepath.Join(dir, typ), typ)
+		data, _ := os.ReadFile(filepath.Join(dir, typ+".pub"))
+		pub[typ] = string(data)
+	}
+	remote := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 22}
+	for _, tc := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"ed25519 only", "h.example " + pub["ed25519"], []string{"ssh-ed25519"}},
+		{"rsa and ed25519", "h.example " + pub["rsa"] + "h.example " + pub["ed25519"],
+			[]string{"ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"}},
+		{"another host", "other.example " + pub["ed25519"], nil},
+		{"certificate authority", "@cert-authority *.example " + pub["ed25519"], nil},
+	} {
+		kh := filepath.Join(dir, "known_hosts")
+		os.WriteFile(kh, []byte(tc.file), 0o600)
+		cb, err := LoadKnownHosts(kh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := knownAlgorithms(cb, "h.example:22", remote); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

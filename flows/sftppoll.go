@@ -268,6 +268,9 @@ func knownAlgorithms(hostKeys ssh.HostKeyCallback, addr string, remote net.Addr)
 	}
 	types := map[string]bool{}
 	for _, k := range keyErr.Want {
+		if certAuthorityLine(k.Filename, k.Line) {
+			return nil // the server may present a certificate: leave the choice to it
+		}
 		types[k.Key.Type()] = true
 	}
 	var algos []string
@@ -277,6 +280,22 @@ func knownAlgorithms(hostKeys ssh.HostKeyCallback, addr string, remote net.Addr)
 		}
 	}
 	return algos
+}
+
+// certAuthorityLine reports whether line n (from 1) of the known_hosts
+// file is a "@cert-authority" line, whose key signs host certificates.
+func certAuthorityLine(file string, n int) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	i := 0
+	for line := range strings.Lines(string(data)) {
+		if i++; i == n {
+			return strings.HasPrefix(strings.TrimSpace(line), "@cert-authority")
+		}
+	}
+	return false
 }
 
 // probeKey is a public key no server holds (ed25519 from a fixed seed),
