@@ -55,10 +55,16 @@ type Partner struct {
 	// embedded SFTP server offering one of its keys is this partner. Empty
 	// means the partner does not log in to the hub.
 	AuthorizedKeys string `toml:"authorized_keys"`
-	// MaxFileSize bounds, in bytes, a file the partner uploads over SFTP.
+	// MaxFileSize bounds, in bytes, a file the partner uploads over SFTP or
+	// the hub pulls from its remotes.
 	MaxFileSize int64 `toml:"max_file_size"`
-	// MaxSessions bounds the partner's concurrent SFTP sessions.
+	// MaxSessions bounds the partner's concurrent SFTP connections, and its
+	// SFTP channels counted across them.
 	MaxSessions int `toml:"max_sessions"`
+	// MaxPendingBytes bounds, in bytes, the partner's uploads in progress
+	// plus its files left in in/ under a temporary name; 0 means
+	// 4 × max_file_size.
+	MaxPendingBytes int64 `toml:"max_pending_bytes"`
 	// Remotes are the partner's own SFTP servers the hub polls.
 	Remotes []Remote `toml:"remote"`
 }
@@ -72,8 +78,18 @@ type SFTP struct {
 	// on first start when absent; Load sets it to <Root>/ssh_host_ed25519_key
 	// when Listen is set and HostKey empty.
 	HostKey string `toml:"host_key"`
-	// MaxAuthTries bounds the authentication attempts of one connection.
+	// MaxAuthTries bounds the authentication attempts of one connection,
+	// counted as golang.org/x/crypto/ssh counts them (see README).
 	MaxAuthTries int `toml:"max_auth_tries"`
+	// HandshakeTimeout bounds a connection's handshake and login; 0 means
+	// flows.DefaultHandshakeTimeout (10s).
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
+	// MaxPreAuthPerAddress bounds the connections of one remote address not
+	// logged in yet; 0 means flows.DefaultMaxPreAuthPerHost (8).
+	MaxPreAuthPerAddress int `toml:"max_preauth_per_address"`
+	// UploadExpiry is how long an upload left in in/ under a temporary name
+	// is kept; 0 means flows.DefaultUploadExpiry (24h).
+	UploadExpiry Duration `toml:"upload_expiry"`
 }
 
 // Remote is a partner's own SFTP server, polled by the hub: files found in
@@ -329,6 +345,15 @@ func (c *Config) Validate() error {
 	if c.SFTP.MaxAuthTries < 1 || c.SFTP.MaxAuthTries > maxAuthTriesLimit {
 		bad("sftp.max_auth_tries %d: must be 1-%d", c.SFTP.MaxAuthTries, maxAuthTriesLimit)
 	}
+	if c.SFTP.HandshakeTimeout.Duration < 0 {
+		bad("sftp.handshake_timeout %q: must not be negative", c.SFTP.HandshakeTimeout)
+	}
+	if c.SFTP.MaxPreAuthPerAddress < 0 || c.SFTP.MaxPreAuthPerAddress > maxSessionsLimit {
+		bad("sftp.max_preauth_per_address %d: must be 1-%d, or 0 for the default", c.SFTP.MaxPreAuthPerAddress, maxSessionsLimit)
+	}
+	if c.SFTP.UploadExpiry.Duration < 0 {
+		bad("sftp.upload_expiry %q: must not be negative", c.SFTP.UploadExpiry)
+	}
 
 	if len(c.Partners) == 0 {
 		bad("partners: at least one partner is required")
@@ -395,6 +420,9 @@ func (c *Config) Validate() error {
 		}
 		if p.MaxSessions < 1 || p.MaxSessions > maxSessionsLimit {
 			bad("%s.max_sessions %d: must be 1-%d", field, p.MaxSessions, maxSessionsLimit)
+		}
+		if p.MaxPendingBytes != 0 && p.MaxPendingBytes < p.MaxFileSize {
+			bad("%s.max_pending_bytes %d: must be at least max_file_size (%d), or 0 for 4 × max_file_size", field, p.MaxPendingBytes, p.MaxFileSize)
 		}
 		for j, r := range p.Remotes {
 			r.validate(fmt.Sprintf("%s.remote[%d]", field, j), bad)

@@ -73,20 +73,24 @@ func TestLoadExample(t *testing.T) {
 		LogLevel:        "debug",
 		HubID:           "HUB01",
 		SFTP: SFTP{
-			Listen:       "127.0.0.1:2222",
-			HostKey:      "/etc/flowgate/ssh_host_ed25519_key",
-			MaxAuthTries: 3,
+			Listen:               "127.0.0.1:2222",
+			HostKey:              "/etc/flowgate/ssh_host_ed25519_key",
+			MaxAuthTries:         3,
+			HandshakeTimeout:     Duration{5 * time.Second},
+			MaxPreAuthPerAddress: 4,
+			UploadExpiry:         Duration{12 * time.Hour},
 		},
 		Partners: []Partner{
 			{
-				ID:             "FOURN01",
-				Name:           "Billing system of Fournitures Valmont",
-				SIRETs:         []string{"73282932000074", "73282932000082"},
-				Receives:       []string{},
-				StatusFormats:  []string{"cppstatut"},
-				AuthorizedKeys: "/etc/flowgate/keys/FOURN01.pub",
-				MaxFileSize:    100 << 20,
-				MaxSessions:    2,
+				ID:              "FOURN01",
+				Name:            "Billing system of Fournitures Valmont",
+				SIRETs:          []string{"73282932000074", "73282932000082"},
+				Receives:        []string{},
+				StatusFormats:   []string{"cppstatut"},
+				AuthorizedKeys:  "/etc/flowgate/keys/FOURN01.pub",
+				MaxFileSize:     100 << 20,
+				MaxSessions:     2,
+				MaxPendingBytes: 200 << 20,
 				Remotes: []Remote{{
 					Host:       "sftp.fournitures-valmont.example",
 					Port:       2222,
@@ -509,6 +513,11 @@ func TestValidate(t *testing.T) {
 		{"sftp max_auth_tries zero", func(c *Config) { c.SFTP.MaxAuthTries = 0 }, []string{"sftp.max_auth_tries 0: must be 1-100"}},
 		{"sftp max_auth_tries 101", func(c *Config) { c.SFTP.MaxAuthTries = 101 }, []string{"sftp.max_auth_tries 101: must be 1-100"}},
 		{"sftp max_auth_tries 100", func(c *Config) { c.SFTP.MaxAuthTries = 100 }, nil},
+		{"sftp handshake_timeout negative", func(c *Config) { c.SFTP.HandshakeTimeout = Duration{-time.Second} }, []string{`sftp.handshake_timeout "-1s": must not be negative`}},
+		{"sftp max_preauth_per_address negative", func(c *Config) { c.SFTP.MaxPreAuthPerAddress = -1 }, []string{"sftp.max_preauth_per_address -1: must be 1-1000"}},
+		{"sftp upload_expiry negative", func(c *Config) { c.SFTP.UploadExpiry = Duration{-time.Hour} }, []string{`sftp.upload_expiry "-1h0m0s": must not be negative`}},
+		{"max_pending_bytes below max_file_size", func(c *Config) { c.Partners[0].MaxPendingBytes = 1000 }, []string{"partners[0].max_pending_bytes 1000: must be at least max_file_size"}},
+		{"max_pending_bytes set", func(c *Config) { c.Partners[0].MaxPendingBytes = 2 << 30 }, nil},
 		{"sftp max_auth_tries checked without listen", func(c *Config) {
 			c.SFTP.Listen = ""
 			c.Partners[0].AuthorizedKeys = ""

@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"flowgate/internal/sshtest"
 	"flowgate/store"
 )
 
@@ -192,4 +195,201 @@ func BenchmarkPollRun(b *testing.B) {
 		b.Fatalf("%d files left on the server", len(left))
 	}
 	b.ReportMetric(float64(1000*round)/b.Elapsed().Seconds(), "files/s")
+}
+
+// TestPollKnownHostsOneKeyType: a known_hosts listing only one of the keys
+// of a stock sshd (ed25519, ECDSA and RSA host keys), as
+// "ssh-keyscan -t ed25519" makes it, is enough: the poller asks the server
+// for the types known_hosts has.
+func TestPollKnownHostsOneKeyType(t *testing.T) {
+	f := newPollFixture(t)
+	for i, typ := range []string{"ed25519", "ecdsa", "rsa"} {
+		kh := filepath.Join(t.TempDir(), "known_hosts")
+		os.WriteFile(kh, []byte(f.srv.KnownHostsLine(t, typ)), 0o600)
+		cb, err := LoadKnownHosts(kh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.p.Remote.HostKeys = cb
+		name := fmt.Sprintf("f%d.xml", i)
+		os.WriteFile(filepath.Join(f.depot, name), []byte("<x/>"), 0o644)
+		if err := f.p.RunOnce(context.Background()); err != nil {
+			t.Fatalf("known_hosts with only the %s key: %v", typ, err)
+		}
+		if _, err := os.Stat(filepath.Join(f.mb.In("P1"), name)); err != nil {
+			t.Errorf("known_hosts with only the %s key: %s not pulled", typ, name)
+		}
+	}
+}
+
+// TestPollNoKnownKeyOfOfferedTypes: a server offering none of the key
+// types known_hosts has for it is refused as such, never as a changed key.
+func TestPollNoKnownKeyOfOfferedTypes(t *testing.T) {
+	srv := &sshd{sshtest.StartWith(t, sshtest.Options{HostKeyTypes: []string{"ed25519"}})}
+	other := filepath.Join(t.TempDir(), "ecdsa")
+	sshtest.KeygenType(t, other, "ecdsa")
+	pub, _ := os.ReadFile(other + ".pub")
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte("[127.0.0.1]:"+strings.Split(srv.Addr, ":")[1]+" "+string(pub)), 0o600)
+	r := srv.remote(t, "/", "")
+	r.HostKeys, _ = LoadKnownHosts(kh)
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := &Poller{Partner: "P1", Remote: r, Mailboxes: newMailboxes(t), Ledger: st, Log: discardLog()}
+	err = p.RunOnce(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no known key of the offered types") || strings.Contains(err.Error(), "CHANGED") {
+		t.Fatalf("got %v, want \"no known key of the offered types\"", err)
+	}
+}
+
+// TestPollRefusesOversizedRemote: a remote file over max_file_size (a
+// sparse 1 GiB + 1 file) is never downloaded: renamed on the server to
+// <name>.flowgate-refused, logged, and left alone by later runs; one
+// already claimed is refused from its stat the same way.
+func TestPollRefusesOversizedRemote(t *testing.T) {
+	f := newPollFixture(t)
+	f.p.MaxFileSize = 1000
+	ctx := context.Background()
+	big := filepath.Join(f.depot, "big.xml")
+	os.WriteFile(big, nil, 0o644)
+	if err := os.Truncate(big, 1<<30+1); err != nil {
+		t.Fatal(err)
+	}
+	claimed := filepath.Join(f.depot, "grown.xml"+claimMark+"20261126T000000abc")
+	os.WriteFile(claimed, nil, 0o644)
+	if err := os.Truncate(claimed, 1001); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(f.depot, "ok.xml"), bytes.Repeat([]byte("x"), 1000), 0o644)
+	for range 2 {
+		if err := f.p.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(t, f.mb.In("P1")); strings.Join(got, " ") != "ok.xml" {
+			t.Errorf("in/ holds %v", got)
+		}
+		if got := names(t, f.depot); strings.Join(got, " ") != "big.xml.flowgate-refused grown.xml.flowgate-refused" {
+			t.Errorf("partner's in_dir holds %v", got)
+		}
+		if got := names(t, f.mb.Uploads("P1")); len(got) != 0 {
+			t.Errorf("downloads left: %v", got)
+		}
+	}
+	if n := strings.Count(f.logs.String(), "over max_file_size"); n != 2 {
+		t.Errorf("refusals logged %d times, want 2: %s", n, f.logs)
+	}
+}
+
+// TestPollCrashBetweenMoveAndRecord: a poller that dies after moving a
+// file into in/ and before recording it, then starts again, takes each
+// remote file exactly once, whether the intake claimed the moved file
+// from in/ meanwhile or not.
+func TestPollCrashBetweenMoveAndRecord(t *testing.T) {
+	for _, claimedMeanwhile := range []bool{false, true} {
+		t.Run(fmt.Sprintf("claimed by the intake meanwhile: %v", claimedMeanwhile), func(t *testing.T) {
+			f := newPollFixture(t)
+			ctx := context.Background()
+			for i := range 5 {
+				os.WriteFile(filepath.Join(f.depot, fmt.Sprintf("f%d.xml", i)), []byte(fmt.Sprintf("<Invoice>%d</Invoice>", i)), 0o644)
+			}
+			moves := 0
+			f.p.afterMove = func(string) {
+				if moves++; moves == 2 {
+					panic("killed")
+				}
+			}
+			func() {
+				defer func() {
+					if r := recover(); r != "killed" {
+						t.Fatalf("run did not reach the crash point: %v", r)
+					}
+				}()
+				f.p.RunOnce(ctx)
+			}()
+			work := t.TempDir() // where the intake would have claimed files
+			if claimedMeanwhile {
+				for _, n := range names(t, f.mb.In("P1")) {
+					os.Rename(filepath.Join(f.mb.In("P1"), n), filepath.Join(work, n))
+				}
+			}
+			// The restarted daemon: a new poller on the same ledger.
+			p := &Poller{Partner: "P1", Remote: f.p.Remote, Mailboxes: f.mb, Ledger: f.st, Log: f.p.Log}
+			if err := p.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := append(names(t, f.mb.In("P1")), names(t, work)...)
+			sort.Strings(got)
+			if strings.Join(got, " ") != "f0.xml f1.xml f2.xml f3.xml f4.xml" {
+				t.Errorf("taken: %v, want each file once", got)
+			}
+			if left := names(t, f.depot); len(left) != 0 {
+				t.Errorf("partner's in_dir holds %v", left)
+			}
+			if left := names(t, f.mb.Uploads("P1")); len(left) != 0 {
+				t.Errorf("downloads left: %v", left)
+			}
+		})
+	}
+}
+
+// TestKeyFileWarnings: a private key readable by others and a known_hosts
+// listing no host are warned about.
+func TestKeyFileWarnings(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	keygen(t, key)
+	if w := KeyFileWarning(key); w != "" {
+		t.Errorf("0600 key: %s", w)
+	}
+	os.Chmod(key, 0o644)
+	if w := KeyFileWarning(key); !strings.Contains(w, key) || !strings.Contains(w, "0644") {
+		t.Errorf("0644 key: %q", w)
+	}
+	kh := filepath.Join(dir, "known_hosts")
+	os.WriteFile(kh, []byte("# the partner's server\n\n"), 0o644)
+	if w := KnownHostsWarning(kh); !strings.Contains(w, kh) {
+		t.Errorf("empty known_hosts: %q", w)
+	}
+	os.WriteFile(kh, []byte("host.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1Nz3VkgXq1PbXWv7x9G0e4mq0pVZ9D1mBvQ9y7p6F\n"), 0o644)
+	if w := KnownHostsWarning(kh); w != "" {
+		t.Errorf("known_hosts with a host: %s", w)
+	}
+}
+
+// TestKnownAlgorithms: the host key algorithms asked of a server are those
+// of the keys known_hosts lists for it, RSA keys with their SHA-2
+// signatures; none when the host is unknown or known through a certificate
+// authority.
+func TestKnownAlgorithms(t *testing.T) {
+	dir := t.TempDir()
+	pub := map[string]string{}
+	for _, typ := range []string{"ed25519", "rsa"} {
+		sshtest.KeygenType(t, filepath.Join(dir, typ), typ)
+		data, _ := os.ReadFile(filepath.Join(dir, typ+".pub"))
+		pub[typ] = string(data)
+	}
+	remote := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 22}
+	for _, tc := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"ed25519 only", "h.example " + pub["ed25519"], []string{"ssh-ed25519"}},
+		{"rsa and ed25519", "h.example " + pub["rsa"] + "h.example " + pub["ed25519"],
+			[]string{"ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"}},
+		{"another host", "other.example " + pub["ed25519"], nil},
+		{"certificate authority", "@cert-authority *.example " + pub["ed25519"], nil},
+	} {
+		kh := filepath.Join(dir, "known_hosts")
+		os.WriteFile(kh, []byte(tc.file), 0o600)
+		cb, err := LoadKnownHosts(kh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := knownAlgorithms(cb, "h.example:22", remote); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

@@ -2,7 +2,9 @@ package flows
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +36,9 @@ import (
 // file twice.
 type Ledger interface {
 	Pulled(ctx context.Context, partner, remote, name string) (bool, error)
+	RecordPullIntents(ctx context.Context, partner, remote string, pulls []store.Pull, at time.Time) error
+	PullIntents(ctx context.Context, partner, remote string) ([]store.Pull, error)
+	DropPullIntents(ctx context.Context, partner, remote string, remoteNames []string) error
 	RecordPulls(ctx context.Context, partner, remote string, pulls []store.Pull, at time.Time) error
 	Pushed(ctx context.Context, partner, remote string) (map[string]bool, error)
 	RecordPush(ctx context.Context, partner, remote, name string, at time.Time) error
@@ -55,27 +61,81 @@ type Remote struct {
 // Poller collects flows from one partner's server and pushes its status
 // files back. Each run lists InDir and, for each file, claims it on the
 // server by renaming it to "<name>.flowgate-<claim>" (which fails if that
-// exists), downloads it beside in/, checks its size, flushes it, moves it
-// into in/, records it, and only then deletes it from the server. A claimed
-// file a crash left on the server is resumed on the next run. Then it
-// pushes the partner's status files that were never pushed (temp name,
-// then rename).
+// exists), downloads it beside in/, checks its size, flushes it, records
+// the intent to move it (its temporary name) in the ledger, moves it into
+// in/, records it as moved, and only then deletes it from the server. A
+// claimed file a crash left on the server is resumed on the next run: an
+// intent whose temporary file is gone was moved (it is recorded as such,
+// never pulled again), one whose temporary file is still there was not.
+// Then it pushes the partner's status files that were never pushed (temp
+// name, then rename).
+//
+// A remote file larger than MaxFileSize (from the listing, or its stat once
+// claimed) is never downloaded: it is renamed on the server to
+// "<name>.flowgate-refused", left there for the partner, and logged as an
+// error; a file growing during the download is cut at the limit and refused
+// the same way.
 type Poller struct {
 	Partner   string
 	Remote    Remote
 	Mailboxes Mailboxes
 	Ledger    Ledger
 	Log       *slog.Logger
+	// MaxFileSize bounds, in bytes, a file pulled: the partner's
+	// max_file_size. Zero means DefaultMaxPull.
+	MaxFileSize int64
 
 	running atomic.Bool
 	skipped atomic.Int64
 	runs    atomic.Int64
+	// afterMove, when set (tests), is called once a pulled file is in in/
+	// and before it is recorded as moved: the crash window.
+	afterMove func(local string)
 }
+
+// DefaultMaxPull is the size bound of a pulled file when Poller.MaxFileSize
+// is zero (bytes).
+const DefaultMaxPull = 1 << 30
+
+// refusedMark ends the server-side name of a remote file refused for its
+// size; such files are never taken.
+const refusedMark = ".flowgate-refused"
 
 var _ Source = (*Poller)(nil)
 
 // claimMark separates a claimed file's name from its claim id.
 const claimMark = ".flowgate-"
+
+// KeyFileWarning returns a warning when the private key file at path is
+// readable or writable by its group or others (OpenSSH's ssh refuses such
+// a key; the hub uses it and warns), or "" when it is not. A file that
+// cannot be read returns "": loading it reports the error.
+func KeyFileWarning(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+		return fmt.Sprintf("private key %s has mode %04o: readable by group or others, restrict it to its owner (chmod 600)", path, mode)
+	}
+	return ""
+}
+
+// KnownHostsWarning returns a warning when the known_hosts file at path
+// lists no host (empty, or only comments), so that every connection will be
+// refused, or "" otherwise.
+func KnownHostsWarning(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(data)) {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			return ""
+		}
+	}
+	return fmt.Sprintf("known_hosts %s lists no host: every connection will be refused", path)
+}
 
 // LoadSigner reads a private key file (unencrypted OpenSSH or PEM).
 func LoadSigner(path string) (ssh.Signer, error) {
@@ -111,13 +171,6 @@ func (p *Poller) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poll %s: schedule %q: %w", p.Partner, p.Remote.Schedule, err)
 	}
-	// Downloads a crash interrupted: never in in/, their remote files
-	// still claimed, so taken again by the next run.
-	if left, err := filepath.Glob(filepath.Join(p.Mailboxes.Uploads(p.Partner), "pull-*")); err == nil {
-		for _, f := range left {
-			os.Remove(f)
-		}
-	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	next := sched.Next(time.Now().UTC())
@@ -152,8 +205,6 @@ func (p *Poller) dial(ctx context.Context) (*ssh.Client, error) {
 	if delay <= 0 {
 		delay = time.Second
 	}
-	cfg := &ssh.ClientConfig{User: p.Remote.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(p.Remote.Signer)},
-		HostKeyCallback: p.Remote.HostKeys, Timeout: timeout}
 	var lastErr error
 	for attempt := range 3 {
 		if attempt > 0 {
@@ -171,9 +222,19 @@ func (p *Poller) dial(ctx context.Context) (*ssh.Client, error) {
 			continue
 		}
 		conn.SetDeadline(time.Now().Add(timeout))
+		known := knownAlgorithms(p.Remote.HostKeys, p.Remote.Addr, conn.RemoteAddr())
+		cfg := &ssh.ClientConfig{User: p.Remote.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(p.Remote.Signer)},
+			HostKeyCallback: p.Remote.HostKeys, HostKeyAlgorithms: known, Timeout: timeout}
 		c, chans, reqs, err := ssh.NewClientConn(conn, p.Remote.Addr, cfg)
 		if err != nil {
 			conn.Close()
+			var neg *ssh.AlgorithmNegotiationError
+			if errors.As(err, &neg) && neg.What == "host key" && known != nil {
+				// known_hosts has keys for this server, none of a type it
+				// offers: not a changed key, and no retry.
+				return nil, fmt.Errorf("host key of %s: no known key of the offered types (known_hosts has %s, the server offers %s), connection refused",
+					p.Remote.Addr, strings.Join(known, ", "), strings.Join(neg.RequestedAlgorithms, ", "))
+			}
 			var keyErr *knownhosts.KeyError
 			if errors.As(err, &keyErr) {
 				// Unknown or changed host key: no retry, and said loudly.
@@ -189,6 +250,77 @@ func (p *Poller) dial(ctx context.Context) (*ssh.Client, error) {
 		return ssh.NewClient(c, chans, reqs), nil
 	}
 	return nil, fmt.Errorf("connect %s: %w", p.Remote.Addr, lastErr)
+}
+
+// knownAlgorithms returns the host key algorithms of the keys that
+// known_hosts (through hostKeys) lists for addr, in preference order, as
+// OpenSSH's client does, so that the server is asked for a key that can be
+// checked rather than for its preferred one; nil when none is listed (the
+// host is unknown, and the callback says so).
+//
+// The callback is asked about a key no server has: its KeyError lists the
+// known keys.
+func knownAlgorithms(hostKeys ssh.HostKeyCallback, addr string, remote net.Addr) []string {
+	err := hostKeys(addr, remote, probeKey)
+	var keyErr *knownhosts.KeyError
+	if !errors.As(err, &keyErr) || len(keyErr.Want) == 0 {
+		return nil
+	}
+	types := map[string]bool{}
+	for _, k := range keyErr.Want {
+		if certAuthorityLine(k.Filename, k.Line) {
+			return nil // the server may present a certificate: leave the choice to it
+		}
+		types[k.Key.Type()] = true
+	}
+	var algos []string
+	for _, a := range hostKeyPreference {
+		if types[a.keyType] {
+			algos = append(algos, a.algo)
+		}
+	}
+	return algos
+}
+
+// certAuthorityLine reports whether line n (from 1) of the known_hosts
+// file is a "@cert-authority" line, whose key signs host certificates.
+func certAuthorityLine(file string, n int) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	i := 0
+	for line := range strings.Lines(string(data)) {
+		if i++; i == n {
+			return strings.HasPrefix(strings.TrimSpace(line), "@cert-authority")
+		}
+	}
+	return false
+}
+
+// probeKey is a public key no server holds (ed25519 from a fixed seed),
+// offered to a known_hosts callback to learn which keys it knows.
+var probeKey = func() ssh.PublicKey {
+	seed := sha256.Sum256([]byte("flowgate known_hosts probe"))
+	k, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(seed[:]).Public())
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// hostKeyPreference maps key types to host key algorithms, in the order
+// asked of a server.
+var hostKeyPreference = []struct{ keyType, algo string }{
+	{ssh.KeyAlgoED25519, ssh.KeyAlgoED25519},
+	{ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA256},
+	{ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA384},
+	{ssh.KeyAlgoECDSA521, ssh.KeyAlgoECDSA521},
+	{ssh.KeyAlgoSKED25519, ssh.KeyAlgoSKED25519},
+	{ssh.KeyAlgoSKECDSA256, ssh.KeyAlgoSKECDSA256},
+	{ssh.KeyAlgoRSA, ssh.KeyAlgoRSASHA512},
+	{ssh.KeyAlgoRSA, ssh.KeyAlgoRSASHA256},
+	{ssh.KeyAlgoRSA, ssh.KeyAlgoRSA},
 }
 
 // keepAlive pings the server until stop is closed, closing the client when
@@ -216,6 +348,9 @@ func (p *Poller) keepAlive(c *ssh.Client, stop <-chan struct{}) {
 // RunOnce does one poll: pull every flow, then push status files.
 func (p *Poller) RunOnce(ctx context.Context) error {
 	p.runs.Add(1)
+	if err := p.recover(ctx); err != nil {
+		return err
+	}
 	client, err := p.dial(ctx)
 	if err != nil {
 		return err
@@ -243,6 +378,67 @@ func newClaimID() string {
 	return time.Now().UTC().Format("20060102T150405") + hex.EncodeToString(b[:])
 }
 
+// tmpPrefix names this poller's downloads in the partner's .uploads/: a
+// partner may have several remotes, each resolving only its own.
+func (p *Poller) tmpPrefix() string {
+	h := sha256.Sum256([]byte(p.Remote.Addr + "\x00" + p.Remote.InDir))
+	return "pull-" + hex.EncodeToString(h[:4]) + "-"
+}
+
+// recover settles what a crash left between recording the intent to move
+// a download into in/ and recording it as moved. A move is one rename: an
+// intent whose download is gone from .uploads/ was moved (the intake may
+// have claimed it since), and is recorded as moved so that it is never
+// pulled again; one whose download is still there was not, and is
+// forgotten, the remote file still claimed and pulled again. Then the
+// downloads no intent names (interrupted) are removed.
+func (p *Poller) recover(ctx context.Context) error {
+	intents, err := p.Ledger.PullIntents(ctx, p.Partner, p.Remote.Addr)
+	if err != nil {
+		return err
+	}
+	uploads := p.Mailboxes.Uploads(p.Partner)
+	prefix := p.tmpPrefix()
+	var moved []store.Pull
+	var dropped []string
+	for _, in := range intents {
+		if !strings.HasPrefix(in.TmpName, prefix) {
+			continue // another remote of the partner on the same address
+		}
+		_, err := os.Lstat(filepath.Join(uploads, in.TmpName))
+		switch {
+		case err == nil:
+			dropped = append(dropped, in.RemoteName)
+		case errors.Is(err, fs.ErrNotExist):
+			moved = append(moved, in)
+		default:
+			return fmt.Errorf("poll recover: %w", err)
+		}
+	}
+	if len(moved) > 0 {
+		if err := p.Ledger.RecordPulls(ctx, p.Partner, p.Remote.Addr, moved, time.Now()); err != nil {
+			return err
+		}
+		for _, m := range moved {
+			p.Log.Info("poll: pull a crash interrupted was in in/, recorded", "partner", p.Partner,
+				"remote", p.Remote.Addr, "file", m.LocalName, "claim", m.RemoteName)
+		}
+	}
+	if len(dropped) > 0 {
+		if err := p.Ledger.DropPullIntents(ctx, p.Partner, p.Remote.Addr, dropped); err != nil {
+			return err
+		}
+	}
+	left, err := filepath.Glob(filepath.Join(uploads, prefix+"*"))
+	if err != nil {
+		return err
+	}
+	for _, f := range left {
+		os.Remove(f)
+	}
+	return nil
+}
+
 // pull takes every flow from InDir.
 func (p *Poller) pull(ctx context.Context, sc *sftp.Client) (int, error) {
 	entries, err := sc.ReadDir(p.Remote.InDir)
@@ -252,14 +448,18 @@ func (p *Poller) pull(ctx context.Context, sc *sftp.Client) (int, error) {
 	var claimed, fresh []string
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Mode().IsRegular() {
-			continue // links and folders are never followed
+		if !e.Mode().IsRegular() || strings.Contains(name, refusedMark) {
+			continue // links and folders are never followed; refused files stay for the partner
 		}
 		if i := strings.LastIndex(name, claimMark); i > 0 {
 			claimed = append(claimed, name) // left by an interrupted run: resume
 			continue
 		}
 		if Ignored(name) || strings.ContainsAny(name, "/\\") {
+			continue
+		}
+		if e.Size() > p.maxFileSize() {
+			p.refuse(sc, name, name, e.Size())
 			continue
 		}
 		fresh = append(fresh, name)
@@ -284,6 +484,37 @@ func (p *Poller) pull(ctx context.Context, sc *sftp.Client) (int, error) {
 	return p.takeAll(ctx, sc, claimed)
 }
 
+func (p *Poller) maxFileSize() int64 {
+	if p.MaxFileSize > 0 {
+		return p.MaxFileSize
+	}
+	return DefaultMaxPull
+}
+
+// refuse renames a remote file too large to pull (current is its name on
+// the server, name the one it was left under) to "<name>.flowgate-refused"
+// on the server, where the partner finds it and the hub never takes it
+// again, and logs it as an error.
+func (p *Poller) refuse(sc *sftp.Client, current, name string, size int64) {
+	target := name + refusedMark
+	err := sc.Rename(path.Join(p.Remote.InDir, current), path.Join(p.Remote.InDir, target))
+	if err != nil {
+		target = name + refusedMark + "-" + newClaimID()
+		err = sc.Rename(path.Join(p.Remote.InDir, current), path.Join(p.Remote.InDir, target))
+	}
+	if err != nil {
+		p.Log.Error("poll: remote file over max_file_size, not pulled; renaming it failed", "partner", p.Partner,
+			"remote", p.Remote.Addr, "file", name, "bytes", size, "limit", p.maxFileSize(), "err", err)
+		return
+	}
+	p.Log.Error("poll: remote file over max_file_size, not pulled, renamed on the server", "partner", p.Partner,
+		"remote", p.Remote.Addr, "file", name, "bytes", size, "limit", p.maxFileSize(), "renamed", target)
+}
+
+// errRefused marks a claimed file refused for its size: renamed on the
+// server, not an error of the run.
+var errRefused = errors.New("over max_file_size")
+
 // fetched is a claimed file downloaded beside in/, not yet handed over.
 type fetched struct {
 	claim string // its claimed name on the server
@@ -294,9 +525,10 @@ type fetched struct {
 
 // takeAll hands the claimed files over to the hub, a batch at a time: each
 // is downloaded beside in/ and its size checked, the filesystem flushed
-// once, every file moved into in/ and in/ flushed, the handovers recorded
-// in one transaction, and only then are the files deleted on the server.
-// A file that fails stays claimed on the server for the next run.
+// once, the intents to move them recorded, every file moved into in/ and
+// in/ flushed, the moves recorded in one transaction, and only then are the
+// files deleted on the server. A file that fails stays claimed on the
+// server for the next run.
 func (p *Poller) takeAll(ctx context.Context, sc *sftp.Client, claimed []string) (int, error) {
 	var errs []error
 	var batch []fetched
@@ -324,20 +556,18 @@ func (p *Poller) takeAll(ctx context.Context, sc *sftp.Client, claimed []string)
 		results[i], failures[i] = p.download(sc, todo[i])
 	})
 	for i, f := range results {
+		if errors.Is(failures[i], errRefused) {
+			continue
+		}
 		if failures[i] != nil {
 			errs = append(errs, fmt.Errorf("pull %s: %w", path.Join(p.Remote.InDir, todo[i]), failures[i]))
 			continue
 		}
 		batch = append(batch, f)
 	}
-	defer func() {
-		for _, f := range batch {
-			os.Remove(f.tmp) // a no-op once moved
-		}
-	}()
 	if len(batch) > 0 {
 		// Those moved into in/ are recorded even when a later one failed.
-		pulls, herr := p.handOver(batch)
+		pulls, herr := p.handOver(ctx, batch)
 		if len(pulls) > 0 {
 			if err := p.Ledger.RecordPulls(ctx, p.Partner, p.Remote.Addr, pulls, time.Now()); err != nil {
 				return 0, errors.Join(append(errs, herr, err)...)
@@ -370,7 +600,9 @@ func (p *Poller) takeAll(ctx context.Context, sc *sftp.Client, claimed []string)
 // transfers is how many SFTP operations a poll keeps in flight.
 const transfers = 8
 
-// download copies a claimed remote file beside in/ and checks its size.
+// download copies a claimed remote file beside in/ and checks its size:
+// one over MaxFileSize (from its stat, or growing during the copy) is
+// refused (errRefused) without being read past the limit.
 func (p *Poller) download(sc *sftp.Client, cname string) (fetched, error) {
 	f := fetched{claim: cname, name: cname[:strings.LastIndex(cname, claimMark)]}
 	src, err := sc.Open(path.Join(p.Remote.InDir, cname))
@@ -382,17 +614,29 @@ func (p *Poller) download(sc *sftp.Client, cname string) (fetched, error) {
 	if err != nil {
 		return f, err
 	}
-	tmp, err := os.CreateTemp(p.Mailboxes.Uploads(p.Partner), "pull-*")
+	limit := p.maxFileSize()
+	if fi.Size() > limit {
+		src.Close()
+		p.refuse(sc, cname, f.name, fi.Size())
+		return f, errRefused
+	}
+	tmp, err := os.CreateTemp(p.Mailboxes.Uploads(p.Partner), p.tmpPrefix()+"*")
 	if err != nil {
 		return f, err
 	}
 	f.tmp = tmp.Name()
-	f.size, err = io.Copy(tmp, src)
-	if err == nil && f.size != fi.Size() {
-		err = fmt.Errorf("downloaded %d bytes of %d", f.size, fi.Size())
-	}
+	f.size, err = io.Copy(tmp, io.LimitReader(src, limit+1))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && f.size > limit {
+		os.Remove(f.tmp)
+		src.Close()
+		p.refuse(sc, cname, f.name, f.size)
+		return f, errRefused
+	}
+	if err == nil && f.size != fi.Size() {
+		err = fmt.Errorf("downloaded %d bytes of %d", f.size, fi.Size())
 	}
 	if err != nil {
 		os.Remove(f.tmp)
@@ -400,42 +644,87 @@ func (p *Poller) download(sc *sftp.Client, cname string) (fetched, error) {
 	return f, err
 }
 
-// handOver flushes the downloaded files, moves them into in/ (under
-// another name if one is taken there) and flushes in/.
-func (p *Poller) handOver(batch []fetched) ([]store.Pull, error) {
-	if err := fsx.SyncFS(p.Mailboxes.Uploads(p.Partner)); err != nil {
+// handOver flushes the downloaded files, records the intents to move them,
+// moves them into in/ (under another name if one is taken there) and
+// flushes in/. It returns the pulls moved. A download not moved is removed
+// once its intent is dropped; if that fails it is left for recover.
+func (p *Poller) handOver(ctx context.Context, batch []fetched) ([]store.Pull, error) {
+	uploads, in := p.Mailboxes.Uploads(p.Partner), p.Mailboxes.In(p.Partner)
+	if err := fsx.SyncFS(uploads); err != nil {
 		return nil, err
 	}
-	in := p.Mailboxes.In(p.Partner)
+	intents := make([]store.Pull, len(batch))
+	chosen := map[string]bool{}
+	for i, f := range batch {
+		intents[i] = store.Pull{RemoteName: f.claim, LocalName: freeName(in, safeLocalName(f.name), chosen),
+			Size: f.size, TmpName: filepath.Base(f.tmp)}
+	}
+	if err := p.Ledger.RecordPullIntents(ctx, p.Partner, p.Remote.Addr, intents, time.Now()); err != nil {
+		return nil, err // the downloads stay for recover
+	}
 	var pulls []store.Pull
-	var err error
-	for _, f := range batch {
-		local := safeLocalName(f.name)
-		for i := 0; ; i++ {
-			target := local
-			if i > 0 {
-				target = fmt.Sprintf("%s.%d", local, i)
-			}
-			err = fsx.RenameNoReplace(f.tmp, filepath.Join(in, target))
-			if errors.Is(err, fs.ErrExist) && i < 100 {
-				continue
-			}
-			if err == nil {
-				local = target
-			}
-			break
-		}
+	var failed []string
+	var errs []error
+	for i, f := range batch {
+		local, err := moveIn(f.tmp, in, intents[i].LocalName)
 		if err != nil {
-			err = fmt.Errorf("hand over %s: %w", f.name, err)
+			errs = append(errs, fmt.Errorf("hand over %s: %w", f.name, err))
+			failed = append(failed, f.claim)
+			continue
+		}
+		if p.afterMove != nil {
+			p.afterMove(local)
+		}
+		pl := intents[i]
+		pl.LocalName = local
+		pulls = append(pulls, pl)
+	}
+	if len(failed) > 0 {
+		if err := p.Ledger.DropPullIntents(ctx, p.Partner, p.Remote.Addr, failed); err != nil {
+			errs = append(errs, err)
+		} else {
+			for _, f := range batch {
+				if slices.Contains(failed, f.claim) {
+					os.Remove(f.tmp)
+				}
+			}
+		}
+	}
+	// The names moved must be durable before they are recorded.
+	if err := fsx.SyncDir(in); err != nil {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	return pulls, errors.Join(errs...)
+}
+
+// freeName returns name, or name.1, name.2..., the first that neither
+// exists in dir nor is in taken, and adds it to taken.
+func freeName(dir, name string, taken map[string]bool) string {
+	target := name
+	for i := 1; i < 100; i++ {
+		if _, err := os.Lstat(filepath.Join(dir, target)); errors.Is(err, fs.ErrNotExist) && !taken[target] {
 			break
 		}
-		pulls = append(pulls, store.Pull{RemoteName: f.claim, LocalName: local, Size: f.size})
+		target = fmt.Sprintf("%s.%d", name, i)
 	}
-	// The names moved so far must be durable before they are recorded.
-	if serr := fsx.SyncDir(in); serr != nil {
-		return nil, serr
+	taken[target] = true
+	return target
+}
+
+// moveIn renames tmp into dir under name, or under name.N when something
+// took that name meanwhile; it returns the name used.
+func moveIn(tmp, dir, name string) (string, error) {
+	for i := 0; ; i++ {
+		target := name
+		if i > 0 {
+			target = fmt.Sprintf("%s.%d", name, i)
+		}
+		err := fsx.RenameNoReplace(tmp, filepath.Join(dir, target))
+		if errors.Is(err, fs.ErrExist) && i < 100 {
+			continue
+		}
+		return target, err
 	}
-	return pulls, err
 }
 
 // safeLocalName keeps a remote name usable as a local file name.

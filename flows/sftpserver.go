@@ -32,8 +32,36 @@ type SFTPPartner struct {
 	ID          string
 	Keys        []ssh.PublicKey // from its authorized_keys: the key decides the partner
 	MaxFileSize int64           // bytes per upload
-	MaxSessions int             // concurrent sessions
+	// MaxSessions bounds both the partner's logged-in connections and its
+	// open SFTP channels, counted across all its connections: one
+	// connection cannot open more channels than this either.
+	MaxSessions int
+	// MaxPendingBytes bounds, in bytes, what the partner has pending: the
+	// uploads in progress (counted at their highest offset written) plus
+	// the files left in in/ under a temporary name (see Ignored). An upload
+	// that would pass it is refused. Zero means 4 × MaxFileSize.
+	MaxPendingBytes int64
 }
+
+// pendingQuota is p's MaxPendingBytes, or its default.
+func (p *SFTPPartner) pendingQuota() int64 {
+	if p.MaxPendingBytes > 0 {
+		return p.MaxPendingBytes
+	}
+	return 4 * p.MaxFileSize
+}
+
+// partnerState is what a partner holds on the server at a time.
+type partnerState struct {
+	conns    int          // logged-in connections, under SFTPServer.mu
+	channels int          // open session channels, under SFTPServer.mu
+	uploads  atomic.Int64 // bytes of the uploads in progress
+	open     atomic.Int64 // uploads open
+}
+
+// uploadsPerSession bounds the uploads a partner may hold open at once, per
+// session it may open: each holds a file descriptor.
+const uploadsPerSession = 16
 
 // SFTPServer is the embedded SFTP server: each partner logs in with its key
 // and sees its own mailbox as "/": /in (upload, rename), /out, /inbox,
@@ -52,15 +80,35 @@ type SFTPServer struct {
 	// MaxConnections bounds the connections open at once, logged in or not
 	// (default 256): a flood of handshakes cannot exhaust the hub.
 	MaxConnections int
-	Log            *slog.Logger
+	// MaxPreAuthPerHost bounds the connections of one remote address that
+	// have not logged in yet (default 8): extra ones are closed at once, so
+	// that one address cannot take every slot of MaxConnections.
+	MaxPreAuthPerHost int
+	// HandshakeTimeout bounds the handshake and login of a connection
+	// (default 10s); past it the connection is closed.
+	HandshakeTimeout time.Duration
+	// UploadExpiry is how long a file may stay in a partner's in/ under a
+	// temporary name (see Ignored) untouched before the sweep removes it
+	// (default 24h).
+	UploadExpiry time.Duration
+	Log          *slog.Logger
 
-	ln       net.Listener
-	byKey    map[string]*SFTPPartner
-	sessions map[string]int
-	mu       sync.Mutex
-	failures map[string]*failure // per remote host: failed logins, for the slow-down
-	conns    sync.WaitGroup
+	ln        net.Listener
+	byKey     map[string]*SFTPPartner
+	state     map[string]*partnerState // by partner id; the map is fixed at Start
+	mu        sync.Mutex
+	failures  map[string]*failure  // per remote host: failed logins, for the slow-down
+	preAuth   map[string]int       // per remote host: connections not logged in yet
+	refusedAt map[string]time.Time // per remote host: when a pre-auth refusal was last logged
+	conns     sync.WaitGroup
 }
+
+// Defaults of the server's limits.
+const (
+	DefaultMaxPreAuthPerHost = 8
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultUploadExpiry      = 24 * time.Hour
+)
 
 var _ Source = (*SFTPServer)(nil)
 
@@ -70,7 +118,8 @@ type failure struct {
 }
 
 // LoadHostKey reads the server's private host key, generating an ed25519
-// key (mode 0600) when the file does not exist.
+// key (mode 0600) when the file does not exist. A key readable by group or
+// others is used, with a warning logged (see KeyFileWarning).
 func LoadHostKey(path string, log *slog.Logger) (ssh.Signer, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -112,6 +161,9 @@ func LoadHostKey(path string, log *slog.Logger) (ssh.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host key %s: %w", path, err)
 	}
+	if w := KeyFileWarning(path); w != "" {
+		log.Warn(w)
+	}
 	return signer, nil
 }
 
@@ -145,20 +197,24 @@ func (s *SFTPServer) Start() error {
 		return nil
 	}
 	s.byKey = map[string]*SFTPPartner{}
-	s.sessions = map[string]int{}
+	s.state = map[string]*partnerState{}
 	s.failures = map[string]*failure{}
+	s.preAuth = map[string]int{}
+	s.refusedAt = map[string]time.Time{}
 	for i := range s.Partners {
 		p := &s.Partners[i]
+		s.state[p.ID] = &partnerState{}
 		for _, k := range p.Keys {
 			s.byKey[string(k.Marshal())] = p
 		}
 		if err := os.MkdirAll(s.Mailboxes.Uploads(p.ID), 0o700); err != nil {
 			return err
 		}
-		// Uploads a crash interrupted: never complete, never in in/.
-		if entries, err := os.ReadDir(s.Mailboxes.Uploads(p.ID)); err == nil {
-			for _, e := range entries {
-				os.Remove(filepath.Join(s.Mailboxes.Uploads(p.ID), e.Name()))
+		// Uploads a crash interrupted: never complete, never in in/. Only
+		// the server's own: a poller's downloads there are its to resolve.
+		if left, err := filepath.Glob(filepath.Join(s.Mailboxes.Uploads(p.ID), "upload-*")); err == nil {
+			for _, f := range left {
+				os.Remove(f)
 			}
 		}
 	}
@@ -190,6 +246,7 @@ func (s *SFTPServer) Run(ctx context.Context) error {
 		s.ln.Close()
 		open.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
 	}()
+	s.conns.Go(func() { s.sweepEvery(ctx) })
 	for {
 		conn, err := s.ln.Accept()
 		if err != nil {
@@ -211,11 +268,17 @@ func (s *SFTPServer) Run(ctx context.Context) error {
 			conn.Close()
 			continue
 		}
+		host := remoteHost(conn.RemoteAddr())
+		if !s.enterPreAuth(host) {
+			<-slots
+			conn.Close()
+			continue
+		}
 		open.Store(conn, struct{}{})
 		s.conns.Go(func() {
 			defer func() { <-slots }()
 			defer open.Delete(conn)
-			s.serveConn(conn)
+			s.serveConn(conn, host)
 		})
 	}
 }
@@ -275,10 +338,50 @@ func (s *SFTPServer) failed(host string) time.Duration {
 	return min(250*time.Millisecond<<min(f.count-1, 5), 8*time.Second)
 }
 
-func (s *SFTPServer) serveConn(conn net.Conn) {
+// enterPreAuth counts a new connection from host until it has logged in,
+// or refuses it when host already has MaxPreAuthPerHost such connections.
+// A refusal is logged once per host per minute.
+func (s *SFTPServer) enterPreAuth(host string) bool {
+	limit := s.MaxPreAuthPerHost
+	if limit <= 0 {
+		limit = DefaultMaxPreAuthPerHost
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.preAuth[host] < limit {
+		s.preAuth[host]++
+		return true
+	}
+	now := time.Now()
+	if now.Sub(s.refusedAt[host]) >= time.Minute {
+		if len(s.refusedAt) > 10000 {
+			clear(s.refusedAt)
+		}
+		s.refusedAt[host] = now
+		s.Log.Warn("SFTP connection refused: too many connections not logged in from this address",
+			"remote", host, "limit", limit)
+	}
+	return false
+}
+
+// leavePreAuth ends what enterPreAuth counted.
+func (s *SFTPServer) leavePreAuth(host string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.preAuth[host]--; s.preAuth[host] <= 0 {
+		delete(s.preAuth, host)
+	}
+}
+
+func (s *SFTPServer) serveConn(conn net.Conn, host string) {
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second)) // the handshake and login
+	timeout := s.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	conn.SetDeadline(time.Now().Add(timeout)) // the handshake and login
 	sc, chans, reqs, err := ssh.NewServerConn(conn, s.config())
+	s.leavePreAuth(host)
 	if err != nil {
 		s.Log.Debug("SFTP handshake", "remote", conn.RemoteAddr().String(), "err", err)
 		return
@@ -294,16 +397,31 @@ func (s *SFTPServer) serveConn(conn net.Conn) {
 	}
 	defer s.release(partner)
 	s.Log.Info("SFTP login", "partner", partner.ID, "remote", conn.RemoteAddr().String())
+	var sessions sync.WaitGroup
+	defer sessions.Wait()
+	refused := 0
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
 			nc.Reject(ssh.Prohibited, "only SFTP sessions are served")
 			continue
 		}
-		ch, requests, err := nc.Accept()
-		if err != nil {
+		if !s.openChannel(partner) {
+			nc.Reject(ssh.ResourceShortage, fmt.Sprintf("too many sessions (max_sessions %d)", partner.MaxSessions))
+			if refused++; refused == 1 {
+				s.Log.Warn("SFTP channel refused: too many sessions", "partner", partner.ID,
+					"remote", conn.RemoteAddr().String(), "limit", partner.MaxSessions)
+			}
 			continue
 		}
-		go s.serveSession(partner, ch, requests)
+		ch, requests, err := nc.Accept()
+		if err != nil {
+			s.closeChannel(partner)
+			continue
+		}
+		sessions.Go(func() {
+			defer s.closeChannel(partner)
+			s.serveSession(partner, ch, requests)
+		})
 	}
 }
 
@@ -316,20 +434,119 @@ func (s *SFTPServer) partner(id string) *SFTPPartner {
 	return nil
 }
 
+// acquire counts a logged-in connection of p, or refuses it when p
+// already has MaxSessions.
 func (s *SFTPServer) acquire(p *SFTPPartner) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sessions[p.ID] >= p.MaxSessions {
+	st := s.state[p.ID]
+	if st.conns >= p.MaxSessions {
 		return false
 	}
-	s.sessions[p.ID]++
+	st.conns++
 	return true
 }
 
 func (s *SFTPServer) release(p *SFTPPartner) {
 	s.mu.Lock()
-	s.sessions[p.ID]--
+	s.state[p.ID].conns--
 	s.mu.Unlock()
+}
+
+// openChannel counts a session channel of p, across its connections, or
+// refuses it when p already has MaxSessions open.
+func (s *SFTPServer) openChannel(p *SFTPPartner) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state[p.ID]
+	if st.channels >= p.MaxSessions {
+		return false
+	}
+	st.channels++
+	return true
+}
+
+func (s *SFTPServer) closeChannel(p *SFTPPartner) {
+	s.mu.Lock()
+	s.state[p.ID].channels--
+	s.mu.Unlock()
+}
+
+// sweepEvery runs sweep until ctx is done, a few times per UploadExpiry
+// (at most hourly).
+func (s *SFTPServer) sweepEvery(ctx context.Context) {
+	expiry := s.uploadExpiry()
+	every := min(max(expiry/4, 10*time.Millisecond), time.Hour)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.sweep(now)
+		}
+	}
+}
+
+func (s *SFTPServer) uploadExpiry() time.Duration {
+	if s.UploadExpiry > 0 {
+		return s.UploadExpiry
+	}
+	return DefaultUploadExpiry
+}
+
+// sweep removes from each partner's in/ the regular files under a
+// temporary name (see Ignored) not modified for UploadExpiry at now: an
+// upload never renamed to its final name, which the intake never takes.
+// Each removal is logged.
+func (s *SFTPServer) sweep(now time.Time) {
+	expiry := s.uploadExpiry()
+	for i := range s.Partners {
+		p := &s.Partners[i]
+		in := s.Mailboxes.In(p.ID)
+		entries, err := os.ReadDir(in)
+		if err != nil {
+			s.Log.Error("SFTP upload sweep", "partner", p.ID, "err", err)
+			continue
+		}
+		for _, e := range entries {
+			if !Ignored(e.Name()) || !e.Type().IsRegular() {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil || now.Sub(fi.ModTime()) < expiry {
+				continue
+			}
+			if err := os.Remove(filepath.Join(in, e.Name())); err != nil {
+				if !errors.Is(err, fs.ErrNotExist) {
+					s.Log.Error("SFTP upload sweep", "partner", p.ID, "file", e.Name(), "err", err)
+				}
+				continue
+			}
+			s.Log.Warn("SFTP upload left under a temporary name, expired and removed", "partner", p.ID,
+				"file", e.Name(), "bytes", fi.Size(), "modified", fi.ModTime().UTC().Format(time.RFC3339))
+		}
+	}
+}
+
+// tempBytes adds up the sizes of the regular files under a temporary name
+// (see Ignored) in partner's in/.
+func tempBytes(in string) int64 {
+	entries, err := os.ReadDir(in)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range entries {
+		if !Ignored(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 // serveSession serves the sftp subsystem and refuses everything else: no
@@ -339,7 +556,7 @@ func (s *SFTPServer) serveSession(p *SFTPPartner, ch ssh.Channel, requests <-cha
 	for req := range requests {
 		if req.Type == "subsystem" && len(req.Payload) >= 4 && string(req.Payload[4:]) == "sftp" {
 			req.Reply(true, nil)
-			fsys := &mailboxFS{partner: p, mb: s.Mailboxes, log: s.Log}
+			fsys := &mailboxFS{partner: p, state: s.state[p.ID], mb: s.Mailboxes, log: s.Log}
 			h := sftp.Handlers{FileGet: fsys, FilePut: fsys, FileCmd: fsys, FileList: fsys}
 			srv := sftp.NewRequestServer(ch, h)
 			if err := srv.Serve(); err != nil && !errors.Is(err, io.EOF) {
@@ -355,6 +572,7 @@ func (s *SFTPServer) serveSession(p *SFTPPartner, ch ssh.Channel, requests <-cha
 // mailboxFS is one partner's view: its four mailbox folders as "/".
 type mailboxFS struct {
 	partner *SFTPPartner
+	state   *partnerState
 	mb      Mailboxes
 	log     *slog.Logger
 }
@@ -442,13 +660,27 @@ func (m *mailboxFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if area != "in" || name == "" {
 		return nil, fs.ErrPermission
 	}
+	if m.state.open.Add(1) > int64(uploadsPerSession*m.partner.MaxSessions) {
+		m.state.open.Add(-1)
+		m.log.Warn("SFTP upload refused: too many open", "partner", m.partner.ID, "file", name)
+		return nil, fmt.Errorf("too many uploads open (at most %d)", uploadsPerSession*m.partner.MaxSessions)
+	}
+	quota := m.partner.pendingQuota()
+	temps := tempBytes(m.dir("in"))
+	if temps+m.state.uploads.Load() >= quota {
+		m.log.Warn("SFTP upload refused: pending bytes over the quota", "partner", m.partner.ID, "file", name,
+			"quota", quota, "temporary", temps, "uploading", m.state.uploads.Load())
+		m.state.open.Add(-1)
+		return nil, fmt.Errorf("pending uploads and temporary files over the quota of %d bytes", quota)
+	}
 	f, err := os.CreateTemp(m.mb.Uploads(m.partner.ID), "upload-*")
 	if err != nil {
+		m.state.open.Add(-1)
 		m.log.Error("SFTP upload", "partner", m.partner.ID, "file", name, "err", err)
 		return nil, err
 	}
 	return &upload{f: f, final: filepath.Join(m.dir("in"), name), name: name, max: m.partner.MaxFileSize,
-		partner: m.partner.ID, log: m.log}, nil
+		quota: quota - temps, pending: &m.state.uploads, open: &m.state.open, partner: m.partner.ID, log: m.log}, nil
 }
 
 // upload is one file being received. It reaches in/ only through Close
@@ -459,17 +691,34 @@ type upload struct {
 	name    string
 	partner string
 	max     int64
-	size    atomic.Int64
+	quota   int64         // bytes the partner's uploads in progress may hold together
+	pending *atomic.Int64 // the partner's uploads in progress, in bytes
+	open    *atomic.Int64 // the partner's uploads open
+	size    atomic.Int64  // highest offset written, counted in pending
 	failed  atomic.Bool
 	log     *slog.Logger
 	once    sync.Once
 	err     error
 }
 
+// WriteAt writes p at off unless the file would then pass the partner's
+// max_file_size or its pending bytes pass the quota: the limit is checked
+// on the offset, before anything is written, so that a write far into the
+// file (a sparse file) is refused without allocating. A refused write fails
+// the upload: it never reaches in/.
 func (u *upload) WriteAt(p []byte, off int64) (int, error) {
-	if off+int64(len(p)) > u.max {
+	if off < 0 || int64(len(p)) > u.max || off > u.max-int64(len(p)) {
 		u.failed.Store(true)
+		u.log.Warn("SFTP upload refused: over max_file_size", "partner", u.partner, "file", u.name,
+			"offset", off, "bytes", len(p), "limit", u.max)
 		return 0, fmt.Errorf("file over the limit of %d bytes", u.max)
+	}
+	end := off + int64(len(p))
+	if grow := end - u.size.Load(); grow > 0 && u.pending.Load()+grow > u.quota {
+		u.failed.Store(true)
+		u.log.Warn("SFTP upload refused: pending bytes over the quota", "partner", u.partner, "file", u.name,
+			"quota", u.quota)
+		return 0, fmt.Errorf("pending uploads over the quota of %d bytes", u.quota)
 	}
 	n, err := u.f.WriteAt(p, off)
 	if err != nil {
@@ -478,7 +727,11 @@ func (u *upload) WriteAt(p []byte, off int64) (int, error) {
 	for {
 		cur := u.size.Load()
 		end := off + int64(n)
-		if end <= cur || u.size.CompareAndSwap(cur, end) {
+		if end <= cur {
+			break
+		}
+		if u.size.CompareAndSwap(cur, end) {
+			u.pending.Add(end - cur)
 			break
 		}
 	}
@@ -499,6 +752,10 @@ func (u *upload) Close() error {
 func (u *upload) finish() error {
 	tmp := u.f.Name()
 	defer os.Remove(tmp) // a no-op once moved
+	defer func() {
+		u.pending.Add(-u.size.Load())
+		u.open.Add(-1)
+	}()
 	if u.failed.Load() {
 		u.f.Close()
 		u.log.Warn("SFTP upload interrupted, discarded", "partner", u.partner, "file", u.name, "bytes", u.size.Load())

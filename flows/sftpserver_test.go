@@ -3,10 +3,15 @@ package flows
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +28,11 @@ type serverFixture struct {
 }
 
 func newServerFixture(t *testing.T, maxSize int64, maxSessions int) *serverFixture {
+	return newServerFixtureWith(t, maxSize, maxSessions, nil)
+}
+
+// newServerFixtureWith lets adjust change the server before it starts.
+func newServerFixtureWith(t *testing.T, maxSize int64, maxSessions int, adjust func(*SFTPServer)) *serverFixture {
 	dir := t.TempDir()
 	f := &serverFixture{mb: newMailboxes(t), key: filepath.Join(dir, "p1"), logs: &syncBuffer{}}
 	keygen(t, f.key)
@@ -32,6 +42,9 @@ func newServerFixture(t *testing.T, maxSize int64, maxSessions int) *serverFixtu
 	}
 	f.srv = &SFTPServer{Listen: "127.0.0.1:0", HostKey: f.host, Mailboxes: f.mb, MaxAuthTries: 6, Log: newTestLog(f.logs),
 		Partners: []SFTPPartner{{ID: "P1", Keys: []ssh.PublicKey{publicKey(t, f.key+".pub")}, MaxFileSize: maxSize, MaxSessions: maxSessions}}}
+	if adjust != nil {
+		adjust(f.srv)
+	}
 	if err := f.srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -43,15 +56,29 @@ func newServerFixture(t *testing.T, maxSize int64, maxSessions int) *serverFixtu
 }
 
 func (f *serverFixture) connect(t *testing.T) (*ssh.Client, *sftp.Client, error) {
+	return f.connectFrom(t, nil)
+}
+
+// connectFrom logs in from the local address from (nil: any).
+func (f *serverFixture) connectFrom(t *testing.T, from net.Addr) (*ssh.Client, *sftp.Client, error) {
 	signer, err := LoadSigner(f.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ssh.Dial("tcp", f.srv.Addr().String(), &ssh.ClientConfig{User: "p1", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.FixedHostKey(f.host.PublicKey()), Timeout: 5 * time.Second})
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: from}
+	conn, err := d.Dial("tcp", f.srv.Addr().String())
 	if err != nil {
 		return nil, nil, err
 	}
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	cc, chans, reqs, err := ssh.NewClientConn(conn, f.srv.Addr().String(), &ssh.ClientConfig{User: "p1",
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.FixedHostKey(f.host.PublicKey())})
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	conn.SetDeadline(time.Time{})
+	c := ssh.NewClient(cc, chans, reqs)
 	sc, err := sftp.NewClient(c)
 	if err != nil {
 		c.Close()
@@ -194,4 +221,284 @@ func TestSFTPMaxConnections(t *testing.T) {
 	if !strings.Contains(g.logs.String(), "too many open") {
 		t.Errorf("refusal not logged: %s", g.logs)
 	}
+}
+
+// TestSFTPSparseUploadRefused: a write far into the file (a sparse file of
+// 1 GiB) is refused on its offset, before anything is written, and the
+// upload never reaches in/.
+func TestSFTPSparseUploadRefused(t *testing.T) {
+	f := newServerFixture(t, 1<<20, 4)
+	c, sc, err := f.connect(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, off := range []int64{1<<30 - 1, 1<<20 - 1, math.MaxInt64 - 1} {
+		w, err := sc.Create("/in/sparse.xml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, werr := w.WriteAt([]byte{'<', 'x'}, off)
+		cerr := w.Close()
+		if werr == nil {
+			t.Errorf("write of 2 bytes at offset %d accepted with max_file_size 1 MiB", off)
+		}
+		_ = cerr
+		if _, err := os.Stat(filepath.Join(f.mb.In("P1"), "sparse.xml")); err == nil {
+			t.Fatalf("sparse upload (offset %d) reached in/", off)
+		}
+	}
+	if left, _ := os.ReadDir(f.mb.Uploads("P1")); len(left) != 0 {
+		t.Errorf("upload temp left: %d", len(left))
+	}
+	if !strings.Contains(f.logs.String(), "over max_file_size") {
+		t.Errorf("refusal not logged: %s", f.logs)
+	}
+}
+
+// put puts data at name over sc and returns the error of the write or
+// of the close.
+func put(sc *sftp.Client, name string, data []byte) error {
+	w, err := sc.Create(name)
+	if err != nil {
+		return err
+	}
+	_, werr := w.Write(data)
+	return errors.Join(werr, w.Close())
+}
+
+// TestSFTPPendingQuotaAndExpiry: uploads left under a temporary name count
+// against the partner's pending bytes, which refuse an upload past the
+// quota; the sweep removes them once expired, and uploads pass again.
+func TestSFTPPendingQuotaAndExpiry(t *testing.T) {
+	f := newServerFixtureWith(t, 1000, 4, func(s *SFTPServer) {
+		s.Partners[0].MaxPendingBytes = 1500
+		s.UploadExpiry = time.Hour // the sweep is driven by hand below
+	})
+	c, sc, err := f.connect(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, name := range []string{"a.xml.part", ".b.xml"} {
+		if err := put(sc, "/in/"+name, bytes.Repeat([]byte("x"), 600)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	// 1200 bytes pending under temporary names: 400 more pass the quota.
+	if err := put(sc, "/in/c.xml", bytes.Repeat([]byte("x"), 400)); err == nil {
+		t.Error("upload past the pending quota accepted")
+	}
+	if _, err := os.Stat(filepath.Join(f.mb.In("P1"), "c.xml")); err == nil {
+		t.Error("upload past the pending quota reached in/")
+	}
+	if !strings.Contains(f.logs.String(), "over the quota") {
+		t.Errorf("refusal not logged: %s", f.logs)
+	}
+	if err := put(sc, "/in/d.xml", bytes.Repeat([]byte("x"), 200)); err != nil {
+		t.Errorf("upload within the quota: %v", err)
+	}
+	// Not yet expired: kept.
+	f.srv.sweep(time.Now().Add(30 * time.Minute))
+	if got := names(t, f.mb.In("P1")); strings.Join(got, " ") != ".b.xml a.xml.part d.xml" {
+		t.Errorf("in/ after an early sweep: %v", got)
+	}
+	f.srv.sweep(time.Now().Add(61 * time.Minute))
+	if got := names(t, f.mb.In("P1")); strings.Join(got, " ") != "d.xml" {
+		t.Errorf("in/ after the sweep: %v", got)
+	}
+	if !strings.Contains(f.logs.String(), "expired and removed") {
+		t.Errorf("expiry not logged: %s", f.logs)
+	}
+	if err := put(sc, "/in/c.xml", bytes.Repeat([]byte("x"), 900)); err != nil {
+		t.Errorf("upload after the sweep: %v", err)
+	}
+}
+
+// TestSFTPUploadSweepRuns: the server sweeps by itself every quarter of
+// upload_expiry.
+func TestSFTPUploadSweepRuns(t *testing.T) {
+	f := newServerFixtureWith(t, 1000, 4, func(s *SFTPServer) { s.UploadExpiry = 200 * time.Millisecond })
+	stale := filepath.Join(f.mb.In("P1"), "old.xml.filepart")
+	os.WriteFile(stale, []byte("<x"), 0o644)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(stale); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("temporary upload never expired")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSFTPChannelFlood: one connection opening many session channels gets
+// max_sessions of them; the others are refused (resource shortage) and a
+// slot is free again once a channel closes.
+func TestSFTPChannelFlood(t *testing.T) {
+	f := newServerFixture(t, 1<<20, 3)
+	c, sc, err := f.connect(t) // the SFTP client holds one channel
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var open []ssh.Channel
+	refused := 0
+	for range 200 {
+		ch, reqs, err := c.OpenChannel("session", nil)
+		if err != nil {
+			var oe *ssh.OpenChannelError
+			if !errors.As(err, &oe) || oe.Reason != ssh.ResourceShortage {
+				t.Fatalf("channel refused with %v, want a resource shortage", err)
+			}
+			refused++
+			continue
+		}
+		go ssh.DiscardRequests(reqs)
+		open = append(open, ch)
+	}
+	if len(open) != 2 || refused != 198 {
+		t.Fatalf("%d channels opened, %d refused; want 2 opened (max_sessions 3, one taken by SFTP)", len(open), refused)
+	}
+	if !strings.Contains(f.logs.String(), "SFTP channel refused") {
+		t.Errorf("refusal not logged: %s", f.logs)
+	}
+	if strings.Count(f.logs.String(), "SFTP channel refused") != 1 {
+		t.Errorf("refusal logged more than once per connection")
+	}
+	// The SFTP channel still works.
+	if err := put(sc, "/in/f.xml", []byte("<x/>")); err != nil {
+		t.Fatal(err)
+	}
+	open[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ch, reqs, err := c.OpenChannel("session", nil)
+		if err == nil {
+			go ssh.DiscardRequests(reqs)
+			ch.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("channel slot not freed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSFTPPreAuthFlood: idle connections from one address past the
+// per-address limit are closed at once, those within it at the handshake
+// deadline, and they never take the slots of another address: a partner
+// connecting from elsewhere logs in during the flood.
+func TestSFTPPreAuthFlood(t *testing.T) {
+	f := newServerFixtureWith(t, 1<<20, 4, func(s *SFTPServer) {
+		s.MaxConnections = 6
+		s.MaxPreAuthPerHost = 3
+		s.HandshakeTimeout = 3 * time.Second
+	})
+	flooder := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	for range 10 {
+		d := net.Dialer{LocalAddr: flooder, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", f.srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	// Each idle connection gets the server's banner, then either the
+	// close (past the limit) or nothing until the deadline.
+	var closedEarly atomic.Int64
+	var wg sync.WaitGroup
+	soon := time.Now().Add(time.Second) // well before the handshake deadline
+	for _, c := range idle {
+		c.SetReadDeadline(soon)
+		wg.Go(func() {
+			if _, err := io.ReadAll(c); err == nil {
+				closedEarly.Add(1) // EOF within the second: closed by the server
+			}
+		})
+	}
+	wg.Wait()
+	if n := closedEarly.Load(); n != 7 {
+		t.Errorf("%d of 10 idle connections closed at once, want 7 (limit 3 per address)", n)
+	}
+	if n := strings.Count(f.logs.String(), "not logged in from this address"); n != 1 {
+		t.Errorf("refusal logged %d times, want once per address per minute", n)
+	}
+	// A partner from another address logs in while the flooder holds its 3.
+	c, sc, err := f.connectFrom(t, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatalf("partner locked out by another address's idle connections: %v", err)
+	}
+	if err := put(sc, "/in/f.xml", []byte("<x/>")); err != nil {
+		t.Error(err)
+	}
+	c.Close()
+	// The 3 held ones are closed at the handshake deadline.
+	for _, c := range idle {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadAll(c); err != nil {
+			t.Errorf("idle connection not closed at the handshake deadline: %v", err)
+		}
+	}
+	// And the flooder's address may connect again: its count went back.
+	c, _, err = f.connectFrom(t, flooder)
+	if err != nil {
+		t.Fatalf("address still refused after its idle connections ended: %v", err)
+	}
+	c.Close()
+}
+
+// TestSFTPPreAuthLimitSameAddress: a partner is refused only when its own
+// address holds the limit of connections not logged in.
+func TestSFTPPreAuthLimitSameAddress(t *testing.T) {
+	f := newServerFixtureWith(t, 1<<20, 4, func(s *SFTPServer) { s.MaxPreAuthPerHost = 3 })
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	dial := func() {
+		c, err := net.Dial("tcp", f.srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	dial()
+	dial()
+	c, _, err := f.connect(t)
+	if err != nil {
+		t.Fatalf("partner refused with 2 idle connections of 3 allowed: %v", err)
+	}
+	c.Close()
+	dial()
+	// The server counts the third idle one before the next connection.
+	deadline := time.Now().Add(5 * time.Second)
+	for f.srv.preAuthCount("127.0.0.1") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("idle connections not counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c, _, err := f.connect(t); err == nil {
+		c.Close()
+		t.Error("partner accepted past the per-address limit")
+	}
+}
+
+// preAuthCount is how many connections from host the server counts as not
+// logged in yet.
+func (s *SFTPServer) preAuthCount(host string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.preAuth[host]
 }

@@ -174,6 +174,11 @@ var migrations = []string{
 		at TEXT NOT NULL,
 		PRIMARY KEY (partner, remote, name)
 	);`,
+	// A pull is recorded as an intent before its file is moved into in/,
+	// then marked moved: a crash between the move and the record is
+	// resolved from the download's temporary name (see flows.Poller).
+	`ALTER TABLE remote_pulls ADD COLUMN state TEXT NOT NULL DEFAULT 'moved';
+	ALTER TABLE remote_pulls ADD COLUMN tmp_name TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *SQLite) migrate(ctx context.Context) error {
@@ -431,10 +436,10 @@ func (s *SQLite) Counts(ctx context.Context) (planned, done int, err error) {
 }
 
 // Pulled reports whether a claimed file of a partner's remote server was
-// already handed over to the hub.
+// already handed over to the hub (moved into in/, not only intended).
 func (s *SQLite) Pulled(ctx context.Context, partner, remote, name string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM remote_pulls WHERE partner = ? AND remote = ? AND remote_name = ?`,
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM remote_pulls WHERE partner = ? AND remote = ? AND remote_name = ? AND state = 'moved'`,
 		partner, remote, name).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("remote pulls: %w", err)
@@ -444,25 +449,79 @@ func (s *SQLite) Pulled(ctx context.Context, partner, remote, name string) (bool
 
 // Pull is a claimed remote file handed over to the hub.
 type Pull struct {
-	RemoteName string
-	LocalName  string
-	Size       int64
+	RemoteName string // its claimed name on the remote server
+	LocalName  string // its name in the partner's in/
+	Size       int64  // bytes
+	TmpName    string // the download's name in the partner's .uploads/ before the move
+}
+
+// RecordPullIntents records, in one transaction, that claimed remote files
+// are about to be moved from .uploads/ (TmpName) into in/ (LocalName).
+// Pulled stays false for them until RecordPulls.
+func (s *SQLite) RecordPullIntents(ctx context.Context, partner, remote string, pulls []Pull, at time.Time) error {
+	return s.upsertPulls(ctx, partner, remote, pulls, "intent", at)
 }
 
 // RecordPulls records, in one transaction, that claimed remote files are
-// in the partner's in/.
+// in the partner's in/ (intended before or not).
 func (s *SQLite) RecordPulls(ctx context.Context, partner, remote string, pulls []Pull, at time.Time) error {
+	return s.upsertPulls(ctx, partner, remote, pulls, "moved", at)
+}
+
+func (s *SQLite) upsertPulls(ctx context.Context, partner, remote string, pulls []Pull, state string, at time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, p := range pulls {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO remote_pulls (partner, remote, remote_name, local_name, size, at) VALUES (?, ?, ?, ?, ?, ?)`,
-				partner, remote, p.RemoteName, p.LocalName, p.Size, stamp(at)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO remote_pulls (partner, remote, remote_name, local_name, size, at, state, tmp_name)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (partner, remote, remote_name) DO UPDATE SET local_name = excluded.local_name, size = excluded.size,
+					at = excluded.at, state = excluded.state, tmp_name = excluded.tmp_name`,
+				partner, remote, p.RemoteName, p.LocalName, p.Size, stamp(at), state, p.TmpName); err != nil {
 				return fmt.Errorf("%s: %w", p.RemoteName, err)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record pulls of %s: %w", partner, err)
+		return fmt.Errorf("record pulls (%s) of %s: %w", state, partner, err)
+	}
+	return nil
+}
+
+// PullIntents returns the pulls of a partner's remote recorded as intents
+// and not yet as moved: those a crash may have interrupted.
+func (s *SQLite) PullIntents(ctx context.Context, partner, remote string) ([]Pull, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT remote_name, local_name, size, tmp_name FROM remote_pulls
+		WHERE partner = ? AND remote = ? AND state = 'intent' ORDER BY remote_name`, partner, remote)
+	if err != nil {
+		return nil, fmt.Errorf("pull intents: %w", err)
+	}
+	defer rows.Close()
+	var out []Pull
+	for rows.Next() {
+		var p Pull
+		if err := rows.Scan(&p.RemoteName, &p.LocalName, &p.Size, &p.TmpName); err != nil {
+			return nil, fmt.Errorf("pull intents: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DropPullIntents forgets intents whose file was never moved into in/, so
+// that their remote files are pulled again. Pulls recorded as moved are
+// kept.
+func (s *SQLite) DropPullIntents(ctx context.Context, partner, remote string, remoteNames []string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, n := range remoteNames {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM remote_pulls WHERE partner = ? AND remote = ? AND remote_name = ? AND state = 'intent'`,
+				partner, remote, n); err != nil {
+				return fmt.Errorf("%s: %w", n, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("drop pull intents of %s: %w", partner, err)
 	}
 	return nil
 }

@@ -49,7 +49,9 @@ func sftpSources(cfg config.Config, mb flows.Mailboxes, st *store.SQLite, log *s
 		if err != nil {
 			return nil, err
 		}
-		srv := &flows.SFTPServer{Listen: cfg.SFTP.Listen, HostKey: host, Mailboxes: mb, MaxAuthTries: cfg.SFTP.MaxAuthTries, Log: log}
+		srv := &flows.SFTPServer{Listen: cfg.SFTP.Listen, HostKey: host, Mailboxes: mb, MaxAuthTries: cfg.SFTP.MaxAuthTries,
+			HandshakeTimeout: cfg.SFTP.HandshakeTimeout.Duration, MaxPreAuthPerHost: cfg.SFTP.MaxPreAuthPerAddress,
+			UploadExpiry: cfg.SFTP.UploadExpiry.Duration, Log: log}
 		for _, p := range cfg.Partners {
 			if p.AuthorizedKeys == "" {
 				continue
@@ -58,7 +60,8 @@ func sftpSources(cfg config.Config, mb flows.Mailboxes, st *store.SQLite, log *s
 			if err != nil {
 				return nil, fmt.Errorf("partner %s: %w", p.ID, err)
 			}
-			srv.Partners = append(srv.Partners, flows.SFTPPartner{ID: p.ID, Keys: keys, MaxFileSize: p.MaxFileSize, MaxSessions: p.MaxSessions})
+			srv.Partners = append(srv.Partners, flows.SFTPPartner{ID: p.ID, Keys: keys, MaxFileSize: p.MaxFileSize,
+				MaxSessions: p.MaxSessions, MaxPendingBytes: p.MaxPendingBytes})
 		}
 		if err := srv.Start(); err != nil {
 			return nil, err
@@ -75,7 +78,12 @@ func sftpSources(cfg config.Config, mb flows.Mailboxes, st *store.SQLite, log *s
 			if err != nil {
 				return nil, fmt.Errorf("partner %s remote %d: %w", p.ID, i, err)
 			}
-			sources = append(sources, &flows.Poller{Partner: p.ID, Mailboxes: mb, Ledger: st, Log: log,
+			for _, w := range []string{flows.KeyFileWarning(r.PrivateKey), flows.KnownHostsWarning(r.KnownHosts)} {
+				if w != "" {
+					log.Warn(w, "partner", p.ID, "remote", r.Addr())
+				}
+			}
+			sources = append(sources, &flows.Poller{Partner: p.ID, Mailboxes: mb, Ledger: st, Log: log, MaxFileSize: p.MaxFileSize,
 				Remote: flows.Remote{Addr: r.Addr(), User: r.User, Signer: signer, HostKeys: hosts, InDir: r.InDir,
 					OutDir: r.OutDir, Timeout: r.Timeout.Duration, Schedule: r.Schedule}})
 		}

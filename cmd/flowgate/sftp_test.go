@@ -297,3 +297,53 @@ func TestPollingPartnerJourney(t *testing.T) {
 		t.Errorf("recipient's inbox holds %d files", len(inbox))
 	}
 }
+
+// TestDaemonWarnsOfKeyFiles: private keys readable by others (the SFTP
+// host key, a remote's key) and a known_hosts listing no host are warned
+// about at start, with their paths and modes; the daemon still runs.
+func TestDaemonWarnsOfKeyFiles(t *testing.T) {
+	root := t.TempDir()
+	for _, k := range []string{"host_key", "hub_key", "partner"} {
+		sshtest.Keygen(t, filepath.Join(root, k))
+	}
+	os.Chmod(filepath.Join(root, "host_key"), 0o644)
+	os.Chmod(filepath.Join(root, "hub_key"), 0o640)
+	os.WriteFile(filepath.Join(root, "known_hosts"), []byte("# filled in later\n"), 0o644)
+	dir, _ := filepath.Abs("../../samples/directory")
+	cfg := config.DefaultConfig()
+	cfg.Root, cfg.Directory = filepath.Join(root, "hub"), dir
+	cfg.SFTP = config.SFTP{Listen: fmt.Sprintf("127.0.0.1:%d", sshtest.FreePort(t)), HostKey: filepath.Join(root, "host_key"), MaxAuthTries: 6}
+	cfg.Partners = []config.Partner{
+		{ID: "FOURN01", Name: "Fournitures Durand", SIRETs: []string{crashSupplier}, AuthorizedKeys: filepath.Join(root, "partner.pub"),
+			Remotes: []config.Remote{{Host: "127.0.0.1", Port: sshtest.FreePort(t), User: "hub", PrivateKey: filepath.Join(root, "hub_key"),
+				KnownHosts: filepath.Join(root, "known_hosts"), InDir: "/depot", Schedule: "@every 1h"}}},
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(cfg.Root, 0o755)
+	logs := &syncLog{mu: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("daemon: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("daemon: %v", err)
+	}
+	for _, want := range []string{
+		"private key " + filepath.Join(root, "host_key") + " has mode 0644",
+		"private key " + filepath.Join(root, "hub_key") + " has mode 0640",
+		"known_hosts " + filepath.Join(root, "known_hosts") + " lists no host",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no warning %q in:\n%s", want, logs)
+		}
+	}
+}
