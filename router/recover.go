@@ -1,0 +1,114 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"flowgate/flows"
+	"flowgate/outbox"
+	"flowgate/store"
+)
+
+// Recover carries out the plans a crash interrupted and returns the flows
+// left in work/ without a plan, in the order they were claimed, for the
+// caller to process first. It also returns the greatest flow id found in
+// work/, so that new ids sort after it.
+func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
+	r.removeTemps()
+	if stalled, err := r.resume(ctx); err != nil {
+		return nil, "", err
+	} else if stalled > 0 {
+		r.cfg.Log.Warn("interrupted flows could not all be carried out yet; retrying while running", "count", stalled)
+	}
+
+	entries, err := os.ReadDir(r.mb.Work())
+	if err != nil {
+		return nil, "", fmt.Errorf("recover: %w", err)
+	}
+	var todo []flows.Claimed
+	var finished []string
+	maxID := ""
+	for _, e := range entries {
+		id, partner, name, ok := flows.ParseWorkName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			if !flows.Ignored(e.Name()) {
+				r.cfg.Log.Warn("unexpected file in work/, left alone", "file", e.Name())
+			}
+			continue
+		}
+		maxID = max(maxID, id)
+		f, known, err := r.cfg.Store.Flow(ctx, id)
+		if err != nil {
+			return nil, "", err
+		}
+		switch {
+		case known && f.State == store.StateDone:
+			finished = append(finished, e.Name()) // done, not yet archived
+		case known:
+			// planned and still pending: executed above
+		case r.partners[partner] == nil:
+			// Claimed for a partner no longer configured: kept, not
+			// retried in a loop; it is resumed once the partner is back.
+			r.cfg.Log.Error("flow of an unknown partner left in work/", "flow", id, "partner", partner, "file", name)
+		default:
+			info, _ := e.Info()
+			received := time.Now()
+			if info != nil {
+				received = info.ModTime()
+			}
+			todo = append(todo, flows.Claimed{FlowID: id, Partner: partner, Name: name,
+				Path: filepath.Join(r.mb.Work(), e.Name()), ReceivedAt: received})
+		}
+	}
+	if err := r.archive(finished); err != nil {
+		return nil, "", err
+	}
+	sort.Slice(todo, func(i, j int) bool { return todo[i].FlowID < todo[j].FlowID })
+	if len(todo) > 0 {
+		r.cfg.Log.Info("resuming claimed flows", "count", len(todo))
+	}
+	return todo, maxID, nil
+}
+
+// removeTemps removes the temp files a crash left in the folders the router
+// writes into. Only the router writes there, and it is not running yet.
+func (r *Router) removeTemps() {
+	dirs, _ := filepath.Glob(filepath.Join(r.cfg.Root, "portal", "*"))
+	for id := range r.partners {
+		dirs = append(dirs, r.mb.Out(id), r.mb.Inbox(id), r.mb.Returns(id))
+	}
+	for _, d := range dirs {
+		n, err := outbox.RemoveTemps(d)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.cfg.Log.Warn("temp files left", "dir", d, "err", err)
+		}
+		if n > 0 {
+			r.cfg.Log.Info("removed temp files of an interrupted write", "dir", d, "count", n)
+		}
+	}
+}
+
+// resume carries out the plans saved and not yet done, and returns how
+// many are still not done.
+func (r *Router) resume(ctx context.Context) (int, error) {
+	pending, err := r.cfg.Store.Pending(ctx)
+	if err != nil || len(pending) == 0 {
+		return 0, err
+	}
+	r.cfg.Log.Info("carrying out saved plans", "count", len(pending))
+	var plans []*plan
+	for _, f := range pending {
+		var p plan
+		if err := json.Unmarshal(f.Plan, &p); err != nil {
+			return 0, fmt.Errorf("flow %s: bad plan in store: %w", f.ID, err)
+		}
+		plans = append(plans, &p)
+	}
+	return len(r.execute(ctx, plans, nil)), nil
+}
