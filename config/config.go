@@ -117,6 +117,8 @@ type Config struct {
 	Rescan Duration `toml:"rescan"`
 	// ShutdownTimeout bounds how long in-flight flows may take to finish on SIGTERM.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	LogFormat       string   `toml:"log_format"`
+	LogLevel        string   `toml:"log_level"`
 
 	// MemoryLimit is the daemon's memory budget in bytes, given to the Go
 	// runtime (debug.SetMemoryLimit) and from which the router derives how
@@ -129,8 +131,6 @@ type Config struct {
 	// timeout or unreadable file counts one) before it is quarantined.
 	MaxAttempts int `toml:"max_attempts"`
 
-	LogFormat       string   `toml:"log_format"`
-	LogLevel        string   `toml:"log_level"`
 	// HubID is the hub's own partner id in the status files it emits.
 	HubID    string    `toml:"hub_id"`
 	SFTP     SFTP      `toml:"sftp"`
