@@ -2,18 +2,24 @@ package router
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"flowgate"
@@ -34,39 +40,124 @@ type decided struct {
 	invs    []store.Invoice
 	sts     []store.Status
 
-	sender *Partner            // who deposited it
+	sender *Partner            // who deposited it; nil for a quarantined flow of an unknown partner
 	rep    flowgate.FlowReport // its report, for the status files
 	names  []partyNames        // of each invoice of the report
 	dupOf  *plan               // the original, for a duplicate flow
 }
 
-// Process decides, records and carries out one round of claimed flows. It
-// returns the flows it could not decide (left in work/, to process again)
-// and how many decided flows it could not carry out yet (their plans stay
-// in the store, for resume): a full disk or a permission error on a
-// mailbox, or the store being unavailable.
-func (r *Router) Process(ctx context.Context, round []flows.Claimed) (failed []flows.Claimed, notDone int) {
+// Process decides, records and carries out claimed flows, in as many
+// rounds as the budgets require (see processRound). It returns the flows
+// it could not decide (left in work/, to process again) and how many
+// decided flows it could not carry out yet (their plans stay in the store,
+// for resume): a full disk or a permission error on a mailbox, or the
+// store being unavailable.
+func (r *Router) Process(ctx context.Context, todo []flows.Claimed) (failed []flows.Claimed, notDone int) {
+	for len(todo) > 0 {
+		f, n, rest := r.processRound(ctx, todo)
+		failed = append(failed, f...)
+		notDone += n
+		todo = rest
+	}
+	return failed, notDone
+}
+
+// storeTimeout bounds a store call that must not be cancelled by shutdown:
+// saving a round's plans once decided, marking its flows done, counting
+// attempts back.
+const storeTimeout = 15 * time.Second
+
+// processRound decides, records and carries out one round taken from the
+// head of todo, and returns the flows it did not take (rest), in order.
+//
+// The round is todo cut by the entry budgets (see prepareRound); but when
+// todo holds flows tried before whose try did not end (a crash), the one
+// with the fewest attempts is taken alone. Each flow's try is counted in
+// the store before it starts. A flow whose try fails by its own fault (a
+// panic, flow_timeout, a file that cannot be read) fails alone, and is
+// quarantined once it has failed MaxAttempts times; a flow already at
+// MaxAttempts is quarantined without being tried. A failure that is not a
+// flow's (the store, shutdown) fails the round and takes back its attempts.
+func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed []flows.Claimed, notDone int, rest []flows.Claimed) {
+	round, rest, prior, err := r.isolate(ctx, todo)
+	if err != nil {
+		r.cfg.Log.Error("flow attempts unavailable, flows left in work/", "flows", len(todo), "err", err)
+		return todo, 0, nil
+	}
 	var batch []*decided
+	var tried []flows.Claimed
+	for _, c := range round {
+		if a := prior[c.FlowID]; a.Attempts >= r.cfg.MaxAttempts {
+			batch = append(batch, r.decideQuarantine(c, a.Attempts, cmp.Or(a.LastError, "the daemon stopped during the try (crash)")))
+		} else {
+			tried = append(tried, c)
+		}
+	}
+	var counts map[string]int
+	if len(tried) > 0 {
+		keys := make([]store.Attempt, len(tried))
+		for i, c := range tried {
+			keys[i] = store.Attempt{FlowID: c.FlowID, Partner: c.Partner, FileName: c.Name}
+		}
+		if counts, err = r.cfg.Store.BeginAttempts(ctx, keys, r.now()); err != nil {
+			r.cfg.Log.Error("flow attempts not counted, flows left in work/", "flows", len(round), "err", err)
+			return round, 0, rest
+		}
+	}
+	preps, n := r.prepareRound(tried)
+	if n < len(tried) {
+		r.forget(ids(tried[n:]))
+		rest = append(slices.Clone(tried[n:]), rest...)
+		tried = tried[:n]
+	}
+
 	bySHA := map[string]*decided{}
 	hist := &history{ctx: ctx, store: r.cfg.Store, mem: validator.MemoryHistory{}}
-	preps := prepareRound(round)
-	for i, c := range round {
+	var notMine []string // tried, failed for a reason not their own
+	// fault records a flow's own failure: the flow failed, or it is
+	// quarantined (returned) at its last attempt.
+	fault := func(c flows.Claimed, err error) *decided {
+		at := counts[c.FlowID]
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+		if ferr := r.cfg.Store.FailAttempt(sctx, c.FlowID, err.Error(), r.now()); ferr != nil {
+			r.cfg.Log.Warn("flow attempt failure not recorded", "flow", c.FlowID, "err", ferr)
+		}
+		if at >= r.cfg.MaxAttempts || errors.Is(err, errChanged) {
+			return r.decideQuarantine(c, at, err.Error())
+		}
+		r.cfg.Log.Error("flow not decided, left in work/", "flow", c.FlowID, "partner", c.Partner, "file", c.Name,
+			"attempt", at, "err", err)
+		failed = append(failed, c)
+		return nil
+	}
+	for i, c := range tried {
 		d, err := r.decide(ctx, c, preps[i], hist, bySHA)
 		preps[i] = prepared{} // its entries now live in d, or nowhere
-		if err != nil {
+		var te *transientError
+		switch {
+		case err == nil:
+			batch = append(batch, d)
+			if d.plan.DuplicateOf == "" && d.plan.SHA256 != "" {
+				bySHA[d.plan.Partner+" "+d.plan.SHA256] = d
+			}
+		case errors.As(err, &te) || ctx.Err() != nil:
 			r.cfg.Log.Error("flow not decided, left in work/", "flow", c.FlowID, "partner", c.Partner, "file", c.Name, "err", err)
 			failed = append(failed, c)
-			continue
-		}
-		batch = append(batch, d)
-		if d.plan.DuplicateOf == "" {
-			bySHA[d.plan.Partner+" "+d.plan.SHA256] = d
+			notMine = append(notMine, c.FlowID)
+		default:
+			if q := fault(c, err); q != nil {
+				batch = append(batch, q)
+			}
 		}
 	}
 	if hist.err != nil {
 		r.cfg.Log.Error("history unavailable, round left in work/", "err", hist.err)
-		return round, 0
+		r.forget(ids(tried))
+		return round, 0, rest
 	}
+	r.forget(notMine)
+
 	// Originals render in parallel; duplicates after, since they copy an
 	// original's reports, which may be of this round.
 	renderErrs := make([]error, len(batch))
@@ -90,29 +181,62 @@ func (r *Router) Process(ctx context.Context, round []flows.Claimed) (failed []f
 			renderErrs[i] = r.render(d)
 		}
 	}
-	kept := batch[:0]
+	var kept []*decided
 	for i, d := range batch {
-		if renderErrs[i] != nil {
-			r.cfg.Log.Error("flow not decided, left in work/", "flow", d.plan.FlowID, "partner", d.plan.Partner, "err", renderErrs[i])
-			failed = append(failed, flows.Claimed{FlowID: d.plan.FlowID, Partner: d.plan.Partner, Name: d.plan.Name,
-				Path: filepath.Join(r.mb.Work(), d.plan.WorkName), ReceivedAt: d.plan.ReceivedAt})
+		if renderErrs[i] == nil {
+			kept = append(kept, d)
 			continue
 		}
-		kept = append(kept, d)
+		c := flows.Claimed{FlowID: d.plan.FlowID, Partner: d.plan.Partner, Name: d.plan.Name,
+			Path: filepath.Join(r.mb.Work(), d.plan.WorkName), ReceivedAt: d.plan.ReceivedAt}
+		if d.plan.Quarantine {
+			r.cfg.Log.Error("quarantined flow's status files not rendered, left in work/", "flow", c.FlowID, "err", renderErrs[i])
+			failed = append(failed, c)
+			continue
+		}
+		// A report the hub cannot render is the flow's fault too.
+		if q := fault(c, fmt.Errorf("render: %w", renderErrs[i])); q != nil {
+			if err := r.render(q); err != nil {
+				r.cfg.Log.Error("quarantined flow's status files not rendered, left in work/", "flow", c.FlowID, "err", err)
+				failed = append(failed, c)
+				continue
+			}
+			kept = append(kept, q)
+		}
 	}
 	batch = kept
 	if len(batch) == 0 {
-		return failed, 0
+		return failed, 0, rest
 	}
+	notDone, err = r.commit(ctx, batch)
+	if err != nil {
+		r.cfg.Log.Error("plans not saved, round left in work/", "flows", len(batch), "err", err)
+		r.forget(ids(tried))
+		return round, 0, rest
+	}
+	for _, d := range batch {
+		r.cfg.Log.Info("flow", "flow", d.plan.FlowID, "partner", d.plan.Partner, "file", d.plan.Name,
+			"status", string(d.plan.Status), "invoices", len(d.invs), "duplicate_of", d.plan.DuplicateOf,
+			"quarantined", d.plan.Quarantine)
+	}
+	return failed, notDone, rest
+}
+
+// commit saves the plans of decided and rendered flows in one transaction,
+// then carries them out, and returns how many could not be carried out
+// yet. Once decided, a round is saved whatever becomes of ctx (a shutdown
+// does not throw it away), within storeTimeout.
+func (r *Router) commit(ctx context.Context, batch []*decided) (int, error) {
 	var pb store.PlanBatch
 	for _, d := range batch {
 		pb.Flows = append(pb.Flows, d.flow)
 		pb.Invoices = append(pb.Invoices, d.invs...)
 		pb.Statuses = append(pb.Statuses, d.sts...)
 	}
-	if err := r.cfg.Store.SavePlans(ctx, pb); err != nil {
-		r.cfg.Log.Error("plans not saved, round left in work/", "flows", len(batch), "err", err)
-		return round, 0
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := r.cfg.Store.SavePlans(sctx, pb); err != nil {
+		return 0, err
 	}
 	plans := make([]*plan, len(batch))
 	cache := map[string][][]byte{}
@@ -122,24 +246,99 @@ func (r *Router) Process(ctx context.Context, round []flows.Claimed) (failed []f
 			cache[d.plan.FlowID] = d.entries
 		}
 	}
-	notDone = len(r.execute(ctx, plans, cache))
-	for _, d := range batch {
-		r.cfg.Log.Info("flow", "flow", d.plan.FlowID, "partner", d.plan.Partner, "file", d.plan.Name,
-			"status", string(d.plan.Status), "invoices", len(d.invs), "duplicate_of", d.plan.DuplicateOf)
+	return len(r.execute(sctx, plans, cache)), nil
+}
+
+// isolate takes the round from the head of todo: the whole of it or, when
+// it holds flows tried before whose try did not end (a crash; flows at
+// MaxAttempts are not tried again), the one of them with the fewest
+// attempts, alone. It also returns the attempts recorded for todo.
+func (r *Router) isolate(ctx context.Context, todo []flows.Claimed) (round, rest []flows.Claimed, prior map[string]store.Attempt, err error) {
+	prior, err = r.cfg.Store.Attempts(ctx, ids(todo))
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return failed, notDone
+	best := -1
+	for i, c := range todo {
+		a := prior[c.FlowID]
+		if a.Attempts == 0 || a.Attempts >= r.cfg.MaxAttempts {
+			continue
+		}
+		if best < 0 || a.Attempts < prior[todo[best].FlowID].Attempts {
+			best = i
+		}
+	}
+	if best < 0 || len(todo) == 1 {
+		return todo, nil, prior, nil
+	}
+	rest = append(slices.Clone(todo[:best]), todo[best+1:]...)
+	return todo[best : best+1], rest, prior, nil
+}
+
+// forget takes back the attempt just counted for flows whose try failed
+// for a reason that was not theirs.
+func (r *Router) forget(flowIDs []string) {
+	if len(flowIDs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := r.cfg.Store.ForgetAttempts(ctx, flowIDs); err != nil {
+		r.cfg.Log.Warn("flow attempts not taken back", "flows", len(flowIDs), "err", err)
+	}
+}
+
+func ids(cs []flows.Claimed) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.FlowID
+	}
+	return out
+}
+
+// transientError is a failure to decide a flow that is not the flow's
+// fault (the store): it does not count as an attempt.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// errChanged: a flow's file is not the one checked. It is quarantined at
+// once: what was checked is what is delivered, or nothing.
+var errChanged = errors.New("the file changed after it was checked")
+
+// errTooMuch stops the caching of a flow past its memory budget.
+var errTooMuch = errors.New("over the memory budget")
+
+// panicError is a panic while checking a flow, recovered.
+type panicError struct{ value any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// panicked logs a recovered panic with its stack, once, and returns it as
+// the flow's error.
+func (r *Router) panicked(c flows.Claimed, v any) error {
+	r.cfg.Log.Error("panic while checking a flow", "flow", c.FlowID, "partner", c.Partner, "file", c.Name,
+		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	return &panicError{v}
+}
+
+// timeoutError: the check of a flow ran past flow_timeout.
+type timeoutError struct{ limit time.Duration }
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("check ran past flow_timeout (%s)", e.limit)
 }
 
 // history is the state one round shares across its flows: the duplicate
 // check (invoices accepted in the store, plus those accepted earlier in
 // the round; a store error is kept and fails the round, never read as "not
-// seen"), and the entry bytes the round keeps in memory.
+// seen").
 type history struct {
-	ctx    context.Context
-	store  Store
-	mem    validator.MemoryHistory
-	err    error
-	cached int64 // entry bytes the round keeps in memory so far
+	ctx   context.Context
+	store Store
+	mem   validator.MemoryHistory
+	err   error
 }
 
 func (h *history) Seen(k validator.DuplicateKey) bool {
@@ -155,30 +354,38 @@ func (h *history) Seen(k validator.DuplicateKey) bool {
 
 func (h *history) Add(k validator.DuplicateKey) { h.mem.Add(k) }
 
-// maxCached bounds the entry bytes a round keeps in memory, for one flow
-// and for the whole round; what does not fit is read again from work/ when
-// carried out.
-const (
-	maxCached      = 64 << 20
-	maxRoundCached = 256 << 20
-)
-
 // prepared is a claimed flow read and parsed ahead of its decision: the
 // part of deciding that depends on nothing else, done for a round's flows
 // in parallel.
 type prepared struct {
-	sum     string         // SHA-256 of the file
-	entries []parser.Entry // nil when the flow is too big to hold: it is read again, streaming
-	err     error          // reading the file failed
+	sum     string         // SHA-256 of the file; empty for a file too big to read
+	size    int64          // from fstat
+	tooBig  bool           // over the sender's max_file_size: refused unread
+	entries []parser.Entry // nil when not held: read again, streaming, when decided
+	held    int64          // bytes of the entries' Data held
+	spent   time.Duration  // time the check took so far
+	err     error          // reading or checking the file failed
 }
 
-// openFlow opens a flow's file and returns it with its size.
-func openFlow(path string) (*os.File, int64, error) {
-	f, err := os.Open(path)
+// streamed reports whether the flow is to be read again when decided.
+func (p prepared) streamed() bool { return p.err == nil && !p.tooBig && p.entries == nil }
+
+// openFlow opens a flow's file without following a link and returns it
+// with its size, from fstat.
+func (r *Router) openFlow(path string) (*os.File, int64, error) {
+	if h := r.cfg.Hooks.Open; h != nil {
+		if err := h(path); err != nil {
+			return nil, 0, fmt.Errorf("open %s: %w", filepath.Base(path), err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, 0, err
 	}
 	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: not a regular file", filepath.Base(path))
+	}
 	if err != nil {
 		f.Close()
 		return nil, 0, err
@@ -186,54 +393,155 @@ func openFlow(path string) (*os.File, int64, error) {
 	return f, fi.Size(), nil
 }
 
-// prepare reads a claimed flow, hashes it and, when it fits the budget,
-// parses it into entries.
-func prepare(path string, keep bool) prepared {
-	f, size, err := openFlow(path)
+// maxFileSize is the partner's bound on a flow's size, 0 for none.
+func (r *Router) maxFileSize(partner string) int64 {
+	if p := r.partners[partner]; p != nil {
+		return p.MaxFileSize
+	}
+	return 0
+}
+
+// hashFile returns the SHA-256 of f's content, read from its start.
+func hashFile(f *os.File) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return "", fmt.Errorf("read %s: %w", filepath.Base(f.Name()), err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readAll reads a file of size bytes whole; a file that is not that size
+// any more is an error.
+func readAll(f *os.File, size int64) ([]byte, error) {
+	data := make([]byte, size)
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Base(f.Name()), err)
+	}
+	return data, nil
+}
+
+// prepare reads a claimed flow and, unless it is over its sender's
+// max_file_size (then it is not read at all), hashes it and, when it fits
+// the budgets, parses it into entries. held counts the entry bytes the
+// round holds, as they are inflated; a flow that would pass FlowCached or
+// RoundCached is not held (it is read again, streaming, when decided).
+// A panic is recovered and returned as the flow's error.
+func (r *Router) prepare(c flows.Claimed, held *atomic.Int64) (p prepared) {
+	start := time.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			held.Add(-p.held)
+			p = prepared{err: r.panicked(c, v)}
+		}
+		p.spent = time.Since(start)
+	}()
+	f, size, err := r.openFlow(c.Path)
 	if err != nil {
 		return prepared{err: err}
 	}
 	defer f.Close()
-	if !keep || size > maxCached {
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			return prepared{err: fmt.Errorf("read %s: %w", path, err)}
-		}
-		return prepared{sum: hex.EncodeToString(h.Sum(nil))}
+	p.size = size
+	if limit := r.maxFileSize(c.Partner); limit > 0 && size > limit {
+		p.tooBig = true
+		return p
 	}
-	data, err := io.ReadAll(f)
+	if h := r.cfg.Hooks.Check; h != nil {
+		h(c)
+	}
+	if size > r.budgets.FlowCached {
+		if p.sum, err = hashFile(f); err != nil {
+			return prepared{err: err}
+		}
+		return p
+	}
+	data, err := readAll(f, size)
 	if err != nil {
-		return prepared{err: fmt.Errorf("read %s: %w", path, err)}
+		return prepared{err: err}
 	}
 	sum := sha256.Sum256(data)
-	p := prepared{sum: hex.EncodeToString(sum[:]), entries: []parser.Entry{}}
-	parser.ReadFlow(bytes.NewReader(data), int64(len(data)), func(e parser.Entry) error {
+	p.sum, p.entries = hex.EncodeToString(sum[:]), []parser.Entry{}
+	deadline := start.Add(r.cfg.FlowTimeout)
+	err = parser.ReadFlow(bytes.NewReader(data), size, func(e parser.Entry) error {
+		if time.Now().After(deadline) {
+			return &timeoutError{r.cfg.FlowTimeout}
+		}
+		n := int64(len(e.Data))
+		if p.held+n > r.budgets.FlowCached || held.Load()+n > r.budgets.RoundCached {
+			return errTooMuch
+		}
+		held.Add(n)
+		p.held += n
 		p.entries = append(p.entries, e)
 		return nil
 	})
+	if err != nil {
+		held.Add(-p.held)
+		p.held, p.entries = 0, nil
+		if !errors.Is(err, errTooMuch) {
+			p.err = err
+		}
+	}
 	return p
 }
 
-// prepareRound prepares a round's flows on every core, within the round's
-// memory budget (flows past it are read again, streaming, when decided).
-func prepareRound(round []flows.Claimed) []prepared {
-	keep := make([]bool, len(round))
-	var budget int64
-	for i, c := range round {
-		if fi, err := os.Stat(c.Path); err == nil && fi.Size() <= maxCached && budget+fi.Size() <= maxRoundCached {
-			keep[i] = true
-			budget += fi.Size()
-		}
+// prepareRound prepares flows of a round in parallel (Budgets.Workers at
+// once) and returns how many of them, from the start, make the round: the
+// first always; then as many as fit RoundEntries, up to and including a
+// flow that could not be held in memory (its entries are not counted: it
+// ends the round). Flows prepared past the cut are dropped; they start
+// the next round.
+func (r *Router) prepareRound(round []flows.Claimed) ([]prepared, int) {
+	preps := make([]prepared, len(round))
+	ready := make([]bool, len(round))
+	var held atomic.Int64
+	var mu sync.Mutex
+	next, cut, entries, stop := 0, 0, 0, false
+	var wg sync.WaitGroup
+	for range min(len(round), r.budgets.Workers) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if stop || next >= len(round) {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				p := r.prepare(round[i], &held)
+				mu.Lock()
+				preps[i], ready[i] = p, true
+				for !stop && cut < len(round) && ready[cut] {
+					n := len(preps[cut].entries)
+					if cut > 0 && entries+n > r.budgets.RoundEntries {
+						stop = true
+						break
+					}
+					entries += n
+					cut++
+					stop = preps[cut-1].streamed()
+				}
+				mu.Unlock()
+			}
+		})
 	}
-	out := make([]prepared, len(round))
-	fsx.Parallel(len(round), runtime.GOMAXPROCS(0), func(i int) { out[i] = prepare(round[i].Path, keep[i]) })
-	return out
+	wg.Wait()
+	for i := cut; i < len(round); i++ {
+		preps[i] = prepared{}
+	}
+	return preps[:cut], cut
 }
 
 // decide checks one flow of the round against the directory, its sender and
 // the history, in claim order (the history makes the order matter), and
-// builds its plan but for the status files (see render).
-func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, hist *history, bySHA map[string]*decided) (*decided, error) {
+// builds its plan but for the status files (see render). A panic is
+// recovered and returned as the flow's error.
+func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, hist *history, bySHA map[string]*decided) (d *decided, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			d, err = nil, r.panicked(c, v)
+		}
+	}()
 	if prep.err != nil {
 		return nil, prep.err
 	}
@@ -244,20 +552,27 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 	if sender == nil {
 		return nil, fmt.Errorf("unknown partner %q", c.Partner)
 	}
+	if prep.tooBig {
+		return r.decideTooBig(p, sender, prep.size), nil
+	}
 	if dup, err := r.duplicate(ctx, c.Partner, prep.sum, bySHA); err != nil {
-		return nil, err
+		return nil, &transientError{err}
 	} else if dup != nil {
 		return r.decideDuplicate(p, dup, sender), nil
 	}
 
+	deadline := time.Now().Add(r.cfg.FlowTimeout - prep.spent)
 	in := validator.Input{Directory: r.cfg.Directory, History: hist,
 		Sender: &validator.Sender{ID: sender.ID, SIRETs: sender.SIRETs}}
-	d := &decided{plan: p, sender: sender}
+	d = &decided{plan: p, sender: sender}
 	b := &planBuilder{r: r, d: d, now: now, returns: r.rel(r.mb.Returns(sender.ID)), name: c.Name}
 	var rep flowgate.FlowReport
 	if prep.entries != nil {
 		check := validator.NewFlowCheck(c.Name, in)
 		for _, e := range prep.entries {
+			if time.Now().After(deadline) {
+				return nil, &timeoutError{r.cfg.FlowTimeout}
+			}
 			b.add(e, check.Entry(e))
 		}
 		rep = check.Report()
@@ -266,24 +581,44 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 			d.entries[i] = e.Data // nil for an entry that could not be read: indexes stay aligned
 		}
 	} else {
-		f, size, err := openFlow(c.Path)
+		// Too big to hold: read again, streaming, then hashed again, so
+		// that what was checked is the file whose hash is recorded.
+		f, size, err := r.openFlow(c.Path)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
+		if size != prep.size {
+			return nil, errChanged
+		}
 		rep, err = validator.CheckFlow(c.Name, f, size, in, func(e parser.Entry, line *flowgate.InvoiceReport) error {
+			if time.Now().After(deadline) {
+				return &timeoutError{r.cfg.FlowTimeout}
+			}
 			b.add(e, line)
 			return nil
 		})
 		if err != nil {
-			return nil, err // only an I/O error reading work/: transient
+			return nil, err // reading work/ failed, or the check ran out of time
+		}
+		if sum, err := hashFile(f); err != nil {
+			return nil, err
+		} else if sum != prep.sum {
+			return nil, errChanged
 		}
 	}
 	accepted := slices.ContainsFunc(rep.Invoices, func(l flowgate.InvoiceReport) bool { return l.Verdict == flowgate.Accepted })
 	if !accepted && !b.returned {
 		// Nothing delivered and nothing returned entry by entry: the whole
-		// file goes back to its sender, as deposited.
-		p.Writes = append(p.Writes, write{Dir: b.returns, Name: returnName(p.FlowID, -1, c.Name), Entry: wholeFile})
+		// file goes back to its sender, as deposited; one too big to hold
+		// in memory, as a notice (it stays in the archive).
+		if prep.size <= r.budgets.FlowCached {
+			p.Writes = append(p.Writes, write{Dir: b.returns, Name: returnName(p.FlowID, -1, c.Name), Entry: wholeFile})
+		} else {
+			p.Writes = append(p.Writes, r.notice(p, b.returns, prep.size,
+				"rejeté, voir le compte rendu du flux ; trop gros pour être renvoyé, il est conservé par le hub",
+				"rejected, see the flow's report; too big to be sent back, the hub keeps it"))
+		}
 	}
 	p.Status = rep.Status
 	d.rep, d.names = rep, b.names
@@ -313,14 +648,14 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 	switch {
 	case line != nil && line.Verdict == flowgate.Accepted:
 		dir, name := b.r.delivery(p, line, e.Name, seq)
-		p.Writes = append(p.Writes, write{Dir: dir, Name: name, Entry: seq})
+		p.Writes = append(p.Writes, write{Dir: dir, Name: name, Entry: seq, SHA256: sum(e.Data)})
 		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, dir, name))
 		d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: b.now},
 			store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: b.now})
 	case e.Data != nil && e.Name != "":
 		// A rejected or unreadable archive member goes back as its own file.
 		name := returnName(p.FlowID, seq, e.Name)
-		p.Writes = append(p.Writes, write{Dir: b.returns, Name: name, Entry: seq})
+		p.Writes = append(p.Writes, write{Dir: b.returns, Name: name, Entry: seq, SHA256: sum(e.Data)})
 		b.returned = true
 		if line != nil {
 			d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, b.returns, name))
@@ -337,6 +672,8 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 func (r *Router) render(d *decided) error {
 	if d.dupOf != nil {
 		r.copyReports(d)
+	} else if d.sender == nil {
+		// A quarantined flow of a partner no longer configured: no one to tell.
 	} else if err := r.statusFiles(d.plan, d.sender, d.rep, d.names); err != nil {
 		return err
 	}

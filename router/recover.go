@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,7 +33,7 @@ func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
 		return nil, "", fmt.Errorf("recover: %w", err)
 	}
 	var todo []flows.Claimed
-	var finished []string
+	var finished, quarantined []string
 	maxID := ""
 	for _, e := range entries {
 		id, partner, name, ok := flows.ParseWorkName(e.Name())
@@ -50,6 +51,8 @@ func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
 		switch {
 		case known && f.State == store.StateDone:
 			finished = append(finished, e.Name()) // done, not yet archived
+		case known && f.State == store.StateQuarantined:
+			quarantined = append(quarantined, e.Name()) // not yet moved
 		case known:
 			// planned and still pending: executed above
 		case r.partners[partner] == nil:
@@ -69,11 +72,50 @@ func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
 	if err := r.archive(finished); err != nil {
 		return nil, "", err
 	}
+	if err := r.quarantine(quarantined); err != nil {
+		return nil, "", err
+	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].FlowID < todo[j].FlowID })
+	// A flow whose tries all ended in a crash is quarantined now, before
+	// anything else runs: a restart never re-runs it first for ever.
+	if todo, err = r.quarantineSpent(ctx, todo); err != nil {
+		return nil, "", err
+	}
 	if len(todo) > 0 {
 		r.cfg.Log.Info("resuming claimed flows", "count", len(todo))
 	}
 	return todo, maxID, nil
+}
+
+// quarantineSpent quarantines the flows of todo already tried MaxAttempts
+// times, and returns the others.
+func (r *Router) quarantineSpent(ctx context.Context, todo []flows.Claimed) ([]flows.Claimed, error) {
+	prior, err := r.cfg.Store.Attempts(ctx, ids(todo))
+	if err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	var batch []*decided
+	rest := todo[:0:0]
+	for _, c := range todo {
+		if a := prior[c.FlowID]; a.Attempts >= r.cfg.MaxAttempts {
+			batch = append(batch, r.decideQuarantine(c, a.Attempts, cmp.Or(a.LastError, "the daemon stopped during each try (crash)")))
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	for _, d := range batch {
+		if err := r.render(d); err != nil {
+			return nil, fmt.Errorf("recover: quarantine %s: %w", d.plan.FlowID, err)
+		}
+	}
+	if len(batch) > 0 {
+		if stalled, err := r.commit(ctx, batch); err != nil {
+			return nil, fmt.Errorf("recover: quarantine: %w", err)
+		} else if stalled > 0 {
+			r.cfg.Log.Warn("quarantined flows could not all be carried out yet; retrying while running", "count", stalled)
+		}
+	}
+	return rest, nil
 }
 
 // removeTemps removes the temp files a crash left in the folders the router

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"flowgate"
@@ -21,6 +22,14 @@ type Store interface {
 	Flow(ctx context.Context, id string) (store.Flow, bool, error)
 	FlowBySHA256(ctx context.Context, partner, sum string) (store.Flow, bool, error)
 	Accepted(ctx context.Context, supplier, number, year string) (bool, error)
+
+	// Poison flows (see Router): attempts are counted before each try.
+	BeginAttempts(ctx context.Context, flows []store.Attempt, at time.Time) (map[string]int, error)
+	ForgetAttempts(ctx context.Context, ids []string) error
+	FailAttempt(ctx context.Context, id, reason string, at time.Time) error
+	Attempts(ctx context.Context, ids []string) (map[string]store.Attempt, error)
+	MarkQuarantined(ctx context.Context, ids []string, at time.Time) error
+	ReplacePlan(ctx context.Context, id, status string, plan []byte) (bool, error)
 }
 
 var _ Store = (*store.SQLite)(nil)
@@ -33,6 +42,10 @@ type Partner struct {
 	Receives  []string // recipient SIRETs whose invoices it collects
 	CPPStatut bool     // wants CPPStatut XML status files
 	JSON      bool     // wants JSON status files
+	// MaxFileSize bounds, in bytes, a flow the partner deposits: a larger
+	// one is refused (FLX-TAILLE) from its size alone, never read. 0: no
+	// bound.
+	MaxFileSize int64
 }
 
 // Config is what a Router is built from.
@@ -47,6 +60,76 @@ type Config struct {
 	// MaxBatch bounds how many flows one round decides and writes
 	// together; fsyncs and the store commit are shared across a round.
 	MaxBatch int
+	// MemoryLimit is the daemon's memory budget in bytes (default 1 GiB);
+	// how many flows are read at once and what a round may hold derive
+	// from it (see budgets).
+	MemoryLimit int64
+	// FlowTimeout bounds the check of one flow (default 1 min): past it,
+	// the try fails and counts as an attempt.
+	FlowTimeout time.Duration
+	// MaxAttempts is the number of tries at deciding a flow before it is
+	// quarantined (default 3).
+	MaxAttempts int
+	// Budgets overrides, field by field, the budgets derived from
+	// MemoryLimit (tests use small ones).
+	Budgets Budgets
+	// Hooks are for tests only; nil in production.
+	Hooks Hooks
+}
+
+// Hooks let tests inject the faults the router must survive. Each is
+// called when set; production leaves them nil.
+type Hooks struct {
+	// Open is called before a flow's file in work/ is opened, with its
+	// path; an error stands for a file the hub cannot read (as root, a
+	// test cannot make a file unreadable with chmod).
+	Open func(path string) error
+	// Check is called as the check of a flow starts, on any goroutine; a
+	// panic there stands for a parser or validator bug.
+	Check func(c flows.Claimed)
+}
+
+// Budgets bound what the router holds and does at once. They derive from
+// the memory limit M (see budgets); a zero field takes its derived value.
+type Budgets struct {
+	// Workers is how many flows are read and parsed at once:
+	// M/2 / 160 MiB (one 20 MiB document, its parse and its findings are
+	// reckoned at 160 MiB), between 1 and GOMAXPROCS.
+	Workers int
+	// RoundBytes bounds the file bytes of a round's flows (the first flow
+	// is taken whatever its size): min(64 MiB, M/16).
+	RoundBytes int64
+	// RoundEntries bounds the documents (invoices) of a round: 2,000; a
+	// round is cut before the flow that would pass it.
+	RoundEntries int
+	// RoundCached bounds the entry bytes a round keeps in memory between
+	// reading and writing, counted as they are inflated: M/8. A flow past
+	// it is read again, streaming, and ends its round.
+	RoundCached int64
+	// FlowCached bounds the entry bytes kept of one flow:
+	// min(64 MiB, RoundCached/2).
+	FlowCached int64
+}
+
+// budgets fills b's zero fields from the memory limit m.
+func budgets(b Budgets, m int64) Budgets {
+	const perWorker = 160 << 20
+	if b.Workers <= 0 {
+		b.Workers = int(min(max(m/2/perWorker, 1), int64(runtime.GOMAXPROCS(0))))
+	}
+	if b.RoundBytes <= 0 {
+		b.RoundBytes = min(64<<20, m/16)
+	}
+	if b.RoundEntries <= 0 {
+		b.RoundEntries = 2000
+	}
+	if b.RoundCached <= 0 {
+		b.RoundCached = m / 8
+	}
+	if b.FlowCached <= 0 {
+		b.FlowCached = min(64<<20, b.RoundCached/2)
+	}
+	return b
 }
 
 // Router decides each claimed flow, records the decision, then carries it
@@ -60,8 +143,24 @@ type Config struct {
 // crash, a planned flow is carried out again from its plan (files already
 // in place are recognised by their content), and a flow still in work/
 // with no plan is decided afresh: nothing is lost, nothing written twice.
+//
+// Poison flows never block the hub. Each try at deciding a flow is counted
+// in the store before it starts, so a crash counts too; a flow whose try
+// panics, runs past FlowTimeout or cannot be read fails alone (the others
+// of its round go on), and after MaxAttempts tries it is quarantined: its
+// file moved to quarantine/, its sender told (CR IN_REJETE, FLX-INCIDENT),
+// the operators alerted (an error in the log, the store state
+// quarantined). After a crash, the flows of the interrupted round are
+// tried one by one, fewest attempts first, so an innocent flow is never
+// quarantined for sharing a round with a poison one.
+//
+// What was checked is what is delivered: every later read of a flow's file
+// (a retry, a resume after a crash) is verified against the SHA-256
+// recorded when it was decided; a file changed since is quarantined and
+// nothing of it delivered.
 type Router struct {
 	cfg       Config
+	budgets   Budgets
 	mb        flows.Mailboxes
 	partners  map[string]*Partner
 	recipient map[string]*Partner // recipient SIRET → the partner that collects it
@@ -76,7 +175,16 @@ func New(cfg Config) (*Router, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 256
 	}
-	r := &Router{cfg: cfg, mb: flows.Mailboxes{Root: cfg.Root}, partners: map[string]*Partner{},
+	if cfg.MemoryLimit <= 0 {
+		cfg.MemoryLimit = 1 << 30
+	}
+	if cfg.FlowTimeout <= 0 {
+		cfg.FlowTimeout = time.Minute
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	r := &Router{cfg: cfg, budgets: budgets(cfg.Budgets, cfg.MemoryLimit), mb: flows.Mailboxes{Root: cfg.Root}, partners: map[string]*Partner{},
 		recipient: map[string]*Partner{}, now: cfg.Now}
 	if r.now == nil {
 		r.now = time.Now
@@ -94,16 +202,19 @@ func New(cfg Config) (*Router, error) {
 // plan is everything needed to carry a decided flow out without deciding
 // it again. It is saved as JSON in the store.
 type plan struct {
-	FlowID      string              `json:"flow_id"`
-	Partner     string              `json:"partner"`
-	Name        string              `json:"name"`
-	WorkName    string              `json:"work_name"`
-	SHA256      string              `json:"sha256"`
-	ReceivedAt  time.Time           `json:"received_at"`
-	DecidedAt   time.Time           `json:"decided_at"`
-	DuplicateOf string              `json:"duplicate_of,omitempty"`
-	Status      flowgate.FlowStatus `json:"status"`
-	Writes      []write             `json:"writes"`
+	FlowID      string    `json:"flow_id"`
+	Partner     string    `json:"partner"`
+	Name        string    `json:"name"`
+	WorkName    string    `json:"work_name"`
+	SHA256      string    `json:"sha256"`
+	ReceivedAt  time.Time `json:"received_at"`
+	DecidedAt   time.Time `json:"decided_at"`
+	DuplicateOf string    `json:"duplicate_of,omitempty"`
+	// Quarantine: the flow is not delivered; its original goes to
+	// quarantine/ and the flow's state becomes quarantined.
+	Quarantine bool                `json:"quarantine,omitempty"`
+	Status     flowgate.FlowStatus `json:"status"`
+	Writes     []write             `json:"writes"`
 }
 
 // write is one file to put in place: its folder relative to the root, its
@@ -113,6 +224,9 @@ type write struct {
 	Name  string `json:"name"`
 	Entry int    `json:"entry"`          // an entry index of the flow, or wholeFile, or generated
 	Data  []byte `json:"data,omitempty"` // when Entry is generated
+	// SHA256 of the entry's bytes as checked, for an entry of the flow:
+	// verified when they are read again.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 const (

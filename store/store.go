@@ -445,10 +445,11 @@ func (s *SQLite) Flow(ctx context.Context, id string) (Flow, bool, error) {
 }
 
 // FlowBySHA256 returns the partner's first flow (in id order) whose file
-// had these bytes and that is not itself a duplicate.
+// had these bytes and that is neither a duplicate nor quarantined.
 func (s *SQLite) FlowBySHA256(ctx context.Context, partner, sum string) (Flow, bool, error) {
 	f, err := scanFlow(s.db.QueryRowContext(ctx,
-		`SELECT `+flowColumns+` FROM flows WHERE sha256 = ? AND partner = ? AND duplicate_of = '' ORDER BY id LIMIT 1`, sum, partner))
+		`SELECT `+flowColumns+` FROM flows WHERE sha256 = ? AND partner = ? AND duplicate_of = '' AND state <> ? ORDER BY id LIMIT 1`,
+		sum, partner, StateQuarantined))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Flow{}, false, nil
 	}
