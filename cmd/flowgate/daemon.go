@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -108,7 +109,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	for i, p := range cfg.Partners {
 		ids[i] = p.ID
 		partners[i] = router.Partner{ID: p.ID, Name: p.Name, SIRETs: p.SIRETs, Receives: p.Receives,
-			CPPStatut: slices.Contains(p.StatusFormats, "cppstatut"), JSON: slices.Contains(p.StatusFormats, "json")}
+			CPPStatut: slices.Contains(p.StatusFormats, "cppstatut"), JSON: slices.Contains(p.StatusFormats, "json"),
+			MaxFileSize: p.MaxFileSize}
 	}
 	if err := mb.Create(ids); err != nil {
 		return err
@@ -119,7 +121,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}
 	defer st.Close()
 
-	rt, err := router.New(router.Config{Root: cfg.Root, HubID: cfg.HubID, Partners: partners, Directory: snap, Store: st, Log: log})
+	// The runtime keeps the heap under memory_limit (collecting harder as
+	// it nears it); the router sizes its work from the same budget.
+	debug.SetMemoryLimit(cfg.MemoryLimit)
+	rt, err := router.New(router.Config{Root: cfg.Root, HubID: cfg.HubID, Partners: partners, Directory: snap, Store: st, Log: log,
+		MemoryLimit: cfg.MemoryLimit, FlowTimeout: cfg.FlowTimeout.Duration, MaxAttempts: cfg.MaxAttempts})
 	if err != nil {
 		return err
 	}
