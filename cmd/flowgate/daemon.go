@@ -123,7 +123,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 
 	// The runtime keeps the heap under memory_limit (collecting harder as
 	// it nears it); the router sizes its work from the same budget.
-	debug.SetMemoryLimit(cfg.MemoryLimit)
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	rt, err := router.New(router.Config{Root: cfg.Root, HubID: cfg.HubID, Partners: partners, Directory: snap, Store: st, Log: log,
 		MemoryLimit: cfg.MemoryLimit, FlowTimeout: cfg.FlowTimeout.Duration, MaxAttempts: cfg.MaxAttempts})
 	if err != nil {
