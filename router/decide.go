@@ -101,7 +101,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 		}
 		if counts, err = r.cfg.Store.BeginAttempts(ctx, keys, r.now()); err != nil {
 			r.cfg.Log.Error("flow attempts not counted, flows left in work/", "flows", len(round), "err", err)
-			return round, 0, rest
+			return without(round, rest), 0, rest
 		}
 	}
 	preps, n := r.prepareRound(tried)
@@ -111,8 +111,12 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 		tried = tried[:n]
 	}
 
+	// Deciding a flow, once started, is not cancelled (flow_timeout bounds
+	// it); a shutdown past its drain leaves the flows not yet started for
+	// the next start, and saves those decided.
+	dctx := context.WithoutCancel(ctx)
 	bySHA := map[string]*decided{}
-	hist := &history{ctx: ctx, store: r.cfg.Store, mem: validator.MemoryHistory{}}
+	hist := &history{ctx: dctx, store: r.cfg.Store, mem: validator.MemoryHistory{}}
 	var notMine []string // tried, failed for a reason not their own
 	// fault records a flow's own failure: the flow failed, or it is
 	// quarantined (returned) at its last attempt.
@@ -132,7 +136,15 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 		return nil
 	}
 	for i, c := range tried {
-		d, err := r.decide(ctx, c, preps[i], hist, bySHA)
+		if i > 0 && ctx.Err() != nil {
+			left := tried[i:]
+			r.cfg.Log.Warn("shutdown: flows of the round not decided, left in work/", "flows", len(left))
+			r.forget(ids(left))
+			rest = append(slices.Clone(left), rest...)
+			tried = tried[:i]
+			break
+		}
+		d, err := r.decide(dctx, c, preps[i], hist, bySHA)
 		preps[i] = prepared{} // its entries now live in d, or nowhere
 		var te *transientError
 		switch {
@@ -141,7 +153,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 			if d.plan.DuplicateOf == "" && d.plan.SHA256 != "" {
 				bySHA[d.plan.Partner+" "+d.plan.SHA256] = d
 			}
-		case errors.As(err, &te) || ctx.Err() != nil:
+		case errors.As(err, &te):
 			r.cfg.Log.Error("flow not decided, left in work/", "flow", c.FlowID, "partner", c.Partner, "file", c.Name, "err", err)
 			failed = append(failed, c)
 			notMine = append(notMine, c.FlowID)
@@ -154,7 +166,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 	if hist.err != nil {
 		r.cfg.Log.Error("history unavailable, round left in work/", "err", hist.err)
 		r.forget(ids(tried))
-		return round, 0, rest
+		return without(round, rest), 0, rest
 	}
 	r.forget(notMine)
 
@@ -212,7 +224,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 	if err != nil {
 		r.cfg.Log.Error("plans not saved, round left in work/", "flows", len(batch), "err", err)
 		r.forget(ids(tried))
-		return round, 0, rest
+		return without(round, rest), 0, rest
 	}
 	for _, d := range batch {
 		r.cfg.Log.Info("flow", "flow", d.plan.FlowID, "partner", d.plan.Partner, "file", d.plan.Name,
@@ -286,6 +298,17 @@ func (r *Router) forget(flowIDs []string) {
 	if err := r.cfg.Store.ForgetAttempts(ctx, flowIDs); err != nil {
 		r.cfg.Log.Warn("flow attempts not taken back", "flows", len(flowIDs), "err", err)
 	}
+}
+
+// without returns the flows of cs that are not in drop.
+func without(cs, drop []flows.Claimed) []flows.Claimed {
+	out := make([]flows.Claimed, 0, len(cs))
+	for _, c := range cs {
+		if !slices.ContainsFunc(drop, func(d flows.Claimed) bool { return d.FlowID == c.FlowID }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func ids(cs []flows.Claimed) []string {

@@ -228,8 +228,8 @@ func (r *Router) readOriginal(p *plan) ([]byte, error) {
 
 // readEntries reads a flow's entries again, in the order the plan numbered
 // them, from a file verified to be the one that was checked (errChanged
-// otherwise). A file over FlowCached is not read: streamed is true, and
-// the flow is written by writeStreamed.
+// otherwise). A file over FlowCached, or whose entries inflate past it, is
+// not held: streamed is true, and the flow is written by writeStreamed.
 func (r *Router) readEntries(p *plan) (entries [][]byte, streamed bool, err error) {
 	f, size, err := r.openFlow(r.original(p))
 	if err != nil {
@@ -246,10 +246,17 @@ func (r *Router) readEntries(p *plan) (entries [][]byte, streamed bool, err erro
 	if sum(data) != p.SHA256 {
 		return nil, false, errChanged
 	}
+	var held int64
 	err = parser.ReadFlow(bytes.NewReader(data), size, func(e parser.Entry) error {
+		if held += int64(len(e.Data)); held > r.budgets.FlowCached {
+			return errTooMuch
+		}
 		entries = append(entries, e.Data)
 		return nil
 	})
+	if errors.Is(err, errTooMuch) {
+		return nil, true, nil // inflates past the budget: streamed
+	}
 	return entries, false, err
 }
 
