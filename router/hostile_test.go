@@ -430,6 +430,9 @@ func TestRewrittenAfterCheckNeverDelivered(t *testing.T) {
 			}
 			forged := bytes.Replace(good, []byte("FA-"), []byte("FX-"), 1)
 			forged = bytes.ReplaceAll(forged, []byte("240.48"), []byte("999999.99"))
+			if bytes.Equal(forged, good) {
+				t.Fatal("forgery left the invoice as it was")
+			}
 			if err := os.WriteFile(c.Path, forged, 0o644); err != nil { // through the kept link
 				t.Fatal(err)
 			}
