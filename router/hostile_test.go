@@ -479,3 +479,37 @@ func TestIsolate(t *testing.T) {
 		t.Errorf("round %v: a flow at MaxAttempts needs no isolation", round)
 	}
 }
+
+// TestArchiveHoldsWhatWasChecked: a flow done but not yet archived (a crash
+// came between) whose file changed meanwhile is not archived: its file goes
+// to quarantine/, the operators are told, its deliveries stand.
+func TestArchiveHoldsWhatWasChecked(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.claim("a.xml", invoice("AR-1", collected))
+	if failed, notDone := f.r.Process(ctx, []flows.Claimed{c}); len(failed)+notDone != 0 {
+		t.Fatal("not processed")
+	}
+	// As if the crash came before the archive, and the file was rewritten.
+	archived := filepath.Join(f.root, "archive", filepath.Base(c.Path))
+	if err := os.Rename(archived, c.Path); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(c.Path, invoice("AR-FORGED", collected), 0o644)
+	f.open()
+	if _, _, err := f.r.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(archived); err == nil {
+		t.Error("a changed file was archived as the flow's original")
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "quarantine", filepath.Base(c.Path))); err != nil {
+		t.Errorf("not in quarantine/: %v", err)
+	}
+	if !strings.Contains(f.logs.String(), "changed after it was checked") {
+		t.Errorf("not reported:\n%s", f.logs)
+	}
+	if n := len(f.files("partners/VALMONT/inbox")); n != 1 {
+		t.Errorf("inbox holds %d files", n)
+	}
+}

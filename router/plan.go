@@ -120,7 +120,8 @@ func (r *Router) execute(ctx context.Context, plans []*plan, cache map[string][]
 			}
 		}
 	}
-	var done, doneNames, quarantined, quarantinedNames []string
+	var done, quarantined, quarantinedNames []string
+	var finished []*plan
 	var failed []*plan
 	for _, j := range jobs {
 		switch {
@@ -132,7 +133,7 @@ func (r *Router) execute(ctx context.Context, plans []*plan, cache map[string][]
 			quarantinedNames = append(quarantinedNames, j.p.WorkName)
 		default:
 			done = append(done, j.p.FlowID)
-			doneNames = append(doneNames, j.p.WorkName)
+			finished = append(finished, j.p)
 		}
 	}
 	if len(done) > 0 {
@@ -142,7 +143,7 @@ func (r *Router) execute(ctx context.Context, plans []*plan, cache map[string][]
 			r.cfg.Log.Error("flows not marked done, will retry", "count", len(done), "err", err)
 			return current
 		}
-		if err := r.archive(doneNames); err != nil {
+		if err := r.archiveChecked(finished); err != nil {
 			r.cfg.Log.Error("archive", "err", err)
 		}
 	}
@@ -317,6 +318,41 @@ func (r *Router) writeStreamed(p *plan) error {
 		}
 	}
 	return b.Commit(0)
+}
+
+// archiveChecked moves finished flows' originals from work/ to archive/,
+// each verified first against the SHA-256 it was checked with: one that
+// changed since (its deliveries were made from the checked bytes) goes to
+// quarantine/ instead, with an error for the operators, so that the
+// archive never holds what was not checked.
+func (r *Router) archiveChecked(plans []*plan) error {
+	var names, changed []string
+	for _, p := range plans {
+		if r.changed(p) {
+			r.cfg.Log.Error("flow's file changed after it was checked; delivered as checked, its file kept in quarantine/ instead of archive/",
+				"flow", p.FlowID, "partner", p.Partner, "file", p.Name, "sha256", p.SHA256)
+			changed = append(changed, p.WorkName)
+			continue
+		}
+		names = append(names, p.WorkName)
+	}
+	return errors.Join(r.archive(names), r.quarantine(changed))
+}
+
+// changed reports whether a plan's file in work/ is there and no longer
+// has the SHA-256 it was checked with (a file never hashed, too big to be
+// read, is not checked).
+func (r *Router) changed(p *plan) bool {
+	if p.SHA256 == "" {
+		return false
+	}
+	f, _, err := r.openFlow(filepath.Join(r.mb.Work(), p.WorkName))
+	if err != nil {
+		return false // gone already: archived by a previous run
+	}
+	defer f.Close()
+	got, err := hashFile(f)
+	return err == nil && got != p.SHA256
 }
 
 // archive moves finished flows' originals from work/ to archive/.

@@ -33,7 +33,8 @@ func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
 		return nil, "", fmt.Errorf("recover: %w", err)
 	}
 	var todo []flows.Claimed
-	var finished, quarantined []string
+	var finished []*plan
+	var quarantined []string
 	maxID := ""
 	for _, e := range entries {
 		id, partner, name, ok := flows.ParseWorkName(e.Name())
@@ -50,7 +51,12 @@ func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
 		}
 		switch {
 		case known && f.State == store.StateDone:
-			finished = append(finished, e.Name()) // done, not yet archived
+			// Done, not yet archived.
+			var p plan
+			if err := json.Unmarshal(f.Plan, &p); err != nil {
+				return nil, "", fmt.Errorf("flow %s: bad plan in store: %w", f.ID, err)
+			}
+			finished = append(finished, &p)
 		case known && f.State == store.StateQuarantined:
 			quarantined = append(quarantined, e.Name()) // not yet moved
 		case known:
@@ -69,7 +75,7 @@ func (r *Router) Recover(ctx context.Context) ([]flows.Claimed, string, error) {
 				Path: filepath.Join(r.mb.Work(), e.Name()), ReceivedAt: received})
 		}
 	}
-	if err := r.archive(finished); err != nil {
+	if err := r.archiveChecked(finished); err != nil {
 		return nil, "", err
 	}
 	if err := r.quarantine(quarantined); err != nil {
