@@ -692,7 +692,15 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 // render adds the status files to a decided flow's plan and seals the plan
 // for the store. Flows are rendered in parallel: nothing here depends on
 // another flow.
-func (r *Router) render(d *decided) error {
+func (r *Router) render(d *decided) (err error) {
+	defer func() {
+		// Rendering runs on its own goroutines: a bug there must cost the
+		// flow (counted, then quarantined), not the daemon.
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+			r.cfg.Log.Error("panic while rendering a flow's status files", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
 	if d.dupOf != nil {
 		r.copyReports(d)
 	} else if d.sender == nil {

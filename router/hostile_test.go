@@ -513,3 +513,12 @@ func TestArchiveHoldsWhatWasChecked(t *testing.T) {
 		t.Errorf("inbox holds %d files", n)
 	}
 }
+
+// TestRenderPanicIsAnError: a bug while rendering status files (here: a
+// decision without a plan) is the flow's error, not the daemon's crash.
+func TestRenderPanicIsAnError(t *testing.T) {
+	f := newFixture(t)
+	if err := f.r.render(&decided{sender: f.r.partners["FOURN01"]}); err == nil || !strings.Contains(err.Error(), "panic") {
+		t.Errorf("render: %v", err)
+	}
+}
