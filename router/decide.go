@@ -672,6 +672,7 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 	case line != nil && line.Verdict == flowgate.Accepted:
 		dir, name := b.r.delivery(p, line, e.Name, seq)
 		p.Writes = append(p.Writes, write{Dir: dir, Name: name, Entry: seq, SHA256: sum(e.Data)})
+		p.Held += int64(len(e.Data))
 		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, dir, name))
 		d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: b.now},
 			store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: b.now})
@@ -679,6 +680,7 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 		// A rejected or unreadable archive member goes back as its own file.
 		name := returnName(p.FlowID, seq, e.Name)
 		p.Writes = append(p.Writes, write{Dir: b.returns, Name: name, Entry: seq, SHA256: sum(e.Data)})
+		p.Held += int64(len(e.Data))
 		b.returned = true
 		if line != nil {
 			d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, b.returns, name))

@@ -522,3 +522,36 @@ func TestRenderPanicIsAnError(t *testing.T) {
 		t.Errorf("render: %v", err)
 	}
 }
+
+// TestResumeInSlices: plans waiting on a broken mailbox are carried out
+// again a slice at a time, within RoundCached of entry bytes, so that a
+// long outage does not read every waiting flow into memory at once.
+func TestResumeInSlices(t *testing.T) {
+	one := int64(len(invoice("RS-0", collected)))
+	f := newTuned(t, func(c *Config) { c.Budgets.RoundCached = 2*one + one/2; c.Budgets.FlowCached = 2 * one })
+	if n := f.r.resumeSlice([]*plan{{Held: one}, {Held: one}, {Held: one}, {Held: one}}); n != 2 {
+		t.Errorf("slice of %d plans of %d bytes under %d, want 2", n, one, 2*one+one/2)
+	}
+	if n := f.r.resumeSlice([]*plan{{Held: 10 * one}, {Held: one}}); n != 1 {
+		t.Errorf("slice of %d plans after one over the budget, want 1", n)
+	}
+	ctx := context.Background()
+	inbox := f.mb.Inbox("VALMONT")
+	os.RemoveAll(inbox)
+	os.WriteFile(inbox, []byte("not a folder"), 0o644)
+	var round []flows.Claimed
+	for i := range 5 {
+		round = append(round, f.claim(fmt.Sprintf("r%d.xml", i), invoice(fmt.Sprintf("RS-%d", i), collected)))
+	}
+	if _, notDone := f.r.Process(ctx, round); notDone != 5 {
+		t.Fatalf("not done %d, want 5", notDone)
+	}
+	os.Remove(inbox)
+	os.MkdirAll(inbox, 0o755)
+	if stalled, err := f.r.resume(ctx); err != nil || stalled != 0 {
+		t.Fatalf("resume: %d stalled, %v; log:\n%s", stalled, err, f.logs)
+	}
+	if n := len(f.files("partners/VALMONT/inbox")); n != 5 {
+		t.Errorf("inbox holds %d files, want 5", n)
+	}
+}

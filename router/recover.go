@@ -158,5 +158,36 @@ func (r *Router) resume(ctx context.Context) (int, error) {
 		}
 		plans = append(plans, &p)
 	}
-	return len(r.execute(ctx, plans, nil)), nil
+	// Carried out a slice at a time, so that what is read again stays
+	// within the round budgets however many plans wait (a mailbox broken
+	// for hours).
+	stalled := 0
+	for len(plans) > 0 {
+		n := r.resumeSlice(plans)
+		stalled += len(r.execute(ctx, plans[:n], nil))
+		plans = plans[n:]
+	}
+	return stalled, nil
+}
+
+// resumeSlice returns how many plans from the head of plans to carry out
+// together: at most MaxBatch, and RoundCached of entry bytes to read again
+// (the first whatever its size; a plan saved before plans recorded it
+// counts its file's size).
+func (r *Router) resumeSlice(plans []*plan) int {
+	var total int64
+	n := 0
+	for ; n < len(plans) && n < r.cfg.MaxBatch; n++ {
+		held := plans[n].Held
+		if held == 0 && needsEntries(plans[n]) {
+			if fi, err := os.Stat(r.original(plans[n])); err == nil {
+				held = fi.Size()
+			}
+		}
+		if n > 0 && total+held > r.budgets.RoundCached {
+			break
+		}
+		total += held
+	}
+	return n
 }

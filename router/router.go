@@ -214,7 +214,10 @@ type plan struct {
 	// quarantine/ and the flow's state becomes quarantined.
 	Quarantine bool                `json:"quarantine,omitempty"`
 	Status     flowgate.FlowStatus `json:"status"`
-	Writes     []write             `json:"writes"`
+	// Held is the bytes of the flow's entries its writes take, to bound
+	// what carrying it out again reads into memory.
+	Held   int64   `json:"held,omitempty"`
+	Writes []write `json:"writes"`
 }
 
 // write is one file to put in place: its folder relative to the root, its
