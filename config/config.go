@@ -135,6 +135,18 @@ type Config struct {
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	LogFormat       string   `toml:"log_format"`
 	LogLevel        string   `toml:"log_level"`
+
+	// MemoryLimit is the daemon's memory budget in bytes, given to the Go
+	// runtime (debug.SetMemoryLimit) and from which the router derives how
+	// many flows it reads at once and how much of them it holds.
+	MemoryLimit int64 `toml:"memory_limit"`
+	// FlowTimeout bounds the checking of one flow; a flow past it counts as
+	// a failed attempt.
+	FlowTimeout Duration `toml:"flow_timeout"`
+	// MaxAttempts is how many tries at deciding a flow (each crash, panic,
+	// timeout or unreadable file counts one) before it is quarantined.
+	MaxAttempts int `toml:"max_attempts"`
+
 	// HubID is the hub's own partner id in the status files it emits.
 	HubID    string    `toml:"hub_id"`
 	SFTP     SFTP      `toml:"sftp"`
@@ -157,6 +169,9 @@ const (
 	DefaultRemotePort    = 22
 	DefaultSchedule      = "@every 30s"
 	DefaultRemoteTimeout = 15 * time.Second
+	DefaultMemoryLimit   = 1 << 30 // bytes
+	DefaultFlowTimeout   = time.Minute
+	DefaultMaxAttempts   = 3
 	// DefaultHostKeyName is the host key file in Root used when
 	// sftp.listen is set and sftp.host_key is not.
 	DefaultHostKeyName = "ssh_host_ed25519_key"
@@ -166,6 +181,8 @@ const (
 const (
 	maxAuthTriesLimit = 100
 	maxSessionsLimit  = 1000
+	minMemoryLimit    = 256 << 20 // one worker and its round's budgets
+	maxAttemptsLimit  = 100
 )
 
 // DefaultConfig returns the values a file may leave out. Root, Directory and
@@ -175,6 +192,9 @@ func DefaultConfig() Config {
 		Settle:          Duration{2 * time.Second},
 		Rescan:          Duration{time.Minute},
 		ShutdownTimeout: Duration{30 * time.Second},
+		MemoryLimit:     DefaultMemoryLimit,
+		FlowTimeout:     Duration{DefaultFlowTimeout},
+		MaxAttempts:     DefaultMaxAttempts,
 		LogFormat:       "text",
 		LogLevel:        "info",
 		HubID:           "FLOWGATE",
@@ -319,6 +339,15 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout.Duration <= 0 {
 		bad("shutdown_timeout %q: must be positive", c.ShutdownTimeout)
+	}
+	if c.MemoryLimit < minMemoryLimit {
+		bad("memory_limit %d: must be at least %d (256 MiB)", c.MemoryLimit, int64(minMemoryLimit))
+	}
+	if c.FlowTimeout.Duration < time.Second {
+		bad("flow_timeout %q: must be at least 1s", c.FlowTimeout)
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > maxAttemptsLimit {
+		bad("max_attempts %d: must be 1-%d", c.MaxAttempts, maxAttemptsLimit)
 	}
 	if !slices.Contains(logFormats, c.LogFormat) {
 		bad("log_format %q: must be text or json", c.LogFormat)

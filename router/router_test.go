@@ -36,6 +36,7 @@ type fixture struct {
 	r     *Router
 	ids   *flows.IDs
 	logs  *bytes.Buffer
+	tune  func(*Config) // when set, adjusts the router's configuration on open
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -75,12 +76,16 @@ func (f *fixture) open() {
 		f.t.Fatal(err)
 	}
 	f.store = st
-	f.r, err = New(Config{Root: f.root, HubID: "FLOWGATE", Store: st, Directory: snap,
+	cfg := Config{Root: f.root, HubID: "FLOWGATE", Store: st, Directory: snap,
 		Log: slog.New(slog.NewTextHandler(f.logs, nil)),
 		Partners: []Partner{
-			{ID: "FOURN01", Name: "Durand", SIRETs: []string{supplier}, CPPStatut: true, JSON: true},
-			{ID: "VALMONT", Name: "Valmont", Receives: []string{collected}, CPPStatut: true},
-		}})
+			{ID: "FOURN01", Name: "Durand", SIRETs: []string{supplier}, CPPStatut: true, JSON: true, MaxFileSize: 1 << 30},
+			{ID: "VALMONT", Name: "Valmont", Receives: []string{collected}, CPPStatut: true, MaxFileSize: 1 << 30},
+		}}
+	if f.tune != nil {
+		f.tune(&cfg)
+	}
+	f.r, err = New(cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -23,9 +23,15 @@ import (
 
 // Flow states in the store: a flow is planned once its verdicts are decided
 // and recorded, done once every file of its plan is in place.
+//
+// A flow the hub could not process (it crashed, panicked, ran past its
+// time or could not be read, see Attempt) or whose file changed after it
+// was checked is quarantined: its status files say so and its file is kept
+// aside for operators (Quarantined lists them).
 const (
-	StatePlanned = "planned"
-	StateDone    = "done"
+	StatePlanned     = "planned"
+	StateDone        = "done"
+	StateQuarantined = "quarantined"
 )
 
 // Flow is one deposited flow as recorded.
@@ -35,7 +41,7 @@ type Flow struct {
 	FileName    string
 	SHA256      string
 	Status      string // IN_INTEGRE, IN_INTEGRE_PARTIEL, IN_REJETE
-	State       string // StatePlanned or StateDone
+	State       string // StatePlanned, StateDone or StateQuarantined
 	DuplicateOf string // the flow whose bytes this one repeats, if any
 	ReceivedAt  time.Time
 	FinishedAt  time.Time // zero until done
@@ -179,6 +185,14 @@ var migrations = []string{
 	// resolved from the download's temporary name (see flows.Poller).
 	`ALTER TABLE remote_pulls ADD COLUMN state TEXT NOT NULL DEFAULT 'moved';
 	ALTER TABLE remote_pulls ADD COLUMN tmp_name TEXT NOT NULL DEFAULT ''`,
+	`CREATE TABLE flow_attempts (
+		flow_id TEXT PRIMARY KEY,
+		partner TEXT NOT NULL,
+		file_name TEXT NOT NULL,
+		attempts INTEGER NOT NULL,
+		last_error TEXT NOT NULL DEFAULT '',
+		updated_at TEXT NOT NULL
+	);`,
 }
 
 func (s *SQLite) migrate(ctx context.Context) error {
@@ -287,6 +301,10 @@ func (s *SQLite) MarkDone(ctx context.Context, ids []string, at time.Time) error
 			if _, err := tx.ExecContext(ctx, `UPDATE flows SET state = ?, finished_at = ? WHERE id = ?`, StateDone, stamp(at), id); err != nil {
 				return fmt.Errorf("flow %s: %w", id, err)
 			}
+			// Its attempts no longer matter: the count is of flows in work.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM flow_attempts WHERE flow_id = ?`, id); err != nil {
+				return fmt.Errorf("flow %s: %w", id, err)
+			}
 		}
 		return nil
 	})
@@ -294,6 +312,148 @@ func (s *SQLite) MarkDone(ctx context.Context, ids []string, at time.Time) error
 		return fmt.Errorf("mark done: %w", err)
 	}
 	return nil
+}
+
+// MarkQuarantined records that every file of these flows' plans is in
+// place and that the flows are quarantined: their invoices count as
+// rejected (none is a CPP-DOUBLON of a later deposit), their attempts are
+// kept for operators.
+func (s *SQLite) MarkQuarantined(ctx context.Context, ids []string, at time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE flows SET state = ?, finished_at = ? WHERE id = ?`, StateQuarantined, stamp(at), id); err != nil {
+				return fmt.Errorf("flow %s: %w", id, err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE invoices SET verdict = 'rejected' WHERE flow_id = ?`, id); err != nil {
+				return fmt.Errorf("flow %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark quarantined: %w", err)
+	}
+	return nil
+}
+
+// ReplacePlan replaces the plan and status of a flow still planned (a
+// flow found changed after it was checked gets a quarantine plan instead).
+// It reports false when the flow is not planned any more.
+func (s *SQLite) ReplacePlan(ctx context.Context, id, status string, plan []byte) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE flows SET status = ?, plan = ? WHERE id = ? AND state = ?`, status, string(plan), id, StatePlanned)
+	if err != nil {
+		return false, fmt.Errorf("replace plan of %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("replace plan of %s: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+// Attempt is how often the hub started to decide a flow still in work/,
+// and why the last try failed. It is recorded before each try, so that a
+// crash counts too.
+type Attempt struct {
+	FlowID    string
+	Partner   string
+	FileName  string
+	Attempts  int
+	LastError string // empty when the last try crashed the daemon, or is running
+	UpdatedAt time.Time
+}
+
+// BeginAttempts counts one more attempt at each of these flows, in one
+// transaction, before they are processed, and returns each flow's count
+// including this one.
+func (s *SQLite) BeginAttempts(ctx context.Context, flows []Attempt, at time.Time) (map[string]int, error) {
+	out := make(map[string]int, len(flows))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, f := range flows {
+			var n int
+			err := tx.QueryRowContext(ctx, `SELECT attempts FROM flow_attempts WHERE flow_id = ?`, f.FlowID).Scan(&n)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				_, err = tx.ExecContext(ctx, `INSERT INTO flow_attempts (flow_id, partner, file_name, attempts, last_error, updated_at) VALUES (?, ?, ?, 1, '', ?)`,
+					f.FlowID, f.Partner, f.FileName, stamp(at))
+			case err == nil:
+				_, err = tx.ExecContext(ctx, `UPDATE flow_attempts SET attempts = ?, last_error = '', updated_at = ? WHERE flow_id = ?`, n+1, stamp(at), f.FlowID)
+			}
+			if err != nil {
+				return fmt.Errorf("flow %s: %w", f.FlowID, err)
+			}
+			out[f.FlowID] = n + 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("begin attempts: %w", err)
+	}
+	return out, nil
+}
+
+// ForgetAttempts takes back the attempt last counted for these flows: the
+// try failed for a reason that was not theirs (the store, shutdown).
+func (s *SQLite) ForgetAttempts(ctx context.Context, ids []string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE flow_attempts SET attempts = attempts - 1 WHERE flow_id = ? AND attempts > 0`, id); err != nil {
+				return fmt.Errorf("flow %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget attempts: %w", err)
+	}
+	return nil
+}
+
+// FailAttempt records why the current attempt at a flow failed.
+func (s *SQLite) FailAttempt(ctx context.Context, id, reason string, at time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE flow_attempts SET last_error = ?, updated_at = ? WHERE flow_id = ?`, reason, stamp(at), id); err != nil {
+		return fmt.Errorf("fail attempt of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Attempts returns the recorded attempts of these flows; a flow never
+// tried is absent.
+func (s *SQLite) Attempts(ctx context.Context, ids []string) (map[string]Attempt, error) {
+	out := map[string]Attempt{}
+	for _, id := range ids {
+		var a Attempt
+		var at string
+		err := s.db.QueryRowContext(ctx, `SELECT flow_id, partner, file_name, attempts, last_error, updated_at FROM flow_attempts WHERE flow_id = ?`, id).
+			Scan(&a.FlowID, &a.Partner, &a.FileName, &a.Attempts, &a.LastError, &at)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("attempts of %s: %w", id, err)
+		}
+		a.UpdatedAt = parseStamp(at)
+		out[id] = a
+	}
+	return out, nil
+}
+
+// Quarantined returns the quarantined flows, oldest first, for operators.
+func (s *SQLite) Quarantined(ctx context.Context) ([]Flow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE state = ? ORDER BY id`, StateQuarantined)
+	if err != nil {
+		return nil, fmt.Errorf("quarantined flows: %w", err)
+	}
+	defer rows.Close()
+	var out []Flow
+	for rows.Next() {
+		f, err := scanFlow(rows)
+		if err != nil {
+			return nil, fmt.Errorf("quarantined flows: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }
 
 const flowColumns = `id, partner, file_name, sha256, status, state, duplicate_of, received_at, finished_at, plan`
@@ -319,10 +479,11 @@ func (s *SQLite) Flow(ctx context.Context, id string) (Flow, bool, error) {
 }
 
 // FlowBySHA256 returns the partner's first flow (in id order) whose file
-// had these bytes and that is not itself a duplicate.
+// had these bytes and that is neither a duplicate nor quarantined.
 func (s *SQLite) FlowBySHA256(ctx context.Context, partner, sum string) (Flow, bool, error) {
 	f, err := scanFlow(s.db.QueryRowContext(ctx,
-		`SELECT `+flowColumns+` FROM flows WHERE sha256 = ? AND partner = ? AND duplicate_of = '' ORDER BY id LIMIT 1`, sum, partner))
+		`SELECT `+flowColumns+` FROM flows WHERE sha256 = ? AND partner = ? AND duplicate_of = '' AND state <> ? ORDER BY id LIMIT 1`,
+		sum, partner, StateQuarantined))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Flow{}, false, nil
 	}

@@ -133,3 +133,64 @@ func TestRemoteLedger(t *testing.T) {
 		t.Errorf("pushed %v %v", pushed, err)
 	}
 }
+
+// TestAttemptsAndQuarantine: attempts are counted before each try and
+// survive a reopen (a crash); a quarantined flow is listed, its invoices
+// no longer count as accepted; a flow done forgets its attempts.
+func TestAttemptsAndQuarantine(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "flowgate.db")
+	s := open(t, path)
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	a := []Attempt{{FlowID: "Q1", Partner: "FOURN01", FileName: "f.xml"}, {FlowID: "Q2", Partner: "FOURN01", FileName: "g.xml"}}
+	for i := 1; i <= 2; i++ {
+		n, err := s.BeginAttempts(ctx, a, now)
+		if err != nil || n["Q1"] != i || n["Q2"] != i {
+			t.Fatalf("try %d: %v %v", i, n, err)
+		}
+	}
+	if err := s.FailAttempt(ctx, "Q1", "panic: boom", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ForgetAttempts(ctx, []string{"Q2"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, path)
+	got, err := s.Attempts(ctx, []string{"Q1", "Q2", "Q3"})
+	if err != nil || got["Q1"].Attempts != 2 || got["Q1"].LastError != "panic: boom" || got["Q1"].FileName != "f.xml" ||
+		got["Q2"].Attempts != 1 || len(got) != 2 {
+		t.Fatalf("attempts %+v, %v", got, err)
+	}
+	b := PlanBatch{
+		Flows: []Flow{{ID: "Q1", Partner: "FOURN01", FileName: "f.xml", Status: "IN_INTEGRE", Plan: []byte(`{}`)},
+			{ID: "Q2", Partner: "FOURN01", FileName: "g.xml", Status: "IN_INTEGRE", Plan: []byte(`{}`)}},
+		Invoices: []Invoice{{FlowID: "Q1", Number: "F1", SupplierSIRET: "s", IssueYear: "2026", Verdict: "accepted"}},
+	}
+	if err := s.SavePlans(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.ReplacePlan(ctx, "Q1", "IN_REJETE", []byte(`{"q":1}`)); !ok || err != nil {
+		t.Fatalf("replace plan: %v %v", ok, err)
+	}
+	if err := s.MarkQuarantined(ctx, []string{"Q1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDone(ctx, []string{"Q2"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.ReplacePlan(ctx, "Q1", "IN_REJETE", []byte(`{}`)); ok {
+		t.Error("plan of a quarantined flow replaced")
+	}
+	q, err := s.Quarantined(ctx)
+	if err != nil || len(q) != 1 || q[0].ID != "Q1" || q[0].State != StateQuarantined || q[0].Status != "IN_REJETE" || string(q[0].Plan) != `{"q":1}` {
+		t.Fatalf("quarantined %+v, %v", q, err)
+	}
+	if seen, _ := s.Accepted(ctx, "s", "F1", "2026"); seen {
+		t.Error("invoice of a quarantined flow still counts as accepted")
+	}
+	got, _ = s.Attempts(ctx, []string{"Q1", "Q2"})
+	if got["Q1"].Attempts != 2 || len(got) != 1 {
+		t.Errorf("attempts after done/quarantine: %+v", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -131,7 +132,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 			maxSize[p.ID] = p.MaxFileSize
 		}
 		partners[i] = router.Partner{ID: p.ID, Name: p.Name, SIRETs: p.SIRETs, Receives: p.Receives,
-			CPPStatut: slices.Contains(p.StatusFormats, "cppstatut"), JSON: slices.Contains(p.StatusFormats, "json")}
+			CPPStatut: slices.Contains(p.StatusFormats, "cppstatut"), JSON: slices.Contains(p.StatusFormats, "json"),
+			MaxFileSize: p.MaxFileSize}
 	}
 	if err := mb.Setup(ids, log); err != nil {
 		return err
@@ -142,7 +144,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}
 	defer st.Close()
 
-	rt, err := router.New(router.Config{Root: cfg.Root, HubID: cfg.HubID, Partners: partners, Directory: snap, Store: st, Log: log})
+	// The runtime keeps the heap under memory_limit (collecting harder as
+	// it nears it); the router sizes its work from the same budget.
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
+	rt, err := router.New(router.Config{Root: cfg.Root, HubID: cfg.HubID, Partners: partners, Directory: snap, Store: st, Log: log,
+		MemoryLimit: cfg.MemoryLimit, FlowTimeout: cfg.FlowTimeout.Duration, MaxAttempts: cfg.MaxAttempts})
 	if err != nil {
 		return err
 	}

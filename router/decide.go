@@ -1,0 +1,930 @@
+package router
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"flowgate"
+	"flowgate/flows"
+	"flowgate/internal/fsx"
+	"flowgate/outbox"
+	"flowgate/parser"
+	"flowgate/store"
+	"flowgate/validator"
+)
+
+// decided is a flow of a round once decided, with the entry bytes kept for
+// carrying it out without reading it again.
+type decided struct {
+	plan    *plan
+	entries [][]byte
+	flow    store.Flow
+	invs    []store.Invoice
+	sts     []store.Status
+
+	sender *Partner            // who deposited it; nil for a quarantined flow of an unknown partner
+	rep    flowgate.FlowReport // its report, for the status files
+	names  []partyNames        // of each invoice of the report
+	dupOf  *plan               // the original, for a duplicate flow
+}
+
+// Process decides, records and carries out claimed flows, in as many
+// rounds as the budgets require (see processRound). It returns the flows
+// it could not decide (left in work/, to process again) and how many
+// decided flows it could not carry out yet (their plans stay in the store,
+// for resume): a full disk or a permission error on a mailbox, or the
+// store being unavailable.
+func (r *Router) Process(ctx context.Context, todo []flows.Claimed) (failed []flows.Claimed, notDone int) {
+	for len(todo) > 0 {
+		f, n, rest := r.processRound(ctx, todo)
+		failed = append(failed, f...)
+		notDone += n
+		todo = rest
+	}
+	return failed, notDone
+}
+
+// storeTimeout bounds a store call that must not be cancelled by shutdown:
+// saving a round's plans once decided, marking its flows done, counting
+// attempts back.
+const storeTimeout = 15 * time.Second
+
+// processRound decides, records and carries out one round taken from the
+// head of todo, and returns the flows it did not take (rest), in order.
+//
+// The round is todo cut by the entry budgets (see prepareRound); but when
+// todo holds flows tried before whose try did not end (a crash), the one
+// with the fewest attempts is taken alone. Each flow's try is counted in
+// the store before it starts. A flow whose try fails by its own fault (a
+// panic, flow_timeout, a file that cannot be read) fails alone, and is
+// quarantined once it has failed MaxAttempts times; a flow already at
+// MaxAttempts is quarantined without being tried. A failure that is not a
+// flow's (the store, shutdown) fails the round and takes back its attempts.
+func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed []flows.Claimed, notDone int, rest []flows.Claimed) {
+	round, rest, prior, err := r.isolate(ctx, todo)
+	if err != nil {
+		r.cfg.Log.Error("flow attempts unavailable, flows left in work/", "flows", len(todo), "err", err)
+		return todo, 0, nil
+	}
+	var batch []*decided
+	var tried []flows.Claimed
+	for _, c := range round {
+		if a := prior[c.FlowID]; a.Attempts >= r.cfg.MaxAttempts {
+			batch = append(batch, r.decideQuarantine(c, a.Attempts, cmp.Or(a.LastError, "the daemon stopped during the try (crash)")))
+		} else {
+			tried = append(tried, c)
+		}
+	}
+	var counts map[string]int
+	if len(tried) > 0 {
+		keys := make([]store.Attempt, len(tried))
+		for i, c := range tried {
+			keys[i] = store.Attempt{FlowID: c.FlowID, Partner: c.Partner, FileName: c.Name}
+		}
+		if counts, err = r.cfg.Store.BeginAttempts(ctx, keys, r.now()); err != nil {
+			r.cfg.Log.Error("flow attempts not counted, flows left in work/", "flows", len(round), "err", err)
+			return without(round, rest), 0, rest
+		}
+	}
+	preps, n := r.prepareRound(tried)
+	if n < len(tried) {
+		r.forget(ids(tried[n:]))
+		rest = append(slices.Clone(tried[n:]), rest...)
+		tried = tried[:n]
+	}
+
+	// Deciding a flow, once started, is not cancelled (flow_timeout bounds
+	// it); a shutdown past its drain leaves the flows not yet started for
+	// the next start, and saves those decided.
+	dctx := context.WithoutCancel(ctx)
+	bySHA := map[string]*decided{}
+	hist := &history{ctx: dctx, store: r.cfg.Store, mem: validator.MemoryHistory{}}
+	var notMine []string // tried, failed for a reason not their own
+	// fault records a flow's own failure: the flow failed, or it is
+	// quarantined (returned) at its last attempt.
+	fault := func(c flows.Claimed, err error) *decided {
+		at := counts[c.FlowID]
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+		if ferr := r.cfg.Store.FailAttempt(sctx, c.FlowID, err.Error(), r.now()); ferr != nil {
+			r.cfg.Log.Warn("flow attempt failure not recorded", "flow", c.FlowID, "err", ferr)
+		}
+		if at >= r.cfg.MaxAttempts || errors.Is(err, errChanged) {
+			return r.decideQuarantine(c, at, err.Error())
+		}
+		r.cfg.Log.Error("flow not decided, left in work/", "flow", c.FlowID, "partner", c.Partner, "file", c.Name,
+			"attempt", at, "err", err)
+		failed = append(failed, c)
+		return nil
+	}
+	for i, c := range tried {
+		if i > 0 && ctx.Err() != nil {
+			left := tried[i:]
+			r.cfg.Log.Warn("shutdown: flows of the round not decided, left in work/", "flows", len(left))
+			r.forget(ids(left))
+			rest = append(slices.Clone(left), rest...)
+			tried = tried[:i]
+			break
+		}
+		d, err := r.decide(dctx, c, preps[i], hist, bySHA)
+		preps[i] = prepared{} // its entries now live in d, or nowhere
+		var te *transientError
+		switch {
+		case err == nil:
+			batch = append(batch, d)
+			if d.plan.DuplicateOf == "" && d.plan.SHA256 != "" {
+				bySHA[d.plan.Partner+" "+d.plan.SHA256] = d
+			}
+		case errors.As(err, &te):
+			r.cfg.Log.Error("flow not decided, left in work/", "flow", c.FlowID, "partner", c.Partner, "file", c.Name, "err", err)
+			failed = append(failed, c)
+			notMine = append(notMine, c.FlowID)
+		default:
+			if q := fault(c, err); q != nil {
+				batch = append(batch, q)
+			}
+		}
+	}
+	if hist.err != nil {
+		r.cfg.Log.Error("history unavailable, round left in work/", "err", hist.err)
+		r.forget(ids(tried))
+		return without(round, rest), 0, rest
+	}
+	r.forget(notMine)
+
+	// Originals render in parallel; duplicates after, since they copy an
+	// original's reports, which may be of this round.
+	renderErrs := make([]error, len(batch))
+	fsx.Parallel(len(batch), runtime.GOMAXPROCS(0), func(i int) {
+		if batch[i].dupOf == nil {
+			renderErrs[i] = r.render(batch[i])
+		}
+	})
+	unrendered := map[*plan]bool{}
+	for i, d := range batch {
+		if renderErrs[i] != nil {
+			unrendered[d.plan] = true
+		}
+	}
+	for i, d := range batch {
+		switch {
+		case d.dupOf == nil:
+		case unrendered[d.dupOf]:
+			renderErrs[i] = fmt.Errorf("its original %s could not be decided", d.dupOf.FlowID)
+		default:
+			renderErrs[i] = r.render(d)
+		}
+	}
+	var kept []*decided
+	for i, d := range batch {
+		if renderErrs[i] == nil {
+			kept = append(kept, d)
+			continue
+		}
+		c := flows.Claimed{FlowID: d.plan.FlowID, Partner: d.plan.Partner, Name: d.plan.Name,
+			Path: filepath.Join(r.mb.Work(), d.plan.WorkName), ReceivedAt: d.plan.ReceivedAt}
+		if d.plan.Quarantine {
+			r.cfg.Log.Error("quarantined flow's status files not rendered, left in work/", "flow", c.FlowID, "err", renderErrs[i])
+			failed = append(failed, c)
+			continue
+		}
+		// A report the hub cannot render is the flow's fault too.
+		if q := fault(c, fmt.Errorf("render: %w", renderErrs[i])); q != nil {
+			if err := r.render(q); err != nil {
+				r.cfg.Log.Error("quarantined flow's status files not rendered, left in work/", "flow", c.FlowID, "err", err)
+				failed = append(failed, c)
+				continue
+			}
+			kept = append(kept, q)
+		}
+	}
+	batch = kept
+	if len(batch) == 0 {
+		return failed, 0, rest
+	}
+	notDone, err = r.commit(ctx, batch)
+	if err != nil {
+		r.cfg.Log.Error("plans not saved, round left in work/", "flows", len(batch), "err", err)
+		r.forget(ids(tried))
+		return without(round, rest), 0, rest
+	}
+	for _, d := range batch {
+		r.cfg.Log.Info("flow", "flow", d.plan.FlowID, "partner", d.plan.Partner, "file", d.plan.Name,
+			"status", string(d.plan.Status), "invoices", len(d.invs), "duplicate_of", d.plan.DuplicateOf,
+			"quarantined", d.plan.Quarantine)
+	}
+	return failed, notDone, rest
+}
+
+// commit saves the plans of decided and rendered flows in one transaction,
+// then carries them out, and returns how many could not be carried out
+// yet. Once decided, a round is saved whatever becomes of ctx (a shutdown
+// does not throw it away), within storeTimeout.
+func (r *Router) commit(ctx context.Context, batch []*decided) (int, error) {
+	var pb store.PlanBatch
+	for _, d := range batch {
+		pb.Flows = append(pb.Flows, d.flow)
+		pb.Invoices = append(pb.Invoices, d.invs...)
+		pb.Statuses = append(pb.Statuses, d.sts...)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := r.cfg.Store.SavePlans(sctx, pb); err != nil {
+		return 0, err
+	}
+	plans := make([]*plan, len(batch))
+	cache := map[string][][]byte{}
+	for i, d := range batch {
+		plans[i] = d.plan
+		if d.entries != nil {
+			cache[d.plan.FlowID] = d.entries
+		}
+	}
+	return len(r.execute(sctx, plans, cache)), nil
+}
+
+// isolate takes the round from the head of todo: the whole of it or, when
+// it holds flows tried before whose try did not end (a crash; flows at
+// MaxAttempts are not tried again), the one of them with the fewest
+// attempts, alone. It also returns the attempts recorded for todo.
+func (r *Router) isolate(ctx context.Context, todo []flows.Claimed) (round, rest []flows.Claimed, prior map[string]store.Attempt, err error) {
+	prior, err = r.cfg.Store.Attempts(ctx, ids(todo))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	best := -1
+	for i, c := range todo {
+		a := prior[c.FlowID]
+		if a.Attempts == 0 || a.Attempts >= r.cfg.MaxAttempts {
+			continue
+		}
+		if best < 0 || a.Attempts < prior[todo[best].FlowID].Attempts {
+			best = i
+		}
+	}
+	if best < 0 || len(todo) == 1 {
+		return todo, nil, prior, nil
+	}
+	rest = append(slices.Clone(todo[:best]), todo[best+1:]...)
+	return todo[best : best+1], rest, prior, nil
+}
+
+// forget takes back the attempt just counted for flows whose try failed
+// for a reason that was not theirs.
+func (r *Router) forget(flowIDs []string) {
+	if len(flowIDs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := r.cfg.Store.ForgetAttempts(ctx, flowIDs); err != nil {
+		r.cfg.Log.Warn("flow attempts not taken back", "flows", len(flowIDs), "err", err)
+	}
+}
+
+// without returns the flows of cs that are not in drop.
+func without(cs, drop []flows.Claimed) []flows.Claimed {
+	out := make([]flows.Claimed, 0, len(cs))
+	for _, c := range cs {
+		if !slices.ContainsFunc(drop, func(d flows.Claimed) bool { return d.FlowID == c.FlowID }) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func ids(cs []flows.Claimed) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.FlowID
+	}
+	return out
+}
+
+// transientError is a failure to decide a flow that is not the flow's
+// fault (the store): it does not count as an attempt.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// errChanged: a flow's file is not the one checked. It is quarantined at
+// once: what was checked is what is delivered, or nothing.
+var errChanged = errors.New("the file changed after it was checked")
+
+// errTooMuch stops the caching of a flow past its memory budget.
+var errTooMuch = errors.New("over the memory budget")
+
+// panicError is a panic while checking a flow, recovered.
+type panicError struct{ value any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// panicked logs a recovered panic with its stack, once, and returns it as
+// the flow's error.
+func (r *Router) panicked(c flows.Claimed, v any) error {
+	r.cfg.Log.Error("panic while checking a flow", "flow", c.FlowID, "partner", c.Partner, "file", c.Name,
+		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	return &panicError{v}
+}
+
+// timeoutError: the check of a flow ran past flow_timeout.
+type timeoutError struct{ limit time.Duration }
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("check ran past flow_timeout (%s)", e.limit)
+}
+
+// history is the state one round shares across its flows: the duplicate
+// check (invoices accepted in the store, plus those accepted earlier in
+// the round; a store error is kept and fails the round, never read as "not
+// seen").
+type history struct {
+	ctx   context.Context
+	store Store
+	mem   validator.MemoryHistory
+	err   error
+}
+
+func (h *history) Seen(k validator.DuplicateKey) bool {
+	if h.mem.Seen(k) {
+		return true
+	}
+	seen, err := h.store.Accepted(h.ctx, k.SupplierSIRET, k.Number, k.Year)
+	if err != nil && h.err == nil {
+		h.err = err
+	}
+	return seen
+}
+
+func (h *history) Add(k validator.DuplicateKey) { h.mem.Add(k) }
+
+// prepared is a claimed flow read and parsed ahead of its decision: the
+// part of deciding that depends on nothing else, done for a round's flows
+// in parallel.
+type prepared struct {
+	sum     string         // SHA-256 of the file; empty for a file too big to read
+	size    int64          // from fstat
+	tooBig  bool           // over the sender's max_file_size: refused unread
+	entries []parser.Entry // nil when not held: read again, streaming, when decided
+	held    int64          // bytes of the entries' Data held
+	spent   time.Duration  // time the check took so far
+	err     error          // reading or checking the file failed
+}
+
+// streamed reports whether the flow is to be read again when decided.
+func (p prepared) streamed() bool { return p.err == nil && !p.tooBig && p.entries == nil }
+
+// openFlow opens a flow's file without following a link and returns it
+// with its size, from fstat.
+func (r *Router) openFlow(path string) (*os.File, int64, error) {
+	if h := r.cfg.Hooks.Open; h != nil {
+		if err := h(path); err != nil {
+			return nil, 0, fmt.Errorf("open %s: %w", filepath.Base(path), err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: not a regular file", filepath.Base(path))
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
+// maxFileSize is the partner's bound on a flow's size, 0 for none.
+func (r *Router) maxFileSize(partner string) int64 {
+	if p := r.partners[partner]; p != nil {
+		return p.MaxFileSize
+	}
+	return 0
+}
+
+// hashFile returns the SHA-256 of f's content, read from its start.
+func hashFile(f *os.File) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return "", fmt.Errorf("read %s: %w", filepath.Base(f.Name()), err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readAll reads a file of size bytes whole; a file that is not that size
+// any more is an error.
+func readAll(f *os.File, size int64) ([]byte, error) {
+	data := make([]byte, size)
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Base(f.Name()), err)
+	}
+	return data, nil
+}
+
+// prepare reads a claimed flow and, unless it is over its sender's
+// max_file_size (then it is not read at all), hashes it and, when it fits
+// the budgets, parses it into entries. held counts the entry bytes the
+// round holds, as they are inflated; a flow that would pass FlowCached or
+// RoundCached is not held (it is read again, streaming, when decided).
+// A panic is recovered and returned as the flow's error.
+func (r *Router) prepare(c flows.Claimed, held *atomic.Int64) (p prepared) {
+	start := time.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			held.Add(-p.held)
+			p = prepared{err: r.panicked(c, v)}
+		}
+		p.spent = time.Since(start)
+	}()
+	f, size, err := r.openFlow(c.Path)
+	if err != nil {
+		return prepared{err: err}
+	}
+	defer f.Close()
+	p.size = size
+	if limit := r.maxFileSize(c.Partner); limit > 0 && size > limit {
+		p.tooBig = true
+		return p
+	}
+	if h := r.cfg.Hooks.Check; h != nil {
+		h(c)
+	}
+	if size > r.budgets.FlowCached {
+		if p.sum, err = hashFile(f); err != nil {
+			return prepared{err: err}
+		}
+		return p
+	}
+	data, err := readAll(f, size)
+	if err != nil {
+		return prepared{err: err}
+	}
+	sum := sha256.Sum256(data)
+	p.sum, p.entries = hex.EncodeToString(sum[:]), []parser.Entry{}
+	deadline := start.Add(r.cfg.FlowTimeout)
+	err = parser.ReadFlow(bytes.NewReader(data), size, func(e parser.Entry) error {
+		if time.Now().After(deadline) {
+			return &timeoutError{r.cfg.FlowTimeout}
+		}
+		n := int64(len(e.Data))
+		if p.held+n > r.budgets.FlowCached || held.Load()+n > r.budgets.RoundCached {
+			return errTooMuch
+		}
+		held.Add(n)
+		p.held += n
+		p.entries = append(p.entries, e)
+		return nil
+	})
+	if err != nil {
+		held.Add(-p.held)
+		p.held, p.entries = 0, nil
+		if !errors.Is(err, errTooMuch) {
+			p.err = err
+		}
+	}
+	return p
+}
+
+// prepareRound prepares flows of a round in parallel (Budgets.Workers at
+// once) and returns how many of them, from the start, make the round: the
+// first always; then as many as fit RoundEntries, up to and including a
+// flow that could not be held in memory (its entries are not counted: it
+// ends the round). Flows prepared past the cut are dropped; they start
+// the next round.
+func (r *Router) prepareRound(round []flows.Claimed) ([]prepared, int) {
+	preps := make([]prepared, len(round))
+	ready := make([]bool, len(round))
+	var held atomic.Int64
+	var mu sync.Mutex
+	next, cut, entries, stop := 0, 0, 0, false
+	var wg sync.WaitGroup
+	for range min(len(round), r.budgets.Workers) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if stop || next >= len(round) {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				p := r.prepare(round[i], &held)
+				mu.Lock()
+				preps[i], ready[i] = p, true
+				for !stop && cut < len(round) && ready[cut] {
+					n := len(preps[cut].entries)
+					if cut > 0 && entries+n > r.budgets.RoundEntries {
+						stop = true
+						break
+					}
+					entries += n
+					cut++
+					stop = preps[cut-1].streamed()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for i := cut; i < len(round); i++ {
+		preps[i] = prepared{}
+	}
+	return preps[:cut], cut
+}
+
+// decide checks one flow of the round against the directory, its sender and
+// the history, in claim order (the history makes the order matter), and
+// builds its plan but for the status files (see render). A panic is
+// recovered and returned as the flow's error.
+func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, hist *history, bySHA map[string]*decided) (d *decided, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			d, err = nil, r.panicked(c, v)
+		}
+	}()
+	if prep.err != nil {
+		return nil, prep.err
+	}
+	now := r.now().UTC()
+	p := &plan{FlowID: c.FlowID, Partner: c.Partner, Name: c.Name, WorkName: filepath.Base(c.Path), SHA256: prep.sum,
+		ReceivedAt: c.ReceivedAt.UTC(), DecidedAt: now}
+	sender := r.partners[c.Partner]
+	if sender == nil {
+		return nil, fmt.Errorf("unknown partner %q", c.Partner)
+	}
+	if prep.tooBig {
+		return r.decideTooBig(p, sender, prep.size), nil
+	}
+	if dup, err := r.duplicate(ctx, c.Partner, prep.sum, bySHA); err != nil {
+		return nil, &transientError{err}
+	} else if dup != nil {
+		return r.decideDuplicate(p, dup, sender), nil
+	}
+
+	deadline := time.Now().Add(r.cfg.FlowTimeout - prep.spent)
+	in := validator.Input{Directory: r.cfg.Directory, History: hist,
+		Sender: &validator.Sender{ID: sender.ID, SIRETs: sender.SIRETs}}
+	d = &decided{plan: p, sender: sender}
+	b := &planBuilder{r: r, d: d, now: now, returns: r.rel(r.mb.Returns(sender.ID)), name: c.Name}
+	var rep flowgate.FlowReport
+	if prep.entries != nil {
+		check := validator.NewFlowCheck(c.Name, in)
+		for _, e := range prep.entries {
+			if time.Now().After(deadline) {
+				return nil, &timeoutError{r.cfg.FlowTimeout}
+			}
+			b.add(e, check.Entry(e))
+		}
+		rep = check.Report()
+		d.entries = make([][]byte, len(prep.entries))
+		for i, e := range prep.entries {
+			d.entries[i] = e.Data // nil for an entry that could not be read: indexes stay aligned
+		}
+	} else {
+		// Too big to hold: read again, streaming, then hashed again, so
+		// that what was checked is the file whose hash is recorded.
+		f, size, err := r.openFlow(c.Path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if size != prep.size {
+			return nil, errChanged
+		}
+		rep, err = validator.CheckFlow(c.Name, f, size, in, func(e parser.Entry, line *flowgate.InvoiceReport) error {
+			if time.Now().After(deadline) {
+				return &timeoutError{r.cfg.FlowTimeout}
+			}
+			b.add(e, line)
+			return nil
+		})
+		if err != nil {
+			return nil, err // reading work/ failed, or the check ran out of time
+		}
+		if sum, err := hashFile(f); err != nil {
+			return nil, err
+		} else if sum != prep.sum {
+			return nil, errChanged
+		}
+	}
+	accepted := slices.ContainsFunc(rep.Invoices, func(l flowgate.InvoiceReport) bool { return l.Verdict == flowgate.Accepted })
+	if !accepted && !b.returned {
+		// Nothing delivered and nothing returned entry by entry: the whole
+		// file goes back to its sender, as deposited; one too big to hold
+		// in memory, as a notice (it stays in the archive).
+		if prep.size <= r.budgets.FlowCached {
+			p.Writes = append(p.Writes, write{Dir: b.returns, Name: returnName(p.FlowID, -1, c.Name), Entry: wholeFile})
+		} else {
+			p.Writes = append(p.Writes, r.notice(p, b.returns, prep.size,
+				"rejeté, voir le compte rendu du flux ; trop gros pour être renvoyé, il est conservé par le hub",
+				"rejected, see the flow's report; too big to be sent back, the hub keeps it"))
+		}
+	}
+	p.Status = rep.Status
+	d.rep, d.names = rep, b.names
+	return d, nil
+}
+
+// planBuilder turns a flow's entries, as they are checked, into the files
+// of its plan and the rows of the store.
+type planBuilder struct {
+	r        *Router
+	d        *decided
+	now      time.Time
+	returns  string // the sender's returns folder, relative to the root
+	name     string // the deposited file's name
+	seq      int    // index of the next entry
+	returned bool   // an entry went back on its own
+	names    []partyNames
+}
+
+func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
+	seq, p, d := b.seq, b.d.plan, b.d
+	b.seq++
+	if e.Invoice != nil {
+		b.names = append(b.names, partyNames{supplier: e.Invoice.Seller.Name, recipient: e.Invoice.Buyer.Name,
+			country: e.Invoice.Seller.CountryCode})
+	}
+	switch {
+	case line != nil && line.Verdict == flowgate.Accepted:
+		dir, name := b.r.delivery(p, line, e.Name, seq)
+		p.Writes = append(p.Writes, write{Dir: dir, Name: name, Entry: seq, SHA256: sum(e.Data)})
+		p.Held += int64(len(e.Data))
+		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, dir, name))
+		d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: b.now},
+			store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: b.now})
+	case e.Data != nil && e.Name != "":
+		// A rejected or unreadable archive member goes back as its own file.
+		name := returnName(p.FlowID, seq, e.Name)
+		p.Writes = append(p.Writes, write{Dir: b.returns, Name: name, Entry: seq, SHA256: sum(e.Data)})
+		p.Held += int64(len(e.Data))
+		b.returned = true
+		if line != nil {
+			d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, b.returns, name))
+		}
+	case line != nil:
+		// A rejected plain file: the file is the invoice.
+		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, b.returns, returnName(p.FlowID, -1, b.name)))
+	}
+}
+
+// render adds the status files to a decided flow's plan and seals the plan
+// for the store. Flows are rendered in parallel: nothing here depends on
+// another flow.
+func (r *Router) render(d *decided) (err error) {
+	defer func() {
+		// Rendering runs on its own goroutines: a bug there must cost the
+		// flow (counted, then quarantined), not the daemon.
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+			r.cfg.Log.Error("panic while rendering a flow's status files", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	if d.dupOf != nil {
+		r.copyReports(d)
+	} else if d.sender == nil {
+		// A quarantined flow of a partner no longer configured: no one to tell.
+	} else if err := r.statusFiles(d.plan, d.sender, d.rep, d.names); err != nil {
+		return err
+	}
+	r.finish(d)
+	return nil
+}
+
+// duplicate finds the flow of the same partner, in this round or in the
+// store, that already had these exact bytes. Another partner's identical
+// file is processed on its own: its report is not this partner's to see.
+func (r *Router) duplicate(ctx context.Context, partner, sum string, bySHA map[string]*decided) (*plan, error) {
+	if d, ok := bySHA[partner+" "+sum]; ok {
+		return d.plan, nil
+	}
+	f, ok, err := r.cfg.Store.FlowBySHA256(ctx, partner, sum)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var orig plan
+	if err := json.Unmarshal(f.Plan, &orig); err != nil {
+		return nil, fmt.Errorf("flow %s: bad plan in store: %w", f.ID, err)
+	}
+	return &orig, nil
+}
+
+// decideDuplicate: a file whose bytes were already processed is not
+// processed again; its sender gets the original flow's reports once more,
+// as the original wrote them, under the new flow's names.
+//
+// The reports are copied when the flow is rendered, once the original's
+// own are: the original may be in the same round.
+func (r *Router) decideDuplicate(p *plan, orig *plan, sender *Partner) *decided {
+	p.DuplicateOf = orig.FlowID
+	p.Status = orig.Status
+	return &decided{plan: p, sender: sender, dupOf: orig}
+}
+
+// copyReports gives a duplicate flow the original's CR files under its own
+// names.
+func (r *Router) copyReports(d *decided) {
+	orig, p := d.dupOf, d.plan
+	for _, w := range orig.Writes {
+		if w.Entry != generated || !strings.HasPrefix(w.Name, "CR_"+orig.FlowID+".") {
+			continue
+		}
+		ext := strings.TrimPrefix(w.Name, "CR_"+orig.FlowID)
+		p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Out(d.sender.ID)), Name: "CR_" + p.FlowID + ext, Entry: generated, Data: w.Data})
+	}
+}
+
+func (r *Router) finish(d *decided) *decided {
+	p := d.plan
+	planJSON, _ := json.Marshal(p)
+	d.flow = store.Flow{ID: p.FlowID, Partner: p.Partner, FileName: p.Name, SHA256: p.SHA256, Status: string(p.Status),
+		DuplicateOf: p.DuplicateOf, ReceivedAt: p.ReceivedAt, Plan: planJSON}
+	return d
+}
+
+func (r *Router) invoiceRow(p *plan, line *flowgate.InvoiceReport, seq int, dir, name string) store.Invoice {
+	year := line.IssueDate
+	if len(year) >= 4 {
+		year = year[:4]
+	}
+	return store.Invoice{FlowID: p.FlowID, Seq: seq, Entry: line.Entry, Number: line.Number,
+		SupplierSIRET: line.SupplierSIRET, RecipientSIRET: line.RecipientSIRET, IssueYear: year,
+		Verdict: string(line.Verdict), Location: filepath.Join(dir, name)}
+}
+
+// rel is a folder of the root, relative to it.
+func (r *Router) rel(dir string) string {
+	rel, err := filepath.Rel(r.cfg.Root, dir)
+	if err != nil {
+		return dir
+	}
+	return rel
+}
+
+// delivery returns the folder and name of an accepted invoice: the inbox of
+// the partner that collects its recipient, or the recipient's portal
+// folder; named from the recipient SIRET, the supplier SIRET, the invoice
+// number and the flow id (and the entry's position in an archive).
+func (r *Router) delivery(p *plan, line *flowgate.InvoiceReport, entry string, seq int) (string, string) {
+	dir := r.mb.Portal(safeName(line.RecipientSIRET, 14))
+	if partner := r.recipient[line.RecipientSIRET]; partner != nil {
+		dir = r.mb.Inbox(partner.ID)
+	}
+	id := p.FlowID
+	if entry != "" {
+		id = fmt.Sprintf("%s-%03d", p.FlowID, seq)
+	}
+	name := safeName(line.RecipientSIRET, 14) + "_" + safeName(line.SupplierSIRET, 14) + "_" +
+		safeName(line.Number, 40) + "_" + id + ".xml"
+	return r.rel(dir), name
+}
+
+// returnName names a returned file after its flow and its own base name;
+// seq < 0 for the whole deposited file.
+func returnName(flowID string, seq int, name string) string {
+	base := safeName(filepath.Base(strings.ReplaceAll(name, "\\", "/")), 80)
+	if seq < 0 {
+		return flowID + "_" + base
+	}
+	return fmt.Sprintf("%s-%03d_%s", flowID, seq, base)
+}
+
+// safeName keeps letters, digits and "+-_." and replaces anything else,
+// so that no invoice number or archive member can name a path.
+func safeName(s string, max int) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '+', c == '-', c == '_', c == '.':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+		if b.Len() >= max {
+			break
+		}
+	}
+	out := strings.TrimLeft(b.String(), ".")
+	if out == "" {
+		return "sans-nom"
+	}
+	return out
+}
+
+// crJSON is the JSON status file: the validate report plus the flow's facts.
+type crJSON struct {
+	flowgate.FlowReport
+	FlowID     string    `json:"flow_id"`
+	Partner    string    `json:"partner"`
+	SHA256     string    `json:"sha256"`
+	ReceivedAt time.Time `json:"received_at"`
+	FinishedAt time.Time `json:"finished_at"`
+}
+
+// partyNames are an invoice's seller and buyer names (BT-27, BT-44) and the
+// seller's country (BT-40), as written.
+type partyNames struct{ supplier, recipient, country string }
+
+// statusFiles adds the flow's status files to its plan: the flow-level CR
+// for its sender, and the invoice-level statuses (01 and 03 to the
+// supplier's partner, 03 to the recipient's partner).
+func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, names []partyNames) error {
+	out := r.rel(r.mb.Out(sender.ID))
+	hub := outbox.Partner{ID: r.cfg.HubID, Label: "flowgate"}
+	env := func(to *Partner) outbox.Envelope {
+		return outbox.Envelope{FlowID: p.FlowID, Produced: p.DecidedAt, Sender: hub, Receiver: outbox.Partner{ID: to.ID, Label: to.Name}}
+	}
+	if sender.CPPStatut {
+		data, err := outbox.FlowStatusXML(env(sender), rep.Status, rep)
+		if err != nil {
+			return fmt.Errorf("flow status: %w", err)
+		}
+		p.Writes = append(p.Writes, write{Dir: out, Name: "CR_" + p.FlowID + ".xml", Entry: generated, Data: data})
+	}
+	if sender.JSON {
+		data, err := json.Marshal(crJSON{FlowReport: rep, FlowID: p.FlowID, Partner: sender.ID, SHA256: p.SHA256,
+			ReceivedAt: p.ReceivedAt, FinishedAt: p.DecidedAt})
+		if err != nil {
+			return err
+		}
+		p.Writes = append(p.Writes, write{Dir: out, Name: "CR_" + p.FlowID + ".json", Entry: generated, Data: append(data, '\n')})
+	}
+
+	var toSupplier []outbox.InvoiceStatus
+	toRecipient := map[string][]outbox.InvoiceStatus{}
+	for i, line := range rep.Invoices {
+		if line.Verdict != flowgate.Accepted {
+			continue
+		}
+		date := line.IssueDate
+		if len(date) > 10 {
+			date = date[:10] // DateFacture is a date without time zone
+		}
+		st := outbox.InvoiceStatus{SupplierSIRET: line.SupplierSIRET, RecipientSIRET: line.RecipientSIRET,
+			ServiceCode: line.ServiceCode, InvoiceNumber: line.Number, InvoiceDate: date, At: p.DecidedAt}
+		if i < len(names) {
+			st.SupplierName, st.RecipientName = names[i].supplier, names[i].recipient
+			if c := names[i].country; len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
+				st.SupplierCountry = c
+			}
+		}
+		// The directory's name for the recipient is the reference.
+		if s, ok := r.cfg.Directory.Structure(line.RecipientSIRET); ok {
+			st.RecipientName = s.Name
+		}
+		deposited, available := st, st
+		deposited.Code, available.Code = "01", "03"
+		toSupplier = append(toSupplier, deposited, available)
+		if rp := r.recipient[line.RecipientSIRET]; rp != nil && rp.CPPStatut {
+			toRecipient[rp.ID] = append(toRecipient[rp.ID], available)
+		}
+	}
+	// An invoice status the CPPStatut schema cannot hold (a malformed issue
+	// date, say) costs that file, logged, never the flow: the CR carries
+	// the outcome.
+	if sender.CPPStatut && len(toSupplier) > 0 {
+		if data, err := outbox.InvoiceStatusXML(env(sender), toSupplier); err != nil {
+			r.cfg.Log.Error("invoice status file not written", "flow", p.FlowID, "partner", sender.ID, "err", err)
+		} else {
+			p.Writes = append(p.Writes, write{Dir: out, Name: "FACT_" + p.FlowID + ".xml", Entry: generated, Data: data})
+		}
+	}
+	ids := make([]string, 0, len(toRecipient))
+	for id := range toRecipient {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		rp := r.partners[id]
+		data, err := outbox.InvoiceStatusXML(env(rp), toRecipient[id])
+		if err != nil {
+			r.cfg.Log.Error("invoice status file not written", "flow", p.FlowID, "partner", id, "err", err)
+			continue
+		}
+		p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Out(id)), Name: "FACT_" + p.FlowID + "_RECU.xml", Entry: generated, Data: data})
+	}
+	return nil
+}
