@@ -19,14 +19,20 @@ type Rule struct {
 }
 
 // Check runs the rule alone on inv and returns its findings (one per
-// failing context: a rule on lines fails once per bad line).
+// failing context: a rule on lines fails once per bad line), at most
+// MaxPerRule of them and a summary that counts the rest.
 func (r *Rule) Check(inv *flowgate.Invoice) []flowgate.Finding {
-	var out []flowgate.Finding
+	var fs findings
+	r.run(inv, &fs)
+	return fs.list()
+}
+
+// run adds the rule's findings on inv to fs.
+func (r *Rule) run(inv *flowgate.Invoice, fs *findings) {
 	r.check(inv, func(value string) {
-		out = append(out, flowgate.Finding{Code: r.ID, Severity: flowgate.Fatal, Field: r.Field,
+		fs.add(flowgate.Finding{Code: r.ID, Severity: flowgate.Fatal, Field: r.Field,
 			Value: value, MessageFR: r.FR, Message: r.EN})
 	})
-	return out
 }
 
 // Rules returns the EN 16931 rules flowgate implements, in report order.
