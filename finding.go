@@ -29,6 +29,12 @@ type Finding struct {
 // finding the number it counts.
 func (f Finding) Occurrences() int { return max(1, f.Omitted) }
 
+// CodeTruncated is the code of a finding that counts the findings left out
+// of a report past one of its caps (per invoice, per flow), and of the error
+// line of a status file that counts the lines left out. It is fatal when one
+// of the findings left out was: caps never change a verdict.
+const CodeTruncated = "CPP-CONSTATS-LIMITE"
+
 // AnyFatal reports whether any finding is fatal.
 func AnyFatal(findings []Finding) bool {
 	for _, f := range findings {

@@ -44,11 +44,12 @@ func Summarize(entry string, inv *flowgate.Invoice, findings []flowgate.Finding)
 // so that a duplicate inside one flow is caught too.
 //
 // Its report is bounded whatever the flow: MaxPerFlow findings in all, each
-// invoice's remaining findings counted in one CodeTruncated finding; each
-// invoice's fields and each quoted value cut to MaxValue characters; at most
-// parser.DefaultLimits.Entries invoices and about as many entry errors (the
-// parser bounds them). Every message is one of ours, a few hundred
-// characters at most.
+// invoice's remaining findings counted in one flowgate.CodeTruncated
+// finding; each invoice's fields and each quoted value cut to MaxValue
+// characters; at most parser.DefaultLimits.Entries invoices and about as
+// many entry errors (the parser bounds them). Every message is one of ours,
+// a few hundred characters at most. By these bounds its JSON is under
+// about 8 MB whatever the flow (every field at its limit and escaped).
 type FlowCheck struct {
 	in     Input
 	rep    flowgate.FlowReport

@@ -16,22 +16,18 @@ const (
 	// one; the rest are counted in one summary finding of that code.
 	MaxPerRule = 200
 	// MaxPerInvoice is how many findings an invoice reports one by one, all
-	// codes together; the rest are counted in one CodeTruncated finding.
+	// codes together; the rest are counted in one flowgate.CodeTruncated
+	// finding.
 	MaxPerInvoice = 1000
 	// MaxPerFlow is how many findings a flow report details, all invoices
 	// together: past it, each invoice's remaining findings are counted in
-	// one CodeTruncated finding (see FlowCheck).
+	// one flowgate.CodeTruncated finding (see FlowCheck).
 	MaxPerFlow = 2000
 	// MaxValue is how many characters of an invoice value a finding quotes
 	// (in Value and in its messages), and a report line keeps of each
 	// field; longer values end with "…".
 	MaxValue = 100
 )
-
-// CodeTruncated is the code of the finding that stands for the findings
-// left out past MaxPerInvoice or MaxPerFlow. It is fatal when one of them
-// was: the cap never changes an invoice's verdict.
-const CodeTruncated = "CPP-CONSTATS-LIMITE"
 
 // findings collects the findings of one invoice under MaxPerRule and
 // MaxPerInvoice. Its zero value is ready to use.
@@ -124,10 +120,10 @@ func ruleSummary(code string, o *omission) flowgate.Finding {
 		Message:   fmt.Sprintf("… and %s more occurrences of %s (at most %s listed per rule)", enInt(o.n), code, enInt(MaxPerRule))}
 }
 
-// truncated is the CodeTruncated finding that counts the findings o left
-// out, and says which limit (why) left them out.
+// truncated is the flowgate.CodeTruncated finding that counts the findings
+// o left out, and says which limit (why) left them out.
 func truncated(o omission, whyFR, whyEN string) flowgate.Finding {
-	return flowgate.Finding{Code: CodeTruncated, Severity: severity(o.fatal), Omitted: o.n,
+	return flowgate.Finding{Code: flowgate.CodeTruncated, Severity: severity(o.fatal), Omitted: o.n,
 		MessageFR: fmt.Sprintf("… et %s autres constats non détaillés (%s)", frInt(o.n), whyFR),
 		Message:   fmt.Sprintf("… and %s more findings not listed (%s)", enInt(o.n), whyEN)}
 }
@@ -140,8 +136,8 @@ func severity(fatal bool) flowgate.Severity {
 }
 
 // capFlow keeps at most budget of findings, each counting for one however
-// many it summarises, and counts the rest in one CodeTruncated finding. It
-// returns the list and what is left of the budget.
+// many it summarises, and counts the rest in one flowgate.CodeTruncated
+// finding. It returns the list and what is left of the budget.
 func capFlow(fs []flowgate.Finding, budget int) ([]flowgate.Finding, int) {
 	if len(fs) <= budget {
 		return fs, budget - len(fs)

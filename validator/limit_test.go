@@ -56,7 +56,7 @@ func TestFindingsCapped(t *testing.T) {
 			perCode[f.Code]++
 		}
 		got[f.Code] += f.Occurrences()
-		if f.Omitted > 0 && f.Code != CodeTruncated && !strings.Contains(f.MessageFR, "autres occurrences de "+f.Code) {
+		if f.Omitted > 0 && f.Code != flowgate.CodeTruncated && !strings.Contains(f.MessageFR, "autres occurrences de "+f.Code) {
 			t.Errorf("summary %q", f.MessageFR)
 		}
 	}
@@ -72,8 +72,8 @@ func TestFindingsCapped(t *testing.T) {
 	if sum != total {
 		t.Errorf("findings listed and counted: %d, want %d", sum, total)
 	}
-	if got[CodeTruncated] == 0 {
-		t.Errorf("no %s summary: the invoice cap was not reached", CodeTruncated)
+	if got[flowgate.CodeTruncated] == 0 {
+		t.Errorf("no %s summary: the invoice cap was not reached", flowgate.CodeTruncated)
 	}
 	for code, n := range want {
 		if n > MaxPerRule && got[code] < MaxPerRule {
@@ -149,7 +149,7 @@ func TestFlowReportBounded(t *testing.T) {
 		}
 		for _, f := range l.Findings {
 			sum += f.Occurrences()
-			if f.Code != CodeTruncated && f.Omitted == 0 {
+			if f.Code != flowgate.CodeTruncated && f.Omitted == 0 {
 				listed++
 			}
 		}
@@ -161,7 +161,7 @@ func TestFlowReportBounded(t *testing.T) {
 		t.Errorf("findings counted: %d, want at least %d", sum, invoices*perInvoice)
 	}
 	last := rep.Invoices[invoices-1].Findings
-	if len(last) != 1 || last[0].Code != CodeTruncated || last[0].Severity != flowgate.Fatal {
+	if len(last) != 1 || last[0].Code != flowgate.CodeTruncated || last[0].Severity != flowgate.Fatal {
 		t.Errorf("last invoice, past the flow cap: %+v", last)
 	}
 	data, _ := json.Marshal(rep)
