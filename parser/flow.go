@@ -3,11 +3,14 @@ package parser
 import (
 	"archive/tar"
 	"archive/zip"
+	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"path"
 	"strings"
@@ -74,35 +77,45 @@ func ReadFlow(r io.ReaderAt, size int64, fn func(Entry) error) error {
 	return ReadFlowLimits(r, size, DefaultLimits, fn)
 }
 
-// ReadFlowLimits reads a flow of size bytes from r and calls fn once per entry, in
-// archive order, holding one entry in memory at a time. A broken or unsafe
-// entry is reported as an Entry with Err and never stops the others; when
-// the archive itself is unreadable, one Entry with an empty Name and Err says
-// why. ReadFlow returns an error only when fn does, or as *IOError when r
-// fails.
+// ReadFlowLimits reads a flow of size bytes from r and calls fn once per
+// entry, in archive order, holding one entry in memory at a time: whatever
+// the flow claims, the bytes held are at most one entry's, MaxDocumentSize
+// (20 MiB) and a few buffers, as archive members are inflated one at a time
+// and never past the limits (see readZipEntry). A broken or unsafe entry is
+// reported as an Entry with Err and never stops the others; when the
+// archive itself is unreadable or empty, one Entry with an empty Name and
+// Err says why. ReadFlow returns an error only when fn does, or as *IOError
+// when r fails.
 func ReadFlowLimits(r io.ReaderAt, size int64, lim Limits, fn func(Entry) error) error {
+	_, err := readFlow(r, size, lim, fn)
+	return err
+}
+
+// readFlow is ReadFlowLimits; it also returns how many bytes decompressors
+// produced, so that tests can check reading stopped at the limits.
+func readFlow(r io.ReaderAt, size int64, lim Limits, fn func(Entry) error) (inflated int64, err error) {
 	rec := &ioRecorder{r: r}
 	head := make([]byte, 4)
 	n, _ := rec.ReadAt(head, 0)
 	if rec.err != nil {
-		return &IOError{rec.err}
+		return 0, &IOError{rec.err}
 	}
-	var err error
+	l := &limits{Limits: lim, size: size, fn: fn}
 	switch Detect(head[:n]) {
 	case ContainerZip:
-		err = readZip(rec, size, &limits{Limits: lim, fn: fn})
+		err = readZip(rec, size, l)
 	case ContainerTarGz:
-		err = readTarGz(rec, size, &limits{Limits: lim, fn: fn})
+		err = readTarGz(rec, size, l)
 	default:
 		err = readPlain(rec, size, fn)
 	}
 	if err != nil {
-		return err
+		return l.inflated, err
 	}
 	if rec.err != nil {
-		return &IOError{rec.err}
+		return l.inflated, &IOError{rec.err}
 	}
-	return nil
+	return l.inflated, nil
 }
 
 var errNegativeOffset = errors.New("negative offset in archive")
@@ -194,8 +207,10 @@ func ignored(name string) bool {
 // the report itself unbounded.
 type limits struct {
 	Limits
+	size     int64 // the flow's size: the archive's bytes
 	entries  int
-	expanded int64
+	expanded int64 // bytes expanded so far, by members read or skipped
+	inflated int64 // bytes the decompressors produced (for tests)
 	refused  int
 	fn       func(Entry) error
 }
@@ -226,6 +241,9 @@ func (l *limits) overLimit() (fr, en string) {
 	case l.expanded >= l.Expanded:
 		return "au-delà de " + sizeFR(l.Expanded) + " décompressés par archive",
 			"beyond " + sizeEN(l.Expanded) + " expanded per archive"
+	case l.expanded > l.RatioFloor && l.expanded > l.Ratio*l.size:
+		return fmt.Sprintf("au-delà de %d fois la taille de l'archive décompressés", l.Ratio),
+			fmt.Sprintf("beyond %d times the archive's size expanded", l.Ratio)
 	}
 	return "", ""
 }
@@ -303,6 +321,14 @@ func readZip(r io.ReaderAt, size int64, l *limits) error {
 	return l.summary()
 }
 
+// readZipEntry reads one member of a zip. Its header's sizes are never
+// trusted to bound anything: a header that lies about the compressed size
+// (so that a bomb's ratio looks honest) or about the expanded size is
+// caught by what is actually read. The member's raw bytes are inflated
+// here, counting the compressed bytes consumed and the bytes produced, and
+// reading stops as soon as the member passes MaxDocumentSize, the ratio, or
+// what is left of the flow's expanded budget or ratio: at most one
+// member's bytes, MaxDocumentSize+1, are ever held.
 func readZipEntry(l *limits, f *zip.File) error {
 	name := f.Name
 	if ignored(name) || f.Mode().IsDir() {
@@ -319,31 +345,130 @@ func readZipEntry(l *limits, f *zip.File) error {
 		return l.refuse(Entry{Name: name, Err: archiveError(name, fr, en)})
 	}
 	l.entries++
+	// A header that declares too much is refused unread, whether it lies
+	// or not; one that declares little is checked as it is read.
 	if f.UncompressedSize64 > MaxDocumentSize {
 		return l.fn(Entry{Name: name, Err: withEntry(tooLarge(), name)})
 	}
-	declared := int64(f.UncompressedSize64)
-	if declared > l.RatioFloor && uint64(declared) > uint64(l.Ratio)*f.CompressedSize64 {
+	if declared := f.UncompressedSize64; declared > uint64(l.RatioFloor) && declared > uint64(l.Ratio)*f.CompressedSize64 {
 		return l.refuse(l.bombError(name))
 	}
-	// archive/zip fails a read past the declared size, so the declared size
-	// bounds what is expanded: count it before reading.
-	if l.expanded+declared > l.Expanded {
-		l.expanded = l.Expanded
+	if f.Method != zip.Store && f.Method != zip.Deflate {
 		return l.refuse(Entry{Name: name, Err: archiveError(name,
-			"archive de plus de "+sizeFR(l.Expanded)+" décompressés", "archive over "+sizeEN(l.Expanded)+" expanded")})
+			fmt.Sprintf("méthode de compression %d non prise en charge (seules Store et Deflate le sont)", f.Method),
+			fmt.Sprintf("compression method %d not supported (only Store and Deflate are)", f.Method))})
 	}
-	l.expanded += declared
-	rc, err := f.Open()
+	raw, err := f.OpenRaw()
 	if err != nil {
-		return l.fn(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
+		return l.refuse(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
 	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, MaxDocumentSize+1))
-	if err != nil {
-		return l.fn(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
+	compressed := &byteCounter{r: bufio.NewReader(raw)}
+	var inflater io.Reader = compressed
+	if f.Method == zip.Deflate {
+		fr := flate.NewReader(compressed)
+		defer fr.Close()
+		inflater = fr
+	}
+	g := &entryGuard{r: inflater, compressed: compressed, l: l}
+	data, err := io.ReadAll(g)
+	l.expanded += g.n
+	l.inflated += g.n
+	switch {
+	case g.err == errTooLarge:
+		return l.fn(Entry{Name: name, Err: withEntry(tooLarge(), name)})
+	case g.err != nil:
+		if g.err == errExpanded {
+			l.expanded = max(l.expanded, l.Expanded) // the members after it are refused
+		}
+		fr, en := g.stopped()
+		return l.refuse(Entry{Name: name, Err: archiveError(name, fr, en)})
+	case err != nil:
+		return l.refuse(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
+	case uint64(len(data)) != f.UncompressedSize64:
+		return l.refuse(Entry{Name: name, Err: archiveError(name,
+			fmt.Sprintf("entrée illisible : %d octets annoncés, %d lus", f.UncompressedSize64, len(data)),
+			fmt.Sprintf("unreadable entry: %d bytes declared, %d read", f.UncompressedSize64, len(data)))})
+	case f.CRC32 != 0 && crc32.ChecksumIEEE(data) != f.CRC32:
+		return l.refuse(Entry{Name: name, Err: archiveError(name,
+			"entrée illisible : somme de contrôle CRC-32 fausse", "unreadable entry: wrong CRC-32 checksum")})
 	}
 	return l.fn(parseEntry(name, data))
+}
+
+// byteCounter counts the bytes read through it. It is an io.ByteReader, so
+// that compress/flate reads from it byte by byte without buffering ahead:
+// n is exactly what the inflater consumed.
+type byteCounter struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *byteCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *byteCounter) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
+}
+
+// entryGuard counts the bytes one zip member inflates to and fails the read
+// as soon as one limit is passed: MaxDocumentSize, the member's ratio over
+// the compressed bytes actually consumed, the flow's expanded budget, or
+// the flow's ratio over the file's size. Each read is cut so that no more
+// than one byte past the nearest limit is produced.
+type entryGuard struct {
+	r          io.Reader
+	compressed *byteCounter
+	l          *limits
+	n          int64
+	err        error
+}
+
+func (g *entryGuard) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	room := min(int64(MaxDocumentSize), g.l.Expanded-g.l.expanded) - g.n + 1
+	if int64(len(p)) > room {
+		p = p[:max(room, 1)]
+	}
+	n, err := g.r.Read(p)
+	g.n += int64(n)
+	total := g.l.expanded + g.n
+	switch {
+	case g.n > MaxDocumentSize:
+		g.err = errTooLarge
+	case total > g.l.Expanded:
+		g.err = errExpanded
+	case g.n > g.l.RatioFloor && g.n > g.l.Ratio*g.compressed.n:
+		g.err = errBomb
+	case total > g.l.RatioFloor && total > g.l.Ratio*g.l.size:
+		g.err = errFlowRatio
+	}
+	if g.err != nil {
+		return n, g.err
+	}
+	return n, err
+}
+
+// stopped describes why the guard stopped the member.
+func (g *entryGuard) stopped() (fr, en string) {
+	switch g.err {
+	case errBomb:
+		return fmt.Sprintf("taux de compression supérieur à %d:1 (bombe de décompression ?) : lecture arrêtée", g.l.Ratio),
+			fmt.Sprintf("compression ratio over %d:1 (decompression bomb?): reading stopped", g.l.Ratio)
+	case errFlowRatio:
+		return fmt.Sprintf("archive qui se décompresse à plus de %d fois sa taille (entrées superposées ?) : lecture arrêtée", g.l.Ratio),
+			fmt.Sprintf("archive expanding to over %d times its size (overlapping entries?): reading stopped", g.l.Ratio)
+	}
+	return "archive de plus de " + sizeFR(g.l.Expanded) + " décompressés : lecture arrêtée",
+		"archive over " + sizeEN(g.l.Expanded) + " expanded: reading stopped"
 }
 
 func withEntry(fe *flowgate.FlowError, name string) *flowgate.FlowError {
@@ -363,10 +488,13 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// errBomb and errExpanded stop a tar.gz stream that expands past the limits.
+// errBomb and errExpanded stop a tar.gz stream or a zip member that
+// expands past the limits; errTooLarge and errFlowRatio stop a zip member.
 var (
-	errBomb     = errors.New("decompression bomb")
-	errExpanded = errors.New("expanded size limit")
+	errBomb      = errors.New("decompression bomb")
+	errExpanded  = errors.New("expanded size limit")
+	errTooLarge  = errors.New("document size limit")
+	errFlowRatio = errors.New("archive expansion ratio")
 )
 
 // guard counts what gzip expands and fails the stream once it passes the
@@ -446,6 +574,7 @@ func readTarGz(r io.ReaderAt, size int64, l *limits) error {
 			break // reported on the entry it stopped
 		}
 	}
+	l.inflated = g.n
 	return l.summary()
 }
 
