@@ -13,6 +13,7 @@ import (
 	"hash/crc32"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"flowgate"
@@ -42,7 +43,12 @@ const (
 	ContainerXML   Container = "xml"
 	ContainerZip   Container = "zip"
 	ContainerTarGz Container = "tar.gz"
+	ContainerTar   Container = "tar" // POSIX ustar or GNU tar, uncompressed
+	ContainerPDF   Container = "pdf" // refused for now: Factur-X is not read yet
 )
+
+// headSize is how many first bytes Detect needs: a tar's magic is at 257.
+const headSize = 262
 
 // Entry is one document of a flow: the file itself, or one member of an
 // archive. Exactly one of Invoice and Err is set.
@@ -61,13 +67,18 @@ type IOError struct{ Err error }
 func (e *IOError) Error() string { return "read flow: " + e.Err.Error() }
 func (e *IOError) Unwrap() error { return e.Err }
 
-// Detect tells the container from the first bytes of a flow.
+// Detect tells the container from the first bytes of a flow (headSize of
+// them, or all of a shorter flow).
 func Detect(head []byte) Container {
 	switch {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
 		return ContainerZip
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		return ContainerTarGz
+	case len(head) >= headSize && bytes.Equal(head[257:262], []byte("ustar")):
+		return ContainerTar
+	case bytes.HasPrefix(head, []byte("%PDF-")):
+		return ContainerPDF
 	}
 	return ContainerXML
 }
@@ -95,19 +106,23 @@ func ReadFlowLimits(r io.ReaderAt, size int64, lim Limits, fn func(Entry) error)
 // produced, so that tests can check reading stopped at the limits.
 func readFlow(r io.ReaderAt, size int64, lim Limits, fn func(Entry) error) (inflated int64, err error) {
 	rec := &ioRecorder{r: r}
-	head := make([]byte, 4)
+	head := make([]byte, min(size, headSize))
 	n, _ := rec.ReadAt(head, 0)
 	if rec.err != nil {
 		return 0, &IOError{rec.err}
 	}
-	l := &limits{Limits: lim, size: size, fn: fn}
-	switch Detect(head[:n]) {
+	emitted := 0
+	l := &limits{Limits: lim, size: size, fn: func(e Entry) error { emitted++; return fn(e) }}
+	switch c := Detect(head[:n]); c {
 	case ContainerZip:
 		err = readZip(rec, size, l)
-	case ContainerTarGz:
-		err = readTarGz(rec, size, l)
+	case ContainerTarGz, ContainerTar:
+		err = readTar(rec, size, c == ContainerTarGz, l)
 	default:
-		err = readPlain(rec, size, fn)
+		return 0, readPlain(rec, size, fn)
+	}
+	if err == nil && emitted == 0 {
+		err = fn(Entry{Err: archiveError("", "archive vide : aucune facture", "empty archive: no invoice")})
 	}
 	if err != nil {
 		return l.inflated, err
@@ -153,7 +168,13 @@ func readPlain(r io.ReaderAt, size int64, fn func(Entry) error) error {
 }
 
 func parseEntry(name string, data []byte) Entry {
-	if c := Detect(data); c != ContainerXML {
+	switch c := Detect(data); c {
+	case ContainerXML:
+	case ContainerPDF:
+		return Entry{Name: name, Data: data, Err: &flowgate.FlowError{Code: flowgate.CodeType, Entry: name,
+			MessageFR: "PDF (Factur-X pas encore pris en charge) : seules les factures UBL 2.1 en XML sont acceptées",
+			Message:   "PDF (Factur-X not yet supported): only UBL 2.1 XML invoices are accepted"}}
+	default:
 		return Entry{Name: name, Data: data, Err: archiveError(name,
 			"archive imbriquée ("+string(c)+") refusée : déposez les factures XML directement",
 			"nested archive ("+string(c)+") refused: deposit the XML invoices directly")}
@@ -171,12 +192,29 @@ func archiveError(entry, fr, en string) *flowgate.FlowError {
 	return &flowgate.FlowError{Code: flowgate.CodeArchive, Entry: entry, MessageFR: fr, Message: en}
 }
 
+// maxNameLen bounds an archive member's name (a zip allows 65,535 bytes, a
+// tar 1 MiB): names are quoted in reports, so that past it a member is
+// refused under its name cut short (see shortName).
+const maxNameLen = 1024
+
+// shortName is name cut to maxNameLen bytes, for the report of a member
+// refused for its name.
+func shortName(name string) string {
+	if len(name) <= maxNameLen {
+		return name
+	}
+	return name[:maxNameLen] + "…"
+}
+
 // unsafeName says why an archive member name may not be used, or "" when it
 // is a plain relative path. Names are checked with both separators, since
 // archives made on Windows use backslashes.
 func unsafeName(name string) (fr, en string) {
 	if name == "" {
 		return "nom d'entrée vide", "empty entry name"
+	}
+	if len(name) > maxNameLen {
+		return fmt.Sprintf("nom d'entrée de plus de %d octets", maxNameLen), fmt.Sprintf("entry name over %d bytes", maxNameLen)
 	}
 	n := strings.ReplaceAll(name, "\\", "/")
 	if strings.HasPrefix(n, "/") || len(n) >= 2 && n[1] == ':' {
@@ -335,6 +373,7 @@ func readZipEntry(l *limits, f *zip.File) error {
 		return nil
 	}
 	if fr, en := unsafeName(name); fr != "" {
+		name = shortName(name)
 		return l.refuse(Entry{Name: name, Err: archiveError(name, fr, en)})
 	}
 	if !f.Mode().IsRegular() {
@@ -540,33 +579,57 @@ func (g *guard) stopped() (fr, en string) {
 	return "", ""
 }
 
-func readTarGz(r io.ReaderAt, size int64, l *limits) error {
+// readTar reads a tar archive, gzipped or not, to its very end. A tar ends
+// with two zero blocks, but what follows them is read too, as GNU tar
+// --ignore-zeros does: the zero blocks are skipped and a second archive
+// appended to the first (cat a.tar b.tar, or a .tar.gz of several gzip
+// members, which gzip reads as one stream) is read as part of the flow. Data
+// there that is not a tar is refused as a corrupt archive: an archive is
+// never silently cut at its first end marker.
+func readTar(r io.ReaderAt, size int64, gzipped bool, l *limits) error {
 	compressed := &countReader{r: io.NewSectionReader(r, 0, size)}
-	gz, err := gzip.NewReader(compressed)
-	if err != nil {
-		return l.fn(Entry{Err: archiveError("", "archive gzip illisible : "+err.Error(), "unreadable gzip archive: "+err.Error())})
+	var stream io.Reader = compressed
+	kind := "tar"
+	if gzipped {
+		gz, err := gzip.NewReader(compressed)
+		if err != nil {
+			return l.fn(Entry{Err: archiveError("", "archive gzip illisible : "+err.Error(), "unreadable gzip archive: "+err.Error())})
+		}
+		stream, kind = gz, "tar.gz"
 	}
-	g := &guard{r: gz, compressed: compressed, l: l}
+	g := &guard{r: stream, compressed: compressed, l: l}
 	tr := tar.NewReader(g)
+	appended := false // the next header is the first after an end marker
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			break
+			var next io.Reader
+			if next, err = afterEnd(g); next == nil && err == nil {
+				break
+			}
+			if err == nil {
+				tr, appended = tar.NewReader(next), true
+				continue
+			}
 		}
 		if err != nil {
 			fr, en := g.stopped()
 			switch {
 			case fr != "":
-			case l.entries == 0 && g.n < 1024:
+			case appended || err == errAfterEnd:
+				fr, en = "données illisibles après la fin de l'archive "+kind+" (ni une autre archive tar, ni du bourrage)",
+					"unreadable data after the end of the "+kind+" archive (neither another tar archive nor padding)"
+			case gzipped && l.entries == 0 && g.n < 1024:
 				fr, en = "fichier gzip qui ne contient pas une archive tar", "gzip file that holds no tar archive"
 			default:
-				fr, en = "archive tar.gz tronquée ou corrompue : "+err.Error(), "truncated or corrupt tar.gz archive: "+err.Error()
+				fr, en = "archive "+kind+" tronquée ou corrompue : "+err.Error(), "truncated or corrupt "+kind+" archive: "+err.Error()
 			}
 			if err := l.fn(Entry{Err: archiveError("", fr, en)}); err != nil {
 				return err
 			}
 			break
 		}
+		appended = false
 		if err := readTarEntry(l, tr, hdr, g); err != nil {
 			return err
 		}
@@ -576,6 +639,38 @@ func readTarGz(r io.ReaderAt, size int64, l *limits) error {
 	}
 	l.inflated = g.n
 	return l.summary()
+}
+
+// errAfterEnd is data after a tar's end that is not another tar.
+var errAfterEnd = errors.New("data after the end of the archive that is not a tar block")
+
+// afterEnd reads what follows a tar's end-of-archive marker in r: zero
+// blocks (a tar's padding) are skipped; at the end of r it returns nil, nil;
+// at a non-zero block, a reader from that block on, to read as the next
+// tar. A partial block that is not all zeros is errAfterEnd.
+func afterEnd(r io.Reader) (io.Reader, error) {
+	block := make([]byte, 512)
+	for {
+		// Not io.ReadFull: an io.ErrUnexpectedEOF of the stream itself (a
+		// gzip cut short) must not pass for a short block.
+		n, err := 0, error(nil)
+		for n < len(block) && err == nil {
+			var k int
+			k, err = r.Read(block[n:])
+			n += k
+		}
+		zero := !slices.ContainsFunc(block[:n], func(b byte) bool { return b != 0 })
+		switch {
+		case n < len(block) && err == io.EOF && zero:
+			return nil, nil
+		case n < len(block) && err == io.EOF:
+			return nil, errAfterEnd
+		case n < len(block):
+			return nil, err
+		case !zero:
+			return io.MultiReader(bytes.NewReader(block), r), nil
+		}
+	}
 }
 
 func readTarEntry(l *limits, tr *tar.Reader, hdr *tar.Header, g *guard) error {
@@ -588,6 +683,7 @@ func readTarEntry(l *limits, tr *tar.Reader, hdr *tar.Header, g *guard) error {
 		return nil
 	}
 	if fr, en := unsafeName(name); fr != "" {
+		name = shortName(name)
 		return l.refuse(Entry{Name: name, Err: archiveError(name, fr, en)})
 	}
 	if hdr.Typeflag != tar.TypeReg {

@@ -97,7 +97,8 @@ func TestDetect(t *testing.T) {
 	for _, tt := range []struct {
 		head string
 		want Container
-	}{{"PK\x03\x04", ContainerZip}, {"PK\x05\x06", ContainerZip}, {"\x1f\x8b\x08", ContainerTarGz}, {"<?xm", ContainerXML}, {"", ContainerXML}} {
+	}{{"PK\x03\x04", ContainerZip}, {"PK\x05\x06", ContainerZip}, {"\x1f\x8b\x08", ContainerTarGz}, {"<?xm", ContainerXML}, {"", ContainerXML},
+		{"%PDF-1.7", ContainerPDF}, {strings.Repeat("\x00", 257) + "ustar\x0000", ContainerTar}, {strings.Repeat("\x00", 257) + "usta", ContainerXML}} {
 		if got := Detect([]byte(tt.head)); got != tt.want {
 			t.Errorf("Detect(%q) = %s, want %s", tt.head, got, tt.want)
 		}
