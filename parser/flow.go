@@ -653,11 +653,16 @@ func afterEnd(r io.Reader) (io.Reader, error) {
 	for {
 		// Not io.ReadFull: an io.ErrUnexpectedEOF of the stream itself (a
 		// gzip cut short) must not pass for a short block.
-		n, err := 0, error(nil)
+		n, err, empty := 0, error(nil), 0
 		for n < len(block) && err == nil {
 			var k int
 			k, err = r.Read(block[n:])
 			n += k
+			if empty = empty + 1; k > 0 {
+				empty = 0
+			} else if empty >= 100 {
+				err = io.ErrNoProgress
+			}
 		}
 		zero := !slices.ContainsFunc(block[:n], func(b byte) bool { return b != 0 })
 		switch {
