@@ -170,3 +170,26 @@ func TestFlowReportBounded(t *testing.T) {
 	}
 	t.Logf("%d invoices, %d findings: %d listed, JSON %d bytes", invoices, sum, listed, len(data))
 }
+
+// TestFlowReportWorstCase: 500 invoices (the parser's limit per flow), each
+// with every field, value and name at its limit and made of characters JSON
+// escapes, stay under the bound FlowCheck documents.
+func TestFlowReportWorstCase(t *testing.T) {
+	worst := strings.Repeat("<", 50000)
+	inv := emptyLines(300)
+	inv.Number, inv.IssueDate, inv.TypeCode, inv.BuyerReference, inv.Order, inv.Currency = worst, worst, worst, worst, worst, worst
+	inv.Totals.Payable.Raw = worst
+	inv.Seller.Identifiers[0].Value, inv.Buyer.Identifiers[0].Value = worst, worst
+	c := NewFlowCheck(strings.Repeat("<", 1000), Input{Directory: testDirectory()})
+	for range parser.DefaultLimits.Entries {
+		c.Entry(parser.Entry{Name: strings.Repeat("<", 1024), Invoice: inv})
+	}
+	data, err := json.Marshal(c.Report())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 16<<20 {
+		t.Errorf("JSON report of %d bytes, over the documented 16 MB", len(data))
+	}
+	t.Logf("worst-case JSON report: %d bytes", len(data))
+}
