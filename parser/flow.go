@@ -14,6 +14,7 @@ import (
 	"io"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"flowgate"
@@ -47,8 +48,8 @@ const (
 	ContainerPDF   Container = "pdf" // refused for now: Factur-X is not read yet
 )
 
-// headSize is how many first bytes Detect needs: a tar's magic is at 257.
-const headSize = 262
+// headSize is how many first bytes Detect needs: a tar's first header block.
+const headSize = 512
 
 // Entry is one document of a flow: the file itself, or one member of an
 // archive. Exactly one of Invoice and Err is set.
@@ -75,12 +76,31 @@ func Detect(head []byte) Container {
 		return ContainerZip
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		return ContainerTarGz
-	case len(head) >= headSize && bytes.Equal(head[257:262], []byte("ustar")):
+	case isTarHeader(head):
 		return ContainerTar
 	case bytes.HasPrefix(head, []byte("%PDF-")):
 		return ContainerPDF
 	}
 	return ContainerXML
+}
+
+// isTarHeader reports whether b starts with a POSIX (ustar) or GNU tar
+// header: the magic at 257 and a checksum that adds up, so that a document
+// that happens to hold "ustar" there is not taken for an archive.
+func isTarHeader(b []byte) bool {
+	if len(b) < 512 || !bytes.Equal(b[257:262], []byte("ustar")) {
+		return false
+	}
+	var unsigned, signed int64 // old tars summed signed bytes, as archive/tar accepts
+	for i, c := range b[:512] {
+		if i >= 148 && i < 156 {
+			c = ' ' // the checksum field counts as spaces
+		}
+		unsigned += int64(c)
+		signed += int64(int8(c))
+	}
+	v, err := strconv.ParseInt(strings.Trim(string(b[148:156]), " \x00"), 8, 64)
+	return err == nil && (v == unsigned || v == signed)
 }
 
 // ReadFlow is ReadFlowLimits with DefaultLimits.
