@@ -175,7 +175,7 @@ func TestFlowReportBounded(t *testing.T) {
 // with every field, value and name at its limit and made of characters JSON
 // escapes, stay under the bound FlowCheck documents.
 func TestFlowReportWorstCase(t *testing.T) {
-	worst := strings.Repeat("<", 50000)
+	worst := strings.Repeat("<", 10*MaxValue)
 	inv := emptyLines(300)
 	inv.Number, inv.IssueDate, inv.TypeCode, inv.BuyerReference, inv.Order, inv.Currency = worst, worst, worst, worst, worst, worst
 	inv.Totals.Payable.Raw = worst
@@ -192,4 +192,21 @@ func TestFlowReportWorstCase(t *testing.T) {
 		t.Errorf("JSON report of %d bytes, over the documented 16 MB", len(data))
 	}
 	t.Logf("worst-case JSON report: %d bytes", len(data))
+}
+
+// TestBadNumberCharsBounded: BR-FR-02 names at most maxBadChars characters,
+// however many distinct ones the number holds (a scan that compared each
+// with every one seen was quadratic in them).
+func TestBadNumberCharsBounded(t *testing.T) {
+	var b strings.Builder
+	for r := rune(0x4e00); r < 0x4e00+5000; r++ {
+		b.WriteRune(r)
+	}
+	got := strings.Split(badNumberChars("FA "+b.String()), " ")
+	if len(got) != maxBadChars+1 || got[0] != "espace/space" || got[1] != "'一'" || got[maxBadChars] != "…" {
+		t.Errorf("got %d characters named: %q", len(got), got[:min(len(got), 12)])
+	}
+	if got := badNumberChars("F A.A"); got != "espace/space '.'" {
+		t.Errorf("got %q", got)
+	}
 }

@@ -180,24 +180,40 @@ func IsDate(s string) bool {
 	return false
 }
 
+// badNumberChars lists the distinct characters of s that an invoice number
+// may not hold, in order of first appearance: at most maxBadChars, then
+// "…". The cap keeps the scan linear whatever the number holds.
 func badNumberChars(s string) string {
-	var bad []string
+	var bad []rune
+	more := false
 	for _, r := range s {
 		ok := r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' ||
 			r == '+' || r == '-' || r == '_' || r == '/'
-		if ok {
+		if ok || slices.Contains(bad, r) {
 			continue
 		}
+		if len(bad) == maxBadChars {
+			more = true
+			break
+		}
+		bad = append(bad, r)
+	}
+	out := make([]string, 0, len(bad)+1)
+	for _, r := range bad {
 		q := fmt.Sprintf("%q", r)
 		if r == ' ' {
 			q = "espace/space"
 		}
-		if !slices.Contains(bad, q) {
-			bad = append(bad, q)
-		}
+		out = append(out, q)
 	}
-	return strings.Join(bad, " ")
+	if more {
+		out = append(out, "…")
+	}
+	return strings.Join(out, " ")
 }
+
+// maxBadChars is how many characters BR-FR-02 names.
+const maxBadChars = 10
 
 // chorus runs the hub's checks against the directory, the sender and the
 // history of accepted invoices.
