@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"slices"
 	"strings"
 
 	"flowgate"
@@ -157,12 +158,26 @@ func vatCategory(c *flowgate.TaxCategory) bool { return c.HasID && isVAT(c.TaxSc
 func hasReason(ac *flowgate.AllowanceCharge) bool { return ac.HasReason || ac.HasReasonCode }
 
 // anyEqual is XPath's general comparison a = b on two sequences of strings.
+// Its cost is linear: a document may give a party thousands of identifiers.
 func anyEqual(a, b []string) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x == y {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if len(a) <= 8 {
+		for _, x := range a {
+			if slices.Contains(b, x) {
 				return true
 			}
+		}
+		return false
+	}
+	seen := make(map[string]struct{}, len(a))
+	for _, x := range a {
+		seen[x] = struct{}{}
+	}
+	for _, y := range b {
+		if _, ok := seen[y]; ok {
+			return true
 		}
 	}
 	return false

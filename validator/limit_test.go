@@ -3,6 +3,7 @@ package validator
 import (
 	"encoding/json"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -208,5 +209,27 @@ func TestBadNumberCharsBounded(t *testing.T) {
 	}
 	if got := badNumberChars("F A.A"); got != "espace/space '.'" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestAnyEqual(t *testing.T) {
+	many := func(prefix string, n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = prefix + strconv.Itoa(i)
+		}
+		return out
+	}
+	a, b := many("a", 100000), many("b", 100000)
+	for _, tt := range []struct {
+		a, b []string
+		want bool
+	}{
+		{nil, nil, false}, {[]string{"x"}, nil, false}, {[]string{"x"}, []string{"y", "x"}, true},
+		{a, b, false}, {a, append(b[:len(b):len(b)], "a99999"), true}, {[]string{"b5"}, b, true},
+	} {
+		if got := anyEqual(tt.a, tt.b); got != tt.want {
+			t.Errorf("anyEqual(%d values, %d values) = %v", len(tt.a), len(tt.b), got)
+		}
 	}
 }
