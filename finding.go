@@ -20,7 +20,20 @@ type Finding struct {
 	Value     string   `json:"value"`      // the offending value as written, when there is one
 	MessageFR string   `json:"message_fr"` // the reason, in French
 	Message   string   `json:"message"`    // the reason, in English
+	// Omitted is set on a summary finding only: how many findings it
+	// stands for, left out of the list past a cap (see validator.MaxPerRule).
+	Omitted int `json:"omitted,omitempty"`
 }
+
+// Occurrences is how many findings f stands for: 1, or for a summary
+// finding the number it counts.
+func (f Finding) Occurrences() int { return max(1, f.Omitted) }
+
+// CodeTruncated is the code of a finding that counts the findings left out
+// of a report past one of its caps (per invoice, per flow), and of the error
+// line of a status file that counts the lines left out. It is fatal when one
+// of the findings left out was: caps never change a verdict.
+const CodeTruncated = "CPP-CONSTATS-LIMITE"
 
 // AnyFatal reports whether any finding is fatal.
 func AnyFatal(findings []Finding) bool {

@@ -83,11 +83,24 @@ const (
 	natureBusiness  = "METIER"    // an integration check rejected an invoice
 )
 
+// Caps on the error lines of a flow status, so that its size is bounded
+// whatever the flow: at most maxFlowLines+1 lines, each with a LibelleErreur
+// and a DescriptionErreur of at most maxText characters, under 6 MB even
+// with every character escaped, about 300 bytes a line in practice.
+const (
+	maxInvoiceLines = 10  // fatal findings listed per rejected invoice; one more line counts the rest
+	maxFlowLines    = 500 // error lines per flow status; one more line counts the rest
+)
+
 // FlowStatusXML renders a flow-level status (CPPFluxStatuts) for the flow
 // env.FlowID: IdStatut 90 for IN_RECU and IN_INTEGRE, 96 for
 // IN_INTEGRE_PARTIEL, 93 for IN_REJETE, and one LigneErreurDetail per flow
-// error of rep and per fatal finding of each rejected invoice. status is the
-// outcome to report; rep.Status, when set, must agree with it.
+// error of rep and per fatal finding of each rejected invoice, in that
+// order, up to the caps: past maxInvoiceLines findings of one invoice, one
+// line (code flowgate.CodeTruncated) counts that invoice's others; past
+// maxFlowLines lines, one last line counts the others (the JSON status
+// file details them). status is the outcome to report; rep.Status, when
+// set, must agree with it.
 func FlowStatusXML(env Envelope, status flowgate.FlowStatus, rep flowgate.FlowReport) ([]byte, error) {
 	envXML, err := env.render()
 	fc, known := flowCodes[status]
@@ -103,33 +116,65 @@ func FlowStatusXML(env Envelope, status flowgate.FlowStatus, rep flowgate.FlowRe
 	stamp, _ := timestamp(env.Produced) // checked by env.render
 
 	var lines []errorLine
+	over := 0 // errors and findings past maxFlowLines
+	add := func(l errorLine, n int) {
+		if len(lines) < maxFlowLines {
+			lines = append(lines, l)
+		} else {
+			over += n
+		}
+	}
 	for _, e := range rep.Errors {
 		where := "Fichier " + quote(rep.File)
 		if e.Entry != "" {
 			where = "Entrée " + quote(e.Entry)
 		}
-		lines = append(lines, errorLine{
+		add(errorLine{
 			Nature:      natureTechnical,
 			Code:        clean(e.Code),
 			Label:       clip(cmp.Or(e.MessageFR, e.Message), maxText),
 			Description: clip(where+" : "+cmp.Or(e.MessageFR, e.Message), maxText),
-		})
+		}, 1)
 	}
 	for _, inv := range rep.Invoices {
 		if inv.Verdict != flowgate.Rejected {
 			continue
 		}
+		listed, rest := 0, 0
 		for _, f := range inv.Findings {
 			if f.Severity != flowgate.Fatal {
 				continue
 			}
-			lines = append(lines, errorLine{
+			if listed == maxInvoiceLines {
+				rest += f.Occurrences()
+				continue
+			}
+			listed++
+			add(errorLine{
 				Nature:      natureBusiness,
 				Code:        clean(f.Code),
 				Label:       clip(cmp.Or(f.MessageFR, f.Message), maxText),
 				Description: clip(describe(rep.File, inv, f), maxText),
-			})
+			}, f.Occurrences())
 		}
+		if rest > 0 {
+			add(errorLine{
+				Nature: natureBusiness,
+				Code:   flowgate.CodeTruncated,
+				Label: fmt.Sprintf("… et %d autres erreurs de cette facture, non listées (au plus %d par facture ; voir le compte rendu JSON)",
+					rest, maxInvoiceLines),
+				Description: clip(describe(rep.File, inv, flowgate.Finding{}), maxText),
+			}, rest)
+		}
+	}
+	if over > 0 {
+		lines = append(lines, errorLine{
+			Nature: natureTechnical,
+			Code:   flowgate.CodeTruncated,
+			Label: fmt.Sprintf("… et %d autres erreurs, non listées (au plus %d lignes par statut ; voir le compte rendu JSON)",
+				over, maxFlowLines),
+			Description: clip("Fichier "+quote(rep.File), maxText),
+		})
 	}
 	var details *errorDetails
 	if len(lines) > 0 { // Details needs at least one line

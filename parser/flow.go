@@ -3,13 +3,18 @@ package parser
 import (
 	"archive/tar"
 	"archive/zip"
+	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 
 	"flowgate"
@@ -39,7 +44,12 @@ const (
 	ContainerXML   Container = "xml"
 	ContainerZip   Container = "zip"
 	ContainerTarGz Container = "tar.gz"
+	ContainerTar   Container = "tar" // POSIX ustar or GNU tar, uncompressed
+	ContainerPDF   Container = "pdf" // refused for now: Factur-X is not read yet
 )
+
+// headSize is how many first bytes Detect needs: a tar's first header block.
+const headSize = 512
 
 // Entry is one document of a flow: the file itself, or one member of an
 // archive. Exactly one of Invoice and Err is set.
@@ -58,15 +68,39 @@ type IOError struct{ Err error }
 func (e *IOError) Error() string { return "read flow: " + e.Err.Error() }
 func (e *IOError) Unwrap() error { return e.Err }
 
-// Detect tells the container from the first bytes of a flow.
+// Detect tells the container from the first bytes of a flow (headSize of
+// them, or all of a shorter flow).
 func Detect(head []byte) Container {
 	switch {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
 		return ContainerZip
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		return ContainerTarGz
+	case isTarHeader(head):
+		return ContainerTar
+	case bytes.HasPrefix(head, []byte("%PDF-")):
+		return ContainerPDF
 	}
 	return ContainerXML
+}
+
+// isTarHeader reports whether b starts with a POSIX (ustar) or GNU tar
+// header: the magic at 257 and a checksum that adds up, so that a document
+// that happens to hold "ustar" there is not taken for an archive.
+func isTarHeader(b []byte) bool {
+	if len(b) < 512 || !bytes.Equal(b[257:262], []byte("ustar")) {
+		return false
+	}
+	var unsigned, signed int64 // old tars summed signed bytes, as archive/tar accepts
+	for i, c := range b[:512] {
+		if i >= 148 && i < 156 {
+			c = ' ' // the checksum field counts as spaces
+		}
+		unsigned += int64(c)
+		signed += int64(int8(c))
+	}
+	v, err := strconv.ParseInt(strings.Trim(string(b[148:156]), " \x00"), 8, 64)
+	return err == nil && (v == unsigned || v == signed)
 }
 
 // ReadFlow is ReadFlowLimits with DefaultLimits.
@@ -74,35 +108,49 @@ func ReadFlow(r io.ReaderAt, size int64, fn func(Entry) error) error {
 	return ReadFlowLimits(r, size, DefaultLimits, fn)
 }
 
-// ReadFlowLimits reads a flow of size bytes from r and calls fn once per entry, in
-// archive order, holding one entry in memory at a time. A broken or unsafe
-// entry is reported as an Entry with Err and never stops the others; when
-// the archive itself is unreadable, one Entry with an empty Name and Err says
-// why. ReadFlow returns an error only when fn does, or as *IOError when r
-// fails.
+// ReadFlowLimits reads a flow of size bytes from r and calls fn once per
+// entry, in archive order, holding one entry in memory at a time: whatever
+// the flow claims, the bytes held are at most one entry's, MaxDocumentSize
+// (20 MiB) and a few buffers, as archive members are inflated one at a time
+// and never past the limits (see readZipEntry). A broken or unsafe entry is
+// reported as an Entry with Err and never stops the others; when the
+// archive itself is unreadable or empty, one Entry with an empty Name and
+// Err says why. ReadFlow returns an error only when fn does, or as *IOError
+// when r fails.
 func ReadFlowLimits(r io.ReaderAt, size int64, lim Limits, fn func(Entry) error) error {
+	_, err := readFlow(r, size, lim, fn)
+	return err
+}
+
+// readFlow is ReadFlowLimits; it also returns how many bytes decompressors
+// produced, so that tests can check reading stopped at the limits.
+func readFlow(r io.ReaderAt, size int64, lim Limits, fn func(Entry) error) (inflated int64, err error) {
 	rec := &ioRecorder{r: r}
-	head := make([]byte, 4)
+	head := make([]byte, min(size, headSize))
 	n, _ := rec.ReadAt(head, 0)
 	if rec.err != nil {
-		return &IOError{rec.err}
+		return 0, &IOError{rec.err}
 	}
-	var err error
-	switch Detect(head[:n]) {
+	emitted := 0
+	l := &limits{Limits: lim, size: size, fn: func(e Entry) error { emitted++; return fn(e) }}
+	switch c := Detect(head[:n]); c {
 	case ContainerZip:
-		err = readZip(rec, size, &limits{Limits: lim, fn: fn})
-	case ContainerTarGz:
-		err = readTarGz(rec, size, &limits{Limits: lim, fn: fn})
+		err = readZip(rec, size, l)
+	case ContainerTarGz, ContainerTar:
+		err = readTar(rec, size, c == ContainerTarGz, l)
 	default:
-		err = readPlain(rec, size, fn)
+		return 0, readPlain(rec, size, fn)
+	}
+	if err == nil && emitted == 0 {
+		err = fn(Entry{Err: archiveError("", "archive vide : aucune facture", "empty archive: no invoice")})
 	}
 	if err != nil {
-		return err
+		return l.inflated, err
 	}
 	if rec.err != nil {
-		return &IOError{rec.err}
+		return l.inflated, &IOError{rec.err}
 	}
-	return nil
+	return l.inflated, nil
 }
 
 var errNegativeOffset = errors.New("negative offset in archive")
@@ -140,7 +188,13 @@ func readPlain(r io.ReaderAt, size int64, fn func(Entry) error) error {
 }
 
 func parseEntry(name string, data []byte) Entry {
-	if c := Detect(data); c != ContainerXML {
+	switch c := Detect(data); c {
+	case ContainerXML:
+	case ContainerPDF:
+		return Entry{Name: name, Data: data, Err: &flowgate.FlowError{Code: flowgate.CodeType, Entry: name,
+			MessageFR: "PDF (Factur-X pas encore pris en charge) : seules les factures UBL 2.1 en XML sont acceptées",
+			Message:   "PDF (Factur-X not yet supported): only UBL 2.1 XML invoices are accepted"}}
+	default:
 		return Entry{Name: name, Data: data, Err: archiveError(name,
 			"archive imbriquée ("+string(c)+") refusée : déposez les factures XML directement",
 			"nested archive ("+string(c)+") refused: deposit the XML invoices directly")}
@@ -158,12 +212,29 @@ func archiveError(entry, fr, en string) *flowgate.FlowError {
 	return &flowgate.FlowError{Code: flowgate.CodeArchive, Entry: entry, MessageFR: fr, Message: en}
 }
 
+// maxNameLen bounds an archive member's name (a zip allows 65,535 bytes, a
+// tar 1 MiB): names are quoted in reports, so that past it a member is
+// refused under its name cut short (see shortName).
+const maxNameLen = 1024
+
+// shortName is name cut to maxNameLen bytes, for the report of a member
+// refused for its name.
+func shortName(name string) string {
+	if len(name) <= maxNameLen {
+		return name
+	}
+	return name[:maxNameLen] + "…"
+}
+
 // unsafeName says why an archive member name may not be used, or "" when it
 // is a plain relative path. Names are checked with both separators, since
 // archives made on Windows use backslashes.
 func unsafeName(name string) (fr, en string) {
 	if name == "" {
 		return "nom d'entrée vide", "empty entry name"
+	}
+	if len(name) > maxNameLen {
+		return fmt.Sprintf("nom d'entrée de plus de %d octets", maxNameLen), fmt.Sprintf("entry name over %d bytes", maxNameLen)
 	}
 	n := strings.ReplaceAll(name, "\\", "/")
 	if strings.HasPrefix(n, "/") || len(n) >= 2 && n[1] == ':' {
@@ -194,8 +265,10 @@ func ignored(name string) bool {
 // the report itself unbounded.
 type limits struct {
 	Limits
+	size     int64 // the flow's size: the archive's bytes
 	entries  int
-	expanded int64
+	expanded int64 // bytes expanded so far, by members read or skipped
+	inflated int64 // bytes the decompressors produced (for tests)
 	refused  int
 	fn       func(Entry) error
 }
@@ -226,6 +299,9 @@ func (l *limits) overLimit() (fr, en string) {
 	case l.expanded >= l.Expanded:
 		return "au-delà de " + sizeFR(l.Expanded) + " décompressés par archive",
 			"beyond " + sizeEN(l.Expanded) + " expanded per archive"
+	case l.expanded > l.RatioFloor && l.expanded > l.Ratio*l.size:
+		return fmt.Sprintf("au-delà de %d fois la taille de l'archive décompressés", l.Ratio),
+			fmt.Sprintf("beyond %d times the archive's size expanded", l.Ratio)
 	}
 	return "", ""
 }
@@ -303,12 +379,21 @@ func readZip(r io.ReaderAt, size int64, l *limits) error {
 	return l.summary()
 }
 
+// readZipEntry reads one member of a zip. Its header's sizes are never
+// trusted to bound anything: a header that lies about the compressed size
+// (so that a bomb's ratio looks honest) or about the expanded size is
+// caught by what is actually read. The member's raw bytes are inflated
+// here, counting the compressed bytes consumed and the bytes produced, and
+// reading stops as soon as the member passes MaxDocumentSize, the ratio, or
+// what is left of the flow's expanded budget or ratio: at most one
+// member's bytes, MaxDocumentSize+1, are ever held.
 func readZipEntry(l *limits, f *zip.File) error {
 	name := f.Name
 	if ignored(name) || f.Mode().IsDir() {
 		return nil
 	}
 	if fr, en := unsafeName(name); fr != "" {
+		name = shortName(name)
 		return l.refuse(Entry{Name: name, Err: archiveError(name, fr, en)})
 	}
 	if !f.Mode().IsRegular() {
@@ -319,31 +404,130 @@ func readZipEntry(l *limits, f *zip.File) error {
 		return l.refuse(Entry{Name: name, Err: archiveError(name, fr, en)})
 	}
 	l.entries++
+	// A header that declares too much is refused unread, whether it lies
+	// or not; one that declares little is checked as it is read.
 	if f.UncompressedSize64 > MaxDocumentSize {
 		return l.fn(Entry{Name: name, Err: withEntry(tooLarge(), name)})
 	}
-	declared := int64(f.UncompressedSize64)
-	if declared > l.RatioFloor && uint64(declared) > uint64(l.Ratio)*f.CompressedSize64 {
+	if declared := f.UncompressedSize64; declared > uint64(l.RatioFloor) && declared > uint64(l.Ratio)*f.CompressedSize64 {
 		return l.refuse(l.bombError(name))
 	}
-	// archive/zip fails a read past the declared size, so the declared size
-	// bounds what is expanded: count it before reading.
-	if l.expanded+declared > l.Expanded {
-		l.expanded = l.Expanded
+	if f.Method != zip.Store && f.Method != zip.Deflate {
 		return l.refuse(Entry{Name: name, Err: archiveError(name,
-			"archive de plus de "+sizeFR(l.Expanded)+" décompressés", "archive over "+sizeEN(l.Expanded)+" expanded")})
+			fmt.Sprintf("méthode de compression %d non prise en charge (seules Store et Deflate le sont)", f.Method),
+			fmt.Sprintf("compression method %d not supported (only Store and Deflate are)", f.Method))})
 	}
-	l.expanded += declared
-	rc, err := f.Open()
+	raw, err := f.OpenRaw()
 	if err != nil {
-		return l.fn(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
+		return l.refuse(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
 	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, MaxDocumentSize+1))
-	if err != nil {
-		return l.fn(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
+	compressed := &byteCounter{r: bufio.NewReader(raw)}
+	var inflater io.Reader = compressed
+	if f.Method == zip.Deflate {
+		fr := flate.NewReader(compressed)
+		defer fr.Close()
+		inflater = fr
+	}
+	g := &entryGuard{r: inflater, compressed: compressed, l: l}
+	data, err := io.ReadAll(g)
+	l.expanded += g.n
+	l.inflated += g.n
+	switch {
+	case g.err == errTooLarge:
+		return l.fn(Entry{Name: name, Err: withEntry(tooLarge(), name)})
+	case g.err != nil:
+		if g.err == errExpanded {
+			l.expanded = max(l.expanded, l.Expanded) // the members after it are refused
+		}
+		fr, en := g.stopped()
+		return l.refuse(Entry{Name: name, Err: archiveError(name, fr, en)})
+	case err != nil:
+		return l.refuse(Entry{Name: name, Err: archiveError(name, "entrée illisible : "+err.Error(), "unreadable entry: "+err.Error())})
+	case uint64(len(data)) != f.UncompressedSize64:
+		return l.refuse(Entry{Name: name, Err: archiveError(name,
+			fmt.Sprintf("entrée illisible : %d octets annoncés, %d lus", f.UncompressedSize64, len(data)),
+			fmt.Sprintf("unreadable entry: %d bytes declared, %d read", f.UncompressedSize64, len(data)))})
+	case f.CRC32 != 0 && crc32.ChecksumIEEE(data) != f.CRC32:
+		return l.refuse(Entry{Name: name, Err: archiveError(name,
+			"entrée illisible : somme de contrôle CRC-32 fausse", "unreadable entry: wrong CRC-32 checksum")})
 	}
 	return l.fn(parseEntry(name, data))
+}
+
+// byteCounter counts the bytes read through it. It is an io.ByteReader, so
+// that compress/flate reads from it byte by byte without buffering ahead:
+// n is exactly what the inflater consumed.
+type byteCounter struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *byteCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *byteCounter) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
+}
+
+// entryGuard counts the bytes one zip member inflates to and fails the read
+// as soon as one limit is passed: MaxDocumentSize, the member's ratio over
+// the compressed bytes actually consumed, the flow's expanded budget, or
+// the flow's ratio over the file's size. Each read is cut so that no more
+// than one byte past the nearest limit is produced.
+type entryGuard struct {
+	r          io.Reader
+	compressed *byteCounter
+	l          *limits
+	n          int64
+	err        error
+}
+
+func (g *entryGuard) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	room := min(int64(MaxDocumentSize), g.l.Expanded-g.l.expanded) - g.n + 1
+	if int64(len(p)) > room {
+		p = p[:max(room, 1)]
+	}
+	n, err := g.r.Read(p)
+	g.n += int64(n)
+	total := g.l.expanded + g.n
+	switch {
+	case g.n > MaxDocumentSize:
+		g.err = errTooLarge
+	case total > g.l.Expanded:
+		g.err = errExpanded
+	case g.n > g.l.RatioFloor && g.n > g.l.Ratio*g.compressed.n:
+		g.err = errBomb
+	case total > g.l.RatioFloor && total > g.l.Ratio*g.l.size:
+		g.err = errFlowRatio
+	}
+	if g.err != nil {
+		return n, g.err
+	}
+	return n, err
+}
+
+// stopped describes why the guard stopped the member.
+func (g *entryGuard) stopped() (fr, en string) {
+	switch g.err {
+	case errBomb:
+		return fmt.Sprintf("taux de compression supérieur à %d:1 (bombe de décompression ?) : lecture arrêtée", g.l.Ratio),
+			fmt.Sprintf("compression ratio over %d:1 (decompression bomb?): reading stopped", g.l.Ratio)
+	case errFlowRatio:
+		return fmt.Sprintf("archive qui se décompresse à plus de %d fois sa taille (entrées superposées ?) : lecture arrêtée", g.l.Ratio),
+			fmt.Sprintf("archive expanding to over %d times its size (overlapping entries?): reading stopped", g.l.Ratio)
+	}
+	return "archive de plus de " + sizeFR(g.l.Expanded) + " décompressés : lecture arrêtée",
+		"archive over " + sizeEN(g.l.Expanded) + " expanded: reading stopped"
 }
 
 func withEntry(fe *flowgate.FlowError, name string) *flowgate.FlowError {
@@ -363,10 +547,13 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// errBomb and errExpanded stop a tar.gz stream that expands past the limits.
+// errBomb and errExpanded stop a tar.gz stream or a zip member that
+// expands past the limits; errTooLarge and errFlowRatio stop a zip member.
 var (
-	errBomb     = errors.New("decompression bomb")
-	errExpanded = errors.New("expanded size limit")
+	errBomb      = errors.New("decompression bomb")
+	errExpanded  = errors.New("expanded size limit")
+	errTooLarge  = errors.New("document size limit")
+	errFlowRatio = errors.New("archive expansion ratio")
 )
 
 // guard counts what gzip expands and fails the stream once it passes the
@@ -412,33 +599,57 @@ func (g *guard) stopped() (fr, en string) {
 	return "", ""
 }
 
-func readTarGz(r io.ReaderAt, size int64, l *limits) error {
+// readTar reads a tar archive, gzipped or not, to its very end. A tar ends
+// with two zero blocks, but what follows them is read too, as GNU tar
+// --ignore-zeros does: the zero blocks are skipped and a second archive
+// appended to the first (cat a.tar b.tar, or a .tar.gz of several gzip
+// members, which gzip reads as one stream) is read as part of the flow. Data
+// there that is not a tar is refused as a corrupt archive: an archive is
+// never silently cut at its first end marker.
+func readTar(r io.ReaderAt, size int64, gzipped bool, l *limits) error {
 	compressed := &countReader{r: io.NewSectionReader(r, 0, size)}
-	gz, err := gzip.NewReader(compressed)
-	if err != nil {
-		return l.fn(Entry{Err: archiveError("", "archive gzip illisible : "+err.Error(), "unreadable gzip archive: "+err.Error())})
+	var stream io.Reader = compressed
+	kind := "tar"
+	if gzipped {
+		gz, err := gzip.NewReader(compressed)
+		if err != nil {
+			return l.fn(Entry{Err: archiveError("", "archive gzip illisible : "+err.Error(), "unreadable gzip archive: "+err.Error())})
+		}
+		stream, kind = gz, "tar.gz"
 	}
-	g := &guard{r: gz, compressed: compressed, l: l}
+	g := &guard{r: stream, compressed: compressed, l: l}
 	tr := tar.NewReader(g)
+	appended := false // the next header is the first after an end marker
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			break
+			var next io.Reader
+			if next, err = afterEnd(g); next == nil && err == nil {
+				break
+			}
+			if err == nil {
+				tr, appended = tar.NewReader(next), true
+				continue
+			}
 		}
 		if err != nil {
 			fr, en := g.stopped()
 			switch {
 			case fr != "":
-			case l.entries == 0 && g.n < 1024:
+			case appended || err == errAfterEnd:
+				fr, en = "données illisibles après la fin de l'archive "+kind+" (ni une autre archive tar, ni du bourrage)",
+					"unreadable data after the end of the "+kind+" archive (neither another tar archive nor padding)"
+			case gzipped && l.entries == 0 && g.n < 1024:
 				fr, en = "fichier gzip qui ne contient pas une archive tar", "gzip file that holds no tar archive"
 			default:
-				fr, en = "archive tar.gz tronquée ou corrompue : "+err.Error(), "truncated or corrupt tar.gz archive: "+err.Error()
+				fr, en = "archive "+kind+" tronquée ou corrompue : "+err.Error(), "truncated or corrupt "+kind+" archive: "+err.Error()
 			}
 			if err := l.fn(Entry{Err: archiveError("", fr, en)}); err != nil {
 				return err
 			}
 			break
 		}
+		appended = false
 		if err := readTarEntry(l, tr, hdr, g); err != nil {
 			return err
 		}
@@ -446,7 +657,45 @@ func readTarGz(r io.ReaderAt, size int64, l *limits) error {
 			break // reported on the entry it stopped
 		}
 	}
+	l.inflated = g.n
 	return l.summary()
+}
+
+// errAfterEnd is data after a tar's end that is not another tar.
+var errAfterEnd = errors.New("data after the end of the archive that is not a tar block")
+
+// afterEnd reads what follows a tar's end-of-archive marker in r: zero
+// blocks (a tar's padding) are skipped; at the end of r it returns nil, nil;
+// at a non-zero block, a reader from that block on, to read as the next
+// tar. A partial block that is not all zeros is errAfterEnd.
+func afterEnd(r io.Reader) (io.Reader, error) {
+	block := make([]byte, 512)
+	for {
+		// Not io.ReadFull: an io.ErrUnexpectedEOF of the stream itself (a
+		// gzip cut short) must not pass for a short block.
+		n, err, empty := 0, error(nil), 0
+		for n < len(block) && err == nil {
+			var k int
+			k, err = r.Read(block[n:])
+			n += k
+			if empty = empty + 1; k > 0 {
+				empty = 0
+			} else if empty >= 100 {
+				err = io.ErrNoProgress
+			}
+		}
+		zero := !slices.ContainsFunc(block[:n], func(b byte) bool { return b != 0 })
+		switch {
+		case n < len(block) && err == io.EOF && zero:
+			return nil, nil
+		case n < len(block) && err == io.EOF:
+			return nil, errAfterEnd
+		case n < len(block):
+			return nil, err
+		case !zero:
+			return io.MultiReader(bytes.NewReader(block), r), nil
+		}
+	}
 }
 
 func readTarEntry(l *limits, tr *tar.Reader, hdr *tar.Header, g *guard) error {
@@ -459,6 +708,7 @@ func readTarEntry(l *limits, tr *tar.Reader, hdr *tar.Header, g *guard) error {
 		return nil
 	}
 	if fr, en := unsafeName(name); fr != "" {
+		name = shortName(name)
 		return l.refuse(Entry{Name: name, Err: archiveError(name, fr, en)})
 	}
 	if hdr.Typeflag != tar.TypeReg {

@@ -97,7 +97,9 @@ func TestDetect(t *testing.T) {
 	for _, tt := range []struct {
 		head string
 		want Container
-	}{{"PK\x03\x04", ContainerZip}, {"PK\x05\x06", ContainerZip}, {"\x1f\x8b\x08", ContainerTarGz}, {"<?xm", ContainerXML}, {"", ContainerXML}} {
+	}{{"PK\x03\x04", ContainerZip}, {"PK\x05\x06", ContainerZip}, {"\x1f\x8b\x08", ContainerTarGz}, {"<?xm", ContainerXML}, {"", ContainerXML},
+		{"%PDF-1.7", ContainerPDF}, {string(makeTar(t, member{name: "a.xml", body: "x"})[:headSize]), ContainerTar},
+		{"<a>" + strings.Repeat(" ", 254) + "ustar\x0000" + strings.Repeat(" ", 300) + "</a>", ContainerXML}} {
 		if got := Detect([]byte(tt.head)); got != tt.want {
 			t.Errorf("Detect(%q) = %s, want %s", tt.head, got, tt.want)
 		}

@@ -26,6 +26,11 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte(invoiceDoc("A")))
+	tarA := makeTar(f, member{name: "a.xml", body: invoiceDoc("A")})
+	f.Add(tarA)
+	f.Add(cat(tarA, tarA))
+	f.Add(cat(gzipped(f, tarA), gzipped(f, tarA)))
+	f.Add(makeRawZip(f, honest(f, "a.xml", []byte(invoiceDoc("A")))))
 	lim := Limits{Entries: 8, Expanded: 1 << 20, Ratio: 100, RatioFloor: 64 << 10}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		inv, err := ParseBytes(data)

@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"slices"
 	"strings"
 
 	"flowgate"
@@ -19,14 +20,20 @@ type Rule struct {
 }
 
 // Check runs the rule alone on inv and returns its findings (one per
-// failing context: a rule on lines fails once per bad line).
+// failing context: a rule on lines fails once per bad line), at most
+// MaxPerRule of them and a summary that counts the rest.
 func (r *Rule) Check(inv *flowgate.Invoice) []flowgate.Finding {
-	var out []flowgate.Finding
+	var fs findings
+	r.run(inv, &fs)
+	return fs.list()
+}
+
+// run adds the rule's findings on inv to fs.
+func (r *Rule) run(inv *flowgate.Invoice, fs *findings) {
 	r.check(inv, func(value string) {
-		out = append(out, flowgate.Finding{Code: r.ID, Severity: flowgate.Fatal, Field: r.Field,
+		fs.add(flowgate.Finding{Code: r.ID, Severity: flowgate.Fatal, Field: r.Field,
 			Value: value, MessageFR: r.FR, Message: r.EN})
 	})
-	return out
 }
 
 // Rules returns the EN 16931 rules flowgate implements, in report order.
@@ -151,12 +158,26 @@ func vatCategory(c *flowgate.TaxCategory) bool { return c.HasID && isVAT(c.TaxSc
 func hasReason(ac *flowgate.AllowanceCharge) bool { return ac.HasReason || ac.HasReasonCode }
 
 // anyEqual is XPath's general comparison a = b on two sequences of strings.
+// Its cost is linear: a document may give a party thousands of identifiers.
 func anyEqual(a, b []string) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x == y {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if len(a) <= 8 {
+		for _, x := range a {
+			if slices.Contains(b, x) {
 				return true
 			}
+		}
+		return false
+	}
+	seen := make(map[string]struct{}, len(a))
+	for _, x := range a {
+		seen[x] = struct{}{}
+	}
+	for _, y := range b {
+		if _, ok := seen[y]; ok {
+			return true
 		}
 	}
 	return false

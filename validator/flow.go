@@ -17,14 +17,17 @@ func (h MemoryHistory) Seen(k DuplicateKey) bool { _, ok := h[k]; return ok }
 // Add records k as accepted.
 func (h MemoryHistory) Add(k DuplicateKey) { h[k] = struct{}{} }
 
-// Summarize returns the report line of one invoice and its findings.
+// Summarize returns the report line of one invoice and its findings. The
+// invoice's fields are cut to MaxValue characters: an accepted invoice's
+// never are (its rules bound them), a rejected one's may be.
 func Summarize(entry string, inv *flowgate.Invoice, findings []flowgate.Finding) flowgate.InvoiceReport {
 	supplier, _ := inv.Seller.SIRET()
 	recipient, _ := inv.Buyer.SIRET()
+	v := clipValue
 	r := flowgate.InvoiceReport{
-		Entry: entry, Number: inv.Number, IssueDate: inv.IssueDate, TypeCode: inv.TypeCode,
-		SupplierSIRET: supplier, RecipientSIRET: recipient, ServiceCode: inv.ServiceCode(),
-		Engagement: inv.Order, Currency: inv.Currency, TotalPayable: inv.Totals.Payable.Raw,
+		Entry: entry, Number: v(inv.Number), IssueDate: v(inv.IssueDate), TypeCode: v(inv.TypeCode),
+		SupplierSIRET: v(supplier), RecipientSIRET: v(recipient), ServiceCode: v(inv.ServiceCode()),
+		Engagement: v(inv.Order), Currency: v(inv.Currency), TotalPayable: v(inv.Totals.Payable.Raw),
 		Verdict: flowgate.Accepted, Findings: findings,
 	}
 	if r.Findings == nil {
@@ -39,14 +42,26 @@ func Summarize(entry string, inv *flowgate.Invoice, findings []flowgate.Finding)
 // FlowCheck validates the entries of one flow, in order. Each accepted
 // invoice is added to the history (when set) before the next is checked,
 // so that a duplicate inside one flow is caught too.
+//
+// Its report is bounded whatever the flow: MaxPerFlow findings in all, each
+// invoice's remaining findings counted in one flowgate.CodeTruncated
+// finding; each invoice's fields and each quoted value cut to MaxValue
+// characters; at most parser.DefaultLimits.Entries invoices and about as
+// many entry errors (the parser bounds them). Every message is one of ours,
+// a few hundred characters at most. By these bounds its JSON is under 16 MB
+// whatever the flow, every field at its limit and every character escaped
+// (about 7 MB for 500 such invoices), well under 1 MB for flows that only
+// multiply findings.
 type FlowCheck struct {
-	in  Input
-	rep flowgate.FlowReport
+	in     Input
+	rep    flowgate.FlowReport
+	budget int // findings the report may still detail
 }
 
 // NewFlowCheck starts the check of the flow deposited as file.
 func NewFlowCheck(file string, in Input) *FlowCheck {
-	return &FlowCheck{in: in, rep: flowgate.FlowReport{File: file, Errors: []flowgate.FlowError{}, Invoices: []flowgate.InvoiceReport{}}}
+	return &FlowCheck{in: in, budget: MaxPerFlow,
+		rep: flowgate.FlowReport{File: file, Errors: []flowgate.FlowError{}, Invoices: []flowgate.InvoiceReport{}}}
 }
 
 // Entry checks the next entry of the flow and returns its report line, or
@@ -57,7 +72,9 @@ func (c *FlowCheck) Entry(e parser.Entry) *flowgate.InvoiceReport {
 		c.rep.Errors = append(c.rep.Errors, *e.Err)
 		return nil
 	}
-	line := Summarize(e.Name, e.Invoice, Validate(e.Invoice, c.in))
+	var fs []flowgate.Finding
+	fs, c.budget = capFlow(Validate(e.Invoice, c.in), c.budget)
+	line := Summarize(e.Name, e.Invoice, fs)
 	if line.Verdict == flowgate.Accepted && c.in.History != nil {
 		if key, ok := KeyOf(e.Invoice); ok {
 			c.in.History.Add(key)

@@ -69,25 +69,32 @@ func KeyOf(inv *flowgate.Invoice) (DuplicateKey, bool) {
 // rules first, then the French rules, then the hub's own. It is a pure
 // function: same invoice and input, same findings. The invoice is rejected
 // when any finding is fatal.
+//
+// Findings are capped (MaxPerRule of each code, MaxPerInvoice in all, each
+// quoting at most MaxValue characters of the invoice): those past a cap are
+// counted in summary findings, which keep the verdict unchanged. Whatever
+// the invoice, the result holds at most MaxPerInvoice findings plus one per
+// code and one more.
 func Validate(inv *flowgate.Invoice, in Input) []flowgate.Finding {
-	var out []flowgate.Finding
-	for i := range enRules {
-		out = append(out, enRules[i].Check(inv)...)
-	}
 	c := &checker{inv: inv, in: in}
+	for i := range enRules {
+		enRules[i].run(inv, &c.fs)
+	}
 	c.french()
 	c.chorus()
-	return append(out, c.out...)
+	return c.fs.list()
 }
 
 type checker struct {
 	inv *flowgate.Invoice
 	in  Input
-	out []flowgate.Finding
+	fs  findings
 }
 
+// fatal adds a fatal finding. Invoice values quoted in fr and en must be
+// cut with clipValue; value is cut here.
 func (c *checker) fatal(code, field, value, fr, en string) {
-	c.out = append(c.out, flowgate.Finding{Code: code, Severity: flowgate.Fatal, Field: field,
+	c.fs.add(flowgate.Finding{Code: code, Severity: flowgate.Fatal, Field: field,
 		Value: value, MessageFR: fr, Message: en})
 }
 
@@ -101,13 +108,13 @@ func (c *checker) french() {
 	}
 	if bad := badNumberChars(inv.Number); bad != "" {
 		c.fatal("BR-FR-02", "BT-1", inv.Number,
-			fmt.Sprintf("Le numéro de facture (BT-1) contient des caractères non admis (%s) : seuls A-Z a-z 0-9 + - _ / sont acceptés.", bad),
-			fmt.Sprintf("The invoice number (BT-1) holds characters that are not allowed (%s): only A-Z a-z 0-9 + - _ / are accepted.", bad))
+			fmt.Sprintf("Le numéro de facture (BT-1) contient des caractères non admis (%s) : seuls A-Z a-z 0-9 + - _ / sont acceptés.", clipValue(bad)),
+			fmt.Sprintf("The invoice number (BT-1) holds characters that are not allowed (%s): only A-Z a-z 0-9 + - _ / are accepted.", clipValue(bad)))
 	}
 	if inv.IssueDate != "" && !IsDate(inv.IssueDate) {
 		c.fatal("CPP-DATE", "BT-2", inv.IssueDate,
-			"La date d'émission (BT-2) « "+inv.IssueDate+" » n'est pas une date AAAA-MM-JJ valide.",
-			"The issue date (BT-2) '"+inv.IssueDate+"' is not a valid YYYY-MM-DD date.")
+			"La date d'émission (BT-2) « "+clipValue(inv.IssueDate)+" » n'est pas une date AAAA-MM-JJ valide.",
+			"The issue date (BT-2) '"+clipValue(inv.IssueDate)+"' is not a valid YYYY-MM-DD date.")
 	}
 	if inv.TypeCode == "381" && !slices.ContainsFunc(inv.Preceding, func(r flowgate.DocumentRef) bool { return !blank(r.ID) }) {
 		c.fatal("BR-FR-CO-05", "BT-25", "",
@@ -116,8 +123,8 @@ func (c *checker) french() {
 	}
 	if inv.TypeCode != "" && !slices.Contains(typeCodes, inv.TypeCode) {
 		c.fatal("CPP-TYPE", "BT-3", inv.TypeCode,
-			"Le type de facture "+inv.TypeCode+" n'est pas accepté (380, 381, 384, 386, 389, 261, 262, 393, 396, 471, 472, 473, 500 à 503).",
-			"Invoice type code "+inv.TypeCode+" is not accepted (380, 381, 384, 386, 389, 261, 262, 393, 396, 471, 472, 473, 500 to 503).")
+			"Le type de facture "+clipValue(inv.TypeCode)+" n'est pas accepté (380, 381, 384, 386, 389, 261, 262, 393, 396, 471, 472, 473, 500 à 503).",
+			"Invoice type code "+clipValue(inv.TypeCode)+" is not accepted (380, 381, 384, 386, 389, 261, 262, 393, 396, 471, 472, 473, 500 to 503).")
 	}
 	if inv.TypeCode == "381" {
 		c.negativeCreditNote()
@@ -132,8 +139,8 @@ func (c *checker) french() {
 	default:
 		if why := CheckSIRET(siret); why != nil {
 			c.fatal("FR-SIRET-FOURNISSEUR", "BT-29", siret,
-				"Le SIRET du fournisseur "+siret+" est mal formé : "+why.FR+".",
-				"The supplier SIRET "+siret+" is malformed: "+why.EN+".")
+				"Le SIRET du fournisseur "+clipValue(siret)+" est mal formé : "+why.FR+".",
+				"The supplier SIRET "+clipValue(siret)+" is malformed: "+why.EN+".")
 		}
 	}
 }
@@ -147,8 +154,8 @@ func (c *checker) negativeCreditNote() {
 	}{{"BT-112", t.TaxInclusive}, {"BT-109", t.TaxExclusive}, {"BT-115", t.Payable}} {
 		if x.a.OK && x.a.Value.Sign() < 0 {
 			c.fatal("CPP-MONTANT-NEGATIF", x.bt, x.a.Raw,
-				"Un avoir (381) doit porter des montants positifs : "+x.bt+" vaut "+x.a.Raw+".",
-				"A credit note (381) must carry positive amounts: "+x.bt+" is "+x.a.Raw+".")
+				"Un avoir (381) doit porter des montants positifs : "+x.bt+" vaut "+clipValue(x.a.Raw)+".",
+				"A credit note (381) must carry positive amounts: "+x.bt+" is "+clipValue(x.a.Raw)+".")
 			return
 		}
 	}
@@ -173,24 +180,40 @@ func IsDate(s string) bool {
 	return false
 }
 
+// badNumberChars lists the distinct characters of s that an invoice number
+// may not hold, in order of first appearance: at most maxBadChars, then
+// "…". The cap keeps the scan linear whatever the number holds.
 func badNumberChars(s string) string {
-	var bad []string
+	var bad []rune
+	more := false
 	for _, r := range s {
 		ok := r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' ||
 			r == '+' || r == '-' || r == '_' || r == '/'
-		if ok {
+		if ok || slices.Contains(bad, r) {
 			continue
 		}
+		if len(bad) == maxBadChars {
+			more = true
+			break
+		}
+		bad = append(bad, r)
+	}
+	out := make([]string, 0, len(bad)+1)
+	for _, r := range bad {
 		q := fmt.Sprintf("%q", r)
 		if r == ' ' {
 			q = "espace/space"
 		}
-		if !slices.Contains(bad, q) {
-			bad = append(bad, q)
-		}
+		out = append(out, q)
 	}
-	return strings.Join(bad, " ")
+	if more {
+		out = append(out, "…")
+	}
+	return strings.Join(out, " ")
 }
+
+// maxBadChars is how many characters BR-FR-02 names.
+const maxBadChars = 10
 
 // chorus runs the hub's checks against the directory, the sender and the
 // history of accepted invoices.
@@ -199,14 +222,14 @@ func (c *checker) chorus() {
 	supplier, _ := inv.Seller.SIRET()
 	if s := c.in.Sender; s != nil && supplier != "" && !slices.Contains(s.SIRETs, supplier) {
 		c.fatal("CPP-EMETTEUR-NON-HABILITE", "BT-29", supplier,
-			"Le partenaire "+s.ID+" n'est pas habilité à déposer des factures pour le SIRET "+supplier+".",
-			"Partner "+s.ID+" may not deposit invoices for SIRET "+supplier+".")
+			"Le partenaire "+s.ID+" n'est pas habilité à déposer des factures pour le SIRET "+clipValue(supplier)+".",
+			"Partner "+s.ID+" may not deposit invoices for SIRET "+clipValue(supplier)+".")
 	}
 	if h := c.in.History; h != nil {
 		if key, ok := KeyOf(inv); ok && h.Seen(key) {
 			c.fatal("CPP-DOUBLON", "BT-1", inv.Number,
-				"La facture "+inv.Number+" du fournisseur "+supplier+" a déjà été déposée pour l'année "+key.Year+".",
-				"Invoice "+inv.Number+" of supplier "+supplier+" was already deposited for year "+key.Year+".")
+				"La facture "+clipValue(inv.Number)+" du fournisseur "+clipValue(supplier)+" a déjà été déposée pour l'année "+key.Year+".",
+				"Invoice "+clipValue(inv.Number)+" of supplier "+clipValue(supplier)+" was already deposited for year "+key.Year+".")
 		}
 	}
 	c.recipient(supplier)
@@ -233,8 +256,8 @@ func (c *checker) recipient(supplier string) {
 		// unknown, and the checksum says which.
 		if why := CheckSIRET(siret); why != nil {
 			c.fatal("FR-SIRET-DESTINATAIRE", "BT-46", siret,
-				"Le SIRET du destinataire "+siret+" est mal formé : "+why.FR+".",
-				"The recipient SIRET "+siret+" is malformed: "+why.EN+".")
+				"Le SIRET du destinataire "+clipValue(siret)+" est mal formé : "+why.FR+".",
+				"The recipient SIRET "+clipValue(siret)+" is malformed: "+why.EN+".")
 			return
 		}
 	}
@@ -243,14 +266,14 @@ func (c *checker) recipient(supplier string) {
 	}
 	if !found {
 		c.fatal("CPP-DEST-INCONNU", "BT-46", siret,
-			"Le destinataire "+siret+" n'est pas une structure de l'annuaire.",
-			"Recipient "+siret+" is not a structure of the directory.")
+			"Le destinataire "+clipValue(siret)+" n'est pas une structure de l'annuaire.",
+			"Recipient "+clipValue(siret)+" is not a structure of the directory.")
 		return
 	}
 	if !st.Active {
 		c.fatal("CPP-DEST-INACTIF", "BT-46", siret,
-			"La structure destinataire "+siret+" ("+st.Name+") est inactive : elle ne reçoit plus de factures.",
-			"Recipient structure "+siret+" ("+st.Name+") is inactive: it no longer receives invoices.")
+			"La structure destinataire "+clipValue(siret)+" ("+st.Name+") est inactive : elle ne reçoit plus de factures.",
+			"Recipient structure "+clipValue(siret)+" ("+st.Name+") is inactive: it no longer receives invoices.")
 		return
 	}
 
@@ -260,25 +283,25 @@ func (c *checker) recipient(supplier string) {
 	switch {
 	case code == "" && st.ServiceRequired:
 		c.fatal("CPP-SERVICE-OBLIGATOIRE", "BT-10", "",
-			"La structure "+siret+" ("+st.Name+") exige un code service (BT-10, BuyerReference).",
-			"Structure "+siret+" ("+st.Name+") requires a service code (BT-10, BuyerReference).")
+			"La structure "+clipValue(siret)+" ("+st.Name+") exige un code service (BT-10, BuyerReference).",
+			"Structure "+clipValue(siret)+" ("+st.Name+") requires a service code (BT-10, BuyerReference).")
 	case code == ReservedService:
 		if _, public := dir.Structure(supplier); !public {
 			c.fatal("CPP-SERVICE-RESERVE", "BT-10", code,
-				"Le code service "+ReservedService+" est réservé aux factures entre structures publiques ; le fournisseur "+supplier+" n'en est pas une.",
-				"Service code "+ReservedService+" is reserved for invoices between public bodies; supplier "+supplier+" is not one.")
+				"Le code service "+ReservedService+" est réservé aux factures entre structures publiques ; le fournisseur "+clipValue(supplier)+" n'en est pas une.",
+				"Service code "+ReservedService+" is reserved for invoices between public bodies; supplier "+clipValue(supplier)+" is not one.")
 		}
 	case code != "":
 		svc, ok := dir.Service(siret, code)
 		switch {
 		case !ok:
 			c.fatal("CPP-SERVICE-INCONNU", "BT-10", code,
-				"Le code service « "+code+" » n'existe pas pour la structure "+siret+" ("+st.Name+").",
-				"Service code '"+code+"' does not exist for structure "+siret+" ("+st.Name+").")
+				"Le code service « "+clipValue(code)+" » n'existe pas pour la structure "+clipValue(siret)+" ("+st.Name+").",
+				"Service code '"+clipValue(code)+"' does not exist for structure "+clipValue(siret)+" ("+st.Name+").")
 		case !svc.Active:
 			c.fatal("CPP-SERVICE-INACTIF", "BT-10", code,
-				"Le service « "+code+" » ("+svc.Name+") de la structure "+siret+" est inactif.",
-				"Service '"+code+"' ("+svc.Name+") of structure "+siret+" is inactive.")
+				"Le service « "+clipValue(code)+" » ("+svc.Name+") de la structure "+clipValue(siret)+" est inactif.",
+				"Service '"+clipValue(code)+"' ("+svc.Name+") of structure "+clipValue(siret)+" is inactive.")
 		default:
 			engagementRequired = engagementRequired || svc.EngagementRequired
 		}
@@ -287,12 +310,12 @@ func (c *checker) recipient(supplier string) {
 		switch {
 		case engagementRequired:
 			c.fatal("CPP-ENGAGEMENT-OBLIGATOIRE", "BT-13", "",
-				"Le destinataire "+siret+" exige un numéro d'engagement (BT-13, OrderReference/ID).",
-				"Recipient "+siret+" requires an engagement number (BT-13, OrderReference/ID).")
+				"Le destinataire "+clipValue(siret)+" exige un numéro d'engagement (BT-13, OrderReference/ID).",
+				"Recipient "+clipValue(siret)+" requires an engagement number (BT-13, OrderReference/ID).")
 		case st.ServiceOrEngagementRequired && code == "":
 			c.fatal("CPP-SERVICE-OU-ENGAGEMENT", "BT-10", "",
-				"La structure "+siret+" ("+st.Name+") exige un code service (BT-10) ou un numéro d'engagement (BT-13).",
-				"Structure "+siret+" ("+st.Name+") requires a service code (BT-10) or an engagement number (BT-13).")
+				"La structure "+clipValue(siret)+" ("+st.Name+") exige un code service (BT-10) ou un numéro d'engagement (BT-13).",
+				"Structure "+clipValue(siret)+" ("+st.Name+") requires a service code (BT-10) or an engagement number (BT-13).")
 		}
 	}
 }
