@@ -21,7 +21,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 // Usage of each command, and of flowgate as a whole.
 const (
 	usageValidate = `  flowgate validate [-directory DIR] [-format text|json] FILE...
-      Read invoice flows (UBL 2.1 XML, .zip or .tar.gz of XML) and check every
+      Read invoice flows (UBL 2.1 XML, .zip, .tar or .tar.gz of XML) and check every
       invoice as the hub does on deposit. Exit 0 when every invoice is
       accepted, 1 when any is rejected, 2 on usage or I/O errors.
 `

@@ -123,11 +123,14 @@ func writeText(w io.Writer, rep *flowgate.FlowReport) {
 		}
 		fmt.Fprintf(w, "  %s: %s\n", name, verdictLabel[inv.Verdict])
 		for _, f := range inv.Findings {
-			value := ""
-			if f.Value != "" {
-				value = " = " + f.Value
+			where := ""
+			switch {
+			case f.Field != "" && f.Value != "":
+				where = " [" + f.Field + " = " + f.Value + "]"
+			case f.Field != "":
+				where = " [" + f.Field + "]"
 			}
-			fmt.Fprintf(w, "      %s [%s%s] %s / %s\n", f.Code, f.Field, value,
+			fmt.Fprintf(w, "      %s%s %s / %s\n", f.Code, where,
 				strings.TrimSpace(f.MessageFR), strings.TrimSpace(f.Message))
 		}
 	}
