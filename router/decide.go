@@ -20,8 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"flowgate"
 	"flowgate/flows"
@@ -926,9 +926,9 @@ func reportJSON(p *plan, rep flowgate.FlowReport) ([]byte, error) {
 // the seller's country (BT-40), the totals without and with VAT and the
 // amount due (BT-109, BT-112, BT-115) and the currency (BT-5).
 type partyNames struct {
-	supplier, recipient, country          string
-	taxExclusive, taxInclusive, payable   string
-	currency                              string
+	supplier, recipient, country        string
+	taxExclusive, taxInclusive, payable string
+	currency                            string
 }
 
 // reportName names a status file of a flow for its sender: kind ("CR",
