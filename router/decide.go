@@ -161,7 +161,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 		switch {
 		case err == nil:
 			batch = append(batch, d)
-			if key := d.plan.Partner + " " + d.plan.SHA256; d.plan.DuplicateOf == "" && d.plan.SHA256 != "" && seen.bySHA[key] == nil {
+			if key := d.plan.Partner + " " + d.plan.SHA256; d.plan.DuplicateOf == "" && d.plan.ReprocessOf == "" && d.plan.SHA256 != "" && seen.bySHA[key] == nil {
 				seen.bySHA[key] = d
 			}
 		case errors.As(err, &te):
