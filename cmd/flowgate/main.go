@@ -1,6 +1,8 @@
 // Command flowgate is the invoice hub: `flowgate run` is the daemon,
 // `flowgate validate` checks invoice flows offline as the hub would on
-// deposit, `flowgate demo` shows the whole journey on bundled samples.
+// deposit, `flowgate flow` lists, shows and reprocesses the hub's flows
+// from its store, `flowgate demo` shows the whole journey on bundled
+// samples.
 package main
 
 import (
