@@ -57,6 +57,10 @@ func (f *fixture) quarantined(c flows.Claimed, crName string) {
 		!bytes.Contains(crj, []byte(`"FLX-INCIDENT"`)) || !bytes.Contains(crj, []byte("quarantaine")) {
 		f.t.Errorf("incident CR:\n%s\n%s", crx, crj)
 	}
+	// flow show reads the report from the store: a quarantined flow's too.
+	if rep, err := f.store.Report(ctx, c.FlowID); err != nil || !bytes.Contains(rep, []byte(`"FLX-INCIDENT"`)) || !bytes.Contains(rep, []byte(c.FlowID)) {
+		f.t.Errorf("report in the store %v: %s", err, rep)
+	}
 	if !strings.Contains(f.logs.String(), "level=ERROR msg=\"flow") || !strings.Contains(f.logs.String(), "quarantined") {
 		f.t.Errorf("operators not alerted:\n%s", f.logs)
 	}
