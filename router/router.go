@@ -196,7 +196,7 @@ func (r *Router) Stats() Stats {
 func (r *Router) logFlow(d *decided) {
 	p := d.plan
 	r.cfg.Log.Info("flow", "flow", p.FlowID, "partner", p.Partner, "file", p.Name,
-		"status", string(p.Status), "invoices", len(d.invs), "duplicate_of", p.DuplicateOf,
+		"status", string(p.Status), "invoices", len(d.invs), "duplicate_of", p.DuplicateOf, "reprocess_of", p.ReprocessOf,
 		"quarantined", p.Quarantine)
 	for _, t := range d.traces {
 		codes := make([]string, 0, len(t.line.Findings))

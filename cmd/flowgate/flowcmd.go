@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -350,7 +351,9 @@ func runFlowReprocess(ctx context.Context, args []string, stdout, stderr io.Writ
 
 // depositNoReplace writes data to dir/name atomically and never over an
 // existing file: a hidden temporary (which the intake ignores), fsynced,
-// renamed with RENAME_NOREPLACE, then dir fsynced.
+// renamed with RENAME_NOREPLACE, then dir fsynced. The file is 0640 and,
+// when written by root, owned as dir is, so that a daemon running under
+// its own account can read it.
 func depositNoReplace(dir, name string, data []byte) error {
 	f, err := os.CreateTemp(dir, ".reprocess-*")
 	if err != nil {
@@ -358,6 +361,16 @@ func depositNoReplace(dir, name string, data []byte) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // gone once renamed
+	err = f.Chmod(0o640)
+	if fi, serr := os.Stat(dir); err == nil && serr == nil && os.Geteuid() == 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			err = f.Chown(int(st.Uid), int(st.Gid))
+		}
+	}
+	if err != nil {
+		f.Close()
+		return err
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
