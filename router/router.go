@@ -205,7 +205,8 @@ func (r *Router) logFlow(d *decided) {
 				codes = append(codes, f.Code)
 			}
 		}
-		r.cfg.Log.Info("invoice", "flow", p.FlowID, "partner", p.Partner, "entry", t.line.Entry, "invoice", t.line.Number,
+		// Entry names and numbers are the sender's text: clipped.
+		r.cfg.Log.Info("invoice", "flow", p.FlowID, "partner", p.Partner, "entry", clipName(t.line.Entry, 200), "invoice", clipName(t.line.Number, 100),
 			"supplier", t.line.SupplierSIRET, "recipient", t.line.RecipientSIRET, "verdict", string(t.line.Verdict),
 			"codes", strings.Join(codes, ","), "to", t.where)
 		if t.portal != "" {
@@ -215,7 +216,7 @@ func (r *Router) logFlow(d *decided) {
 			}
 			r.portal.Add(1)
 			r.cfg.Log.Info("invoice for the portal: no partner collects its recipient", "flow", p.FlowID,
-				"invoice", t.line.Number, "recipient", t.portal, "structure", name, "to", t.where)
+				"invoice", clipName(t.line.Number, 100), "recipient", t.portal, "structure", name, "to", t.where)
 		}
 	}
 }
