@@ -207,7 +207,7 @@ func (r *Router) logFlow(d *decided) {
 		}
 		// Entry names and numbers are the sender's text: clipped.
 		r.cfg.Log.Info("invoice", "flow", p.FlowID, "partner", p.Partner, "entry", clipName(t.line.Entry, 200), "invoice", clipName(t.line.Number, 100),
-			"supplier", t.line.SupplierSIRET, "recipient", t.line.RecipientSIRET, "verdict", string(t.line.Verdict),
+			"supplier", clipName(t.line.SupplierSIRET, 40), "recipient", clipName(t.line.RecipientSIRET, 40), "verdict", string(t.line.Verdict),
 			"codes", strings.Join(codes, ","), "to", t.where)
 		if t.portal != "" {
 			name := "(not in the directory)"
