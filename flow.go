@@ -46,6 +46,9 @@ const (
 	// CodeLink: the deposited file had other hard links, so its content could
 	// change after it was checked.
 	CodeLink = "FLX-LIEN"
+	// CodeDuplicateFlow: the same partner already deposited these exact
+	// bytes; the flow is refused and its report names the original.
+	CodeDuplicateFlow = "FLX-DOUBLON"
 )
 
 // FlowError is why a flow, or one entry of it, could not be read. It is

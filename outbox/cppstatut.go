@@ -34,11 +34,17 @@ type InvoiceStatus struct {
 	RecipientSIRET  string    // Debiteur/Identifiant, 14 digits
 	RecipientName   string    // Debiteur/Nom, optional
 	ServiceCode     string    // Debiteur/CodeService, optional, at most 100 characters
+	ServiceName     string    // Debiteur/NomService, optional (the directory's LibelleService)
 	InvoiceNumber   string    // DonneesStatut/IdFacture, required
 	InvoiceDate     string    // DonneesStatut/DateFacture, YYYY-MM-DD, optional
 	Comment         string    // DonneesStatut/Commentaire, optional, cut to 255 characters
 	At              time.Time // DonneesStatut/Horodatage
 	MandateID       string    // DonneesStatut/IdMandatDP (the payment order of 08), optional
+
+	// Amounts as written on the invoice, exact decimals: total without VAT
+	// (BT-109), with VAT (BT-112), amount due (BT-115), and the currency
+	// (BT-5). CPPStatut has no element for them: JSON only.
+	TaxExclusive, TaxInclusive, Payable, Currency string
 }
 
 // Lengths. The schema's limits, and ours where the schema has none but the
@@ -304,6 +310,7 @@ func (st InvoiceStatus) render(order int) (factureUnit, error) {
 			ID:          st.RecipientSIRET,
 			Name:        clean(st.RecipientName),
 			ServiceCode: clean(st.ServiceCode),
+			ServiceName: clean(st.ServiceName),
 		},
 		Data: factureData{
 			Code:       st.Code,
@@ -531,6 +538,7 @@ type debtor struct {
 	ID          string `xml:"Identifiant"`
 	Name        string `xml:"Nom,omitempty"`
 	ServiceCode string `xml:"CodeService,omitempty"`
+	ServiceName string `xml:"NomService,omitempty"`
 }
 
 type factureData struct {

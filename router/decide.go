@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"flowgate"
 	"flowgate/flows"
@@ -44,6 +45,16 @@ type decided struct {
 	rep    flowgate.FlowReport // its report, for the status files
 	names  []partyNames        // of each invoice of the report
 	dupOf  *plan               // the original, for a duplicate flow
+	report []byte              // the report as its JSON CR says it, for the store
+	traces []trace             // each invoice and where it went, logged once the plan is saved
+}
+
+// trace is one invoice of a decided flow and where it goes, relative to
+// the root; portal is the recipient SIRET when it goes to portal/.
+type trace struct {
+	line   *flowgate.InvoiceReport
+	where  string
+	portal string
 }
 
 // Process decides, records and carries out claimed flows, in as many
@@ -115,7 +126,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 	// it); a shutdown past its drain leaves the flows not yet started for
 	// the next start, and saves those decided.
 	dctx := context.WithoutCancel(ctx)
-	bySHA := map[string]*decided{}
+	seen := &roundSeen{bySHA: map[string]*decided{}, reprocess: map[string]bool{}}
 	hist := &history{ctx: dctx, store: r.cfg.Store, mem: validator.MemoryHistory{}}
 	var notMine []string // tried, failed for a reason not their own
 	// fault records a flow's own failure: the flow failed, or it is
@@ -144,14 +155,14 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 			tried = tried[:i]
 			break
 		}
-		d, err := r.decide(dctx, c, preps[i], hist, bySHA)
+		d, err := r.decide(dctx, c, preps[i], hist, seen)
 		preps[i] = prepared{} // its entries now live in d, or nowhere
 		var te *transientError
 		switch {
 		case err == nil:
 			batch = append(batch, d)
-			if d.plan.DuplicateOf == "" && d.plan.SHA256 != "" {
-				bySHA[d.plan.Partner+" "+d.plan.SHA256] = d
+			if key := d.plan.Partner + " " + d.plan.SHA256; d.plan.DuplicateOf == "" && d.plan.ReprocessOf == "" && d.plan.SHA256 != "" && seen.bySHA[key] == nil {
+				seen.bySHA[key] = d
 			}
 		case errors.As(err, &te):
 			r.cfg.Log.Error("flow not decided, left in work/", "flow", c.FlowID, "partner", c.Partner, "file", c.Name, "err", err)
@@ -170,8 +181,8 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 	}
 	r.forget(notMine)
 
-	// Originals render in parallel; duplicates after, since they copy an
-	// original's reports, which may be of this round.
+	// Originals render in parallel; duplicates after, since they name an
+	// original, which may be of this round and must be rendered first.
 	renderErrs := make([]error, len(batch))
 	fsx.Parallel(len(batch), runtime.GOMAXPROCS(0), func(i int) {
 		if batch[i].dupOf == nil {
@@ -227,9 +238,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 		return without(round, rest), 0, rest
 	}
 	for _, d := range batch {
-		r.cfg.Log.Info("flow", "flow", d.plan.FlowID, "partner", d.plan.Partner, "file", d.plan.Name,
-			"status", string(d.plan.Status), "invoices", len(d.invs), "duplicate_of", d.plan.DuplicateOf,
-			"quarantined", d.plan.Quarantine)
+		r.logFlow(d)
 	}
 	return failed, notDone, rest
 }
@@ -559,7 +568,7 @@ func (r *Router) prepareRound(round []flows.Claimed) ([]prepared, int) {
 // the history, in claim order (the history makes the order matter), and
 // builds its plan but for the status files (see render). A panic is
 // recovered and returned as the flow's error.
-func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, hist *history, bySHA map[string]*decided) (d *decided, err error) {
+func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, hist *history, seen *roundSeen) (d *decided, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			d, err = nil, r.panicked(c, v)
@@ -578,10 +587,19 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 	if prep.tooBig {
 		return r.decideTooBig(p, sender, prep.size), nil
 	}
-	if dup, err := r.duplicate(ctx, c.Partner, prep.sum, bySHA); err != nil {
+	if dup, err := r.duplicate(ctx, c.Partner, prep.sum, seen.bySHA); err != nil {
 		return nil, &transientError{err}
 	} else if dup != nil {
-		return r.decideDuplicate(p, dup, sender), nil
+		// Same bytes again: refused, unless an operator asked for this
+		// file to be run again (flowgate flow reprocess).
+		of, err := r.reprocessRequested(ctx, c, prep.sum, seen)
+		if err != nil {
+			return nil, &transientError{err}
+		}
+		if of == "" {
+			return r.decideDuplicate(p, dup, sender), nil
+		}
+		p.ReprocessOf = of
 	}
 
 	deadline := time.Now().Add(r.cfg.FlowTimeout - prep.spent)
@@ -638,9 +656,15 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 		if prep.size <= r.budgets.FlowCached {
 			p.Writes = append(p.Writes, write{Dir: b.returns, Name: returnName(p.FlowID, -1, c.Name), Entry: wholeFile})
 		} else {
-			p.Writes = append(p.Writes, r.notice(p, b.returns, prep.size,
+			w := r.notice(p, b.returns, prep.size,
 				"rejeté, voir le compte rendu du flux ; trop gros pour être renvoyé, il est conservé par le hub",
-				"rejected, see the flow's report; too big to be sent back, the hub keeps it"))
+				"rejected, see the flow's report; too big to be sent back, the hub keeps it")
+			p.Writes = append(p.Writes, w)
+			for i := range d.traces {
+				if d.traces[i].where == filepath.Join(b.returns, returnName(p.FlowID, -1, c.Name)) {
+					d.traces[i].where = filepath.Join(w.Dir, w.Name)
+				}
+			}
 		}
 	}
 	p.Status = rep.Status
@@ -665,8 +689,10 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 	seq, p, d := b.seq, b.d.plan, b.d
 	b.seq++
 	if e.Invoice != nil {
+		t := e.Invoice.Totals
 		b.names = append(b.names, partyNames{supplier: e.Invoice.Seller.Name, recipient: e.Invoice.Buyer.Name,
-			country: e.Invoice.Seller.CountryCode})
+			country: e.Invoice.Seller.CountryCode, taxExclusive: t.TaxExclusive.Raw, taxInclusive: t.TaxInclusive.Raw,
+			payable: t.Payable.Raw, currency: e.Invoice.Currency})
 	}
 	switch {
 	case line != nil && line.Verdict == flowgate.Accepted:
@@ -674,6 +700,11 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 		p.Writes = append(p.Writes, write{Dir: dir, Name: name, Entry: seq, SHA256: sum(e.Data)})
 		p.Held += int64(len(e.Data))
 		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, dir, name))
+		t := trace{line: line, where: filepath.Join(dir, name)}
+		if b.r.recipient[line.RecipientSIRET] == nil {
+			t.portal = line.RecipientSIRET
+		}
+		d.traces = append(d.traces, t)
 		d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: b.now},
 			store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: b.now})
 	case e.Data != nil && e.Name != "":
@@ -684,10 +715,12 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 		b.returned = true
 		if line != nil {
 			d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, b.returns, name))
+			d.traces = append(d.traces, trace{line: line, where: filepath.Join(b.returns, name)})
 		}
 	case line != nil:
 		// A rejected plain file: the file is the invoice.
 		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, b.returns, returnName(p.FlowID, -1, b.name)))
+		d.traces = append(d.traces, trace{line: line, where: filepath.Join(b.returns, returnName(p.FlowID, -1, b.name))})
 	}
 }
 
@@ -703,11 +736,12 @@ func (r *Router) render(d *decided) (err error) {
 			r.cfg.Log.Error("panic while rendering a flow's status files", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		}
 	}()
-	if d.dupOf != nil {
-		r.copyReports(d)
-	} else if d.sender == nil {
-		// A quarantined flow of a partner no longer configured: no one to tell.
-	} else if err := r.statusFiles(d.plan, d.sender, d.rep, d.names); err != nil {
+	if d.sender != nil {
+		if err := r.statusFiles(d.plan, d.sender, d.rep, d.names, ""); err != nil {
+			return err
+		}
+	} // else: a quarantined flow of a partner no longer configured: no one to tell.
+	if d.report, err = reportJSON(d.plan, d.rep); err != nil {
 		return err
 	}
 	r.finish(d)
@@ -732,36 +766,66 @@ func (r *Router) duplicate(ctx context.Context, partner, sum string, bySHA map[s
 	return &orig, nil
 }
 
-// decideDuplicate: a file whose bytes were already processed is not
-// processed again; its sender gets the original flow's reports once more,
-// as the original wrote them, under the new flow's names.
-//
-// The reports are copied when the flow is rendered, once the original's
-// own are: the original may be in the same round.
+// decideDuplicate: a file whose bytes the same partner already deposited
+// is not processed again. It is its own flow, refused (IN_REJETE) with the
+// flow error FLX-DOUBLON naming the original (its id, when and under which
+// name it was deposited, its outcome); its own status files name its own
+// file and flow id. The original is never touched; the file is archived.
 func (r *Router) decideDuplicate(p *plan, orig *plan, sender *Partner) *decided {
 	p.DuplicateOf = orig.FlowID
-	p.Status = orig.Status
-	return &decided{plan: p, sender: sender, dupOf: orig}
+	p.Status = flowgate.FlowRejected
+	at := orig.ReceivedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+	name := clipName(orig.Name, 200)
+	rep := flowgate.FlowReport{File: p.Name, Status: flowgate.FlowRejected, Invoices: []flowgate.InvoiceReport{},
+		Errors: []flowgate.FlowError{{Code: flowgate.CodeDuplicateFlow,
+			MessageFR: fmt.Sprintf("flux identique au flux %s déposé le %s sous le nom « %s », résultat %s", orig.FlowID, at, name, orig.Status),
+			Message:   fmt.Sprintf("same bytes as flow %s deposited on %s as '%s', outcome %s", orig.FlowID, at, name, orig.Status)}}}
+	return &decided{plan: p, sender: sender, dupOf: orig, rep: rep}
 }
 
-// copyReports gives a duplicate flow the original's CR files under its own
-// names.
-func (r *Router) copyReports(d *decided) {
-	orig, p := d.dupOf, d.plan
-	for _, w := range orig.Writes {
-		if w.Entry != generated || !strings.HasPrefix(w.Name, "CR_"+orig.FlowID+".") {
-			continue
-		}
-		ext := strings.TrimPrefix(w.Name, "CR_"+orig.FlowID)
-		p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Out(d.sender.ID)), Name: "CR_" + p.FlowID + ext, Entry: generated, Data: w.Data})
+// clipName bounds a file name quoted in a message to n bytes, on a rune
+// boundary.
+func clipName(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// roundSeen is what a round remembers across its flows: the first flow of
+// each partner's bytes (for the same-bytes rule) and the reprocess
+// requests its flows used.
+type roundSeen struct {
+	bySHA     map[string]*decided // partner + " " + SHA-256
+	reprocess map[string]bool     // partner + " " + name
+}
+
+// reprocessRequested returns the flow an operator asked to run again as
+// c (same partner, name and bytes), "" when none or when another flow of
+// the round already took the request.
+func (r *Router) reprocessRequested(ctx context.Context, c flows.Claimed, sum string, seen *roundSeen) (string, error) {
+	key := c.Partner + " " + c.Name
+	if seen.reprocess[key] {
+		return "", nil
+	}
+	of, err := r.cfg.Store.ReprocessRequested(ctx, c.Partner, c.Name, sum)
+	if err != nil || of == "" {
+		return "", err
+	}
+	seen.reprocess[key] = true
+	r.cfg.Log.Info("flow reprocessed at an operator's request", "flow", c.FlowID, "partner", c.Partner, "file", c.Name, "reprocess_of", of)
+	return of, nil
 }
 
 func (r *Router) finish(d *decided) *decided {
 	p := d.plan
 	planJSON, _ := json.Marshal(p)
 	d.flow = store.Flow{ID: p.FlowID, Partner: p.Partner, FileName: p.Name, SHA256: p.SHA256, Status: string(p.Status),
-		DuplicateOf: p.DuplicateOf, ReceivedAt: p.ReceivedAt, Plan: planJSON}
+		DuplicateOf: p.DuplicateOf, ReprocessOf: p.ReprocessOf, ReceivedAt: p.ReceivedAt, Plan: planJSON, Report: d.report}
 	return d
 }
 
@@ -834,24 +898,56 @@ func safeName(s string, max int) string {
 	return out
 }
 
-// crJSON is the JSON status file: the validate report plus the flow's facts.
+// crJSON is the JSON status file: the validate report plus the flow's
+// facts. It is also what the store keeps as the flow's report.
 type crJSON struct {
 	flowgate.FlowReport
-	FlowID     string    `json:"flow_id"`
-	Partner    string    `json:"partner"`
-	SHA256     string    `json:"sha256"`
-	ReceivedAt time.Time `json:"received_at"`
-	FinishedAt time.Time `json:"finished_at"`
+	FlowID      string    `json:"flow_id"`
+	Partner     string    `json:"partner"`
+	SHA256      string    `json:"sha256"`
+	ReceivedAt  time.Time `json:"received_at"`
+	FinishedAt  time.Time `json:"finished_at"`
+	DuplicateOf string    `json:"duplicate_of,omitempty"` // the flow whose bytes this one repeats (FLX-DOUBLON)
+	ReprocessOf string    `json:"reprocess_of,omitempty"` // the flow an operator asked to run again as this one
 }
 
-// partyNames are an invoice's seller and buyer names (BT-27, BT-44) and the
-// seller's country (BT-40), as written.
-type partyNames struct{ supplier, recipient, country string }
+// reportJSON is a flow's JSON CR, one line ended by a newline.
+func reportJSON(p *plan, rep flowgate.FlowReport) ([]byte, error) {
+	data, err := json.Marshal(crJSON{FlowReport: rep, FlowID: p.FlowID, Partner: p.Partner, SHA256: p.SHA256,
+		ReceivedAt: p.ReceivedAt, FinishedAt: p.DecidedAt, DuplicateOf: p.DuplicateOf, ReprocessOf: p.ReprocessOf})
+	if err != nil {
+		return nil, fmt.Errorf("report of %s: %w", p.FlowID, err)
+	}
+	return append(data, '\n'), nil
+}
+
+// partyNames are what the status files say of an invoice beyond its
+// report line, as written: the seller's and buyer's names (BT-27, BT-44),
+// the seller's country (BT-40), the totals without and with VAT and the
+// amount due (BT-109, BT-112, BT-115) and the currency (BT-5).
+type partyNames struct {
+	supplier, recipient, country        string
+	taxExclusive, taxInclusive, payable string
+	currency                            string
+}
+
+// reportName names a status file of a flow for its sender: kind ("CR",
+// "FACT"), the flow id, tag (e.g. "_INCIDENT", or ""), then the deposited
+// file's base name made safe and bounded, then ext: CR_<flow>_<name>.xml.
+// The partner matches it to its upload by the name; the flow id keeps it
+// unique.
+func reportName(kind, flowID, tag, name, ext string) string {
+	return kind + "_" + flowID + tag + "_" + safeName(filepath.Base(strings.ReplaceAll(name, "\\", "/")), 80) + ext
+}
 
 // statusFiles adds the flow's status files to its plan: the flow-level CR
 // for its sender, and the invoice-level statuses (01 and 03 to the
-// supplier's partner, 03 to the recipient's partner).
-func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, names []partyNames) error {
+// supplier's partner, 03 to the recipient's partner), each in the formats
+// its partner takes (CPPStatut XML, JSON). The sender's files are named
+// after the flow and the deposited file (reportName, tag before the name);
+// the recipient's FACT_<flow>_RECU are not: the supplier's file name is not
+// the recipient's to see.
+func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, names []partyNames, tag string) error {
 	out := r.rel(r.mb.Out(sender.ID))
 	hub := outbox.Partner{ID: r.cfg.HubID, Label: "flowgate"}
 	env := func(to *Partner) outbox.Envelope {
@@ -862,15 +958,14 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, 
 		if err != nil {
 			return fmt.Errorf("flow status: %w", err)
 		}
-		p.Writes = append(p.Writes, write{Dir: out, Name: "CR_" + p.FlowID + ".xml", Entry: generated, Data: data})
+		p.Writes = append(p.Writes, write{Dir: out, Name: reportName("CR", p.FlowID, tag, p.Name, ".xml"), Entry: generated, Data: data})
 	}
 	if sender.JSON {
-		data, err := json.Marshal(crJSON{FlowReport: rep, FlowID: p.FlowID, Partner: sender.ID, SHA256: p.SHA256,
-			ReceivedAt: p.ReceivedAt, FinishedAt: p.DecidedAt})
+		data, err := reportJSON(p, rep)
 		if err != nil {
 			return err
 		}
-		p.Writes = append(p.Writes, write{Dir: out, Name: "CR_" + p.FlowID + ".json", Entry: generated, Data: append(data, '\n')})
+		p.Writes = append(p.Writes, write{Dir: out, Name: reportName("CR", p.FlowID, tag, p.Name, ".json"), Entry: generated, Data: data})
 	}
 
 	var toSupplier []outbox.InvoiceStatus
@@ -884,33 +979,35 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, 
 			date = date[:10] // DateFacture is a date without time zone
 		}
 		st := outbox.InvoiceStatus{SupplierSIRET: line.SupplierSIRET, RecipientSIRET: line.RecipientSIRET,
-			ServiceCode: line.ServiceCode, InvoiceNumber: line.Number, InvoiceDate: date, At: p.DecidedAt}
+			ServiceCode: line.ServiceCode, InvoiceNumber: line.Number, InvoiceDate: date, At: p.DecidedAt,
+			Currency: line.Currency, Payable: line.TotalPayable}
 		if i < len(names) {
-			st.SupplierName, st.RecipientName = names[i].supplier, names[i].recipient
-			if c := names[i].country; len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
+			n := names[i]
+			st.SupplierName, st.RecipientName = n.supplier, n.recipient
+			if c := n.country; len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
 				st.SupplierCountry = c
 			}
+			st.TaxExclusive, st.TaxInclusive, st.Payable, st.Currency = n.taxExclusive, n.taxInclusive, n.payable, n.currency
 		}
-		// The directory's name for the recipient is the reference.
+		// The directory's names for the recipient and its service are the
+		// reference.
 		if s, ok := r.cfg.Directory.Structure(line.RecipientSIRET); ok {
 			st.RecipientName = s.Name
+		}
+		if line.ServiceCode != "" {
+			if s, ok := r.cfg.Directory.Service(line.RecipientSIRET, line.ServiceCode); ok {
+				st.ServiceName = s.Name
+			}
 		}
 		deposited, available := st, st
 		deposited.Code, available.Code = "01", "03"
 		toSupplier = append(toSupplier, deposited, available)
-		if rp := r.recipient[line.RecipientSIRET]; rp != nil && rp.CPPStatut {
+		if rp := r.recipient[line.RecipientSIRET]; rp != nil && (rp.CPPStatut || rp.JSON) {
 			toRecipient[rp.ID] = append(toRecipient[rp.ID], available)
 		}
 	}
-	// An invoice status the CPPStatut schema cannot hold (a malformed issue
-	// date, say) costs that file, logged, never the flow: the CR carries
-	// the outcome.
-	if sender.CPPStatut && len(toSupplier) > 0 {
-		if data, err := outbox.InvoiceStatusXML(env(sender), toSupplier); err != nil {
-			r.cfg.Log.Error("invoice status file not written", "flow", p.FlowID, "partner", sender.ID, "err", err)
-		} else {
-			p.Writes = append(p.Writes, write{Dir: out, Name: "FACT_" + p.FlowID + ".xml", Entry: generated, Data: data})
-		}
+	if len(toSupplier) > 0 {
+		p.Writes = append(p.Writes, r.invoiceStatusFiles(p, sender, env(sender), out, reportName("FACT", p.FlowID, tag, p.Name, ""), toSupplier)...)
 	}
 	ids := make([]string, 0, len(toRecipient))
 	for id := range toRecipient {
@@ -919,12 +1016,30 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, 
 	sort.Strings(ids)
 	for _, id := range ids {
 		rp := r.partners[id]
-		data, err := outbox.InvoiceStatusXML(env(rp), toRecipient[id])
-		if err != nil {
-			r.cfg.Log.Error("invoice status file not written", "flow", p.FlowID, "partner", id, "err", err)
-			continue
-		}
-		p.Writes = append(p.Writes, write{Dir: r.rel(r.mb.Out(id)), Name: "FACT_" + p.FlowID + "_RECU.xml", Entry: generated, Data: data})
+		p.Writes = append(p.Writes, r.invoiceStatusFiles(p, rp, env(rp), r.rel(r.mb.Out(id)), "FACT_"+p.FlowID+"_RECU", toRecipient[id])...)
 	}
 	return nil
+}
+
+// invoiceStatusFiles renders invoice-level statuses for one partner in
+// the formats it takes, as base + ".xml" (CPPStatut) and base + ".json".
+// A status the CPPStatut schema cannot hold (a malformed issue date, say)
+// costs that file, logged, never the flow: the CR carries the outcome.
+func (r *Router) invoiceStatusFiles(p *plan, to *Partner, env outbox.Envelope, dir, base string, statuses []outbox.InvoiceStatus) []write {
+	var ws []write
+	if to.CPPStatut {
+		if data, err := outbox.InvoiceStatusXML(env, statuses); err != nil {
+			r.cfg.Log.Error("invoice status file not written", "flow", p.FlowID, "partner", to.ID, "err", err)
+		} else {
+			ws = append(ws, write{Dir: dir, Name: base + ".xml", Entry: generated, Data: data})
+		}
+	}
+	if to.JSON {
+		if data, err := outbox.InvoiceStatusJSON(env, statuses); err != nil {
+			r.cfg.Log.Error("invoice status file not written", "flow", p.FlowID, "partner", to.ID, "err", err)
+		} else {
+			ws = append(ws, write{Dir: dir, Name: base + ".json", Entry: generated, Data: data})
+		}
+	}
+	return ws
 }

@@ -57,6 +57,10 @@ func (f *fixture) quarantined(c flows.Claimed, crName string) {
 		!bytes.Contains(crj, []byte(`"FLX-INCIDENT"`)) || !bytes.Contains(crj, []byte("quarantaine")) {
 		f.t.Errorf("incident CR:\n%s\n%s", crx, crj)
 	}
+	// flow show reads the report from the store: a quarantined flow's too.
+	if rep, err := f.store.Report(ctx, c.FlowID); err != nil || !bytes.Contains(rep, []byte(`"FLX-INCIDENT"`)) || !bytes.Contains(rep, []byte(c.FlowID)) {
+		f.t.Errorf("report in the store %v: %s", err, rep)
+	}
 	if !strings.Contains(f.logs.String(), "level=ERROR msg=\"flow") || !strings.Contains(f.logs.String(), "quarantined") {
 		f.t.Errorf("operators not alerted:\n%s", f.logs)
 	}
@@ -83,7 +87,7 @@ func TestOversizeFlowRefusedUnread(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
 		t.Errorf("allocated %d MiB for a flow that must not be read", alloc>>20)
 	}
-	cr := f.read("partners/FOURN01/out/CR_" + c.FlowID + ".json")
+	cr := f.read("partners/FOURN01/out/" + crBase(c, "") + ".json")
 	if !bytes.Contains(cr, []byte(`"FLX-TAILLE"`)) || !bytes.Contains(cr, []byte(`"IN_REJETE"`)) {
 		t.Errorf("CR:\n%s", cr)
 	}
@@ -217,7 +221,7 @@ func TestPanicQuarantined(t *testing.T) {
 			t.Fatalf("try %d: failed %v; log:\n%s", try, failed, f.logs)
 		}
 	}
-	f.quarantined(p, "CR_"+p.FlowID)
+	f.quarantined(p, crBase(p, ""))
 	if att, _ := f.store.Attempts(ctx, []string{p.FlowID}); att[p.FlowID].Attempts != 3 || !strings.Contains(att[p.FlowID].LastError, "parser bug") {
 		t.Errorf("attempts %+v", att)
 	}
@@ -246,7 +250,7 @@ func TestUnreadableQuarantined(t *testing.T) {
 			t.Fatalf("try %d: failed %v", try, failed)
 		}
 	}
-	f.quarantined(c, "CR_"+c.FlowID)
+	f.quarantined(c, crBase(c, ""))
 	if att, _ := f.store.Attempts(ctx, []string{c.FlowID}); !strings.Contains(att[c.FlowID].LastError, "permission denied") {
 		t.Errorf("last error %+v", att)
 	}
@@ -267,7 +271,7 @@ func TestFlowTimeoutQuarantined(t *testing.T) {
 	if failed, _ := f.r.Process(ctx, []flows.Claimed{c}); len(failed) != 0 {
 		t.Fatalf("second try: failed %v", failed)
 	}
-	f.quarantined(c, "CR_"+c.FlowID)
+	f.quarantined(c, crBase(c, ""))
 	if !strings.Contains(f.logs.String(), "flow_timeout") {
 		t.Errorf("timeout not logged:\n%s", f.logs)
 	}
@@ -294,7 +298,7 @@ func TestCrashLoopQuarantinedAtStart(t *testing.T) {
 	if err != nil || len(todo) != 1 || todo[0].FlowID != other.FlowID {
 		t.Fatalf("recover: %v, todo %v", err, todo)
 	}
-	f.quarantined(poison, "CR_"+poison.FlowID)
+	f.quarantined(poison, crBase(poison, ""))
 	if !strings.Contains(f.logs.String(), "crash") {
 		t.Errorf("reason not logged:\n%s", f.logs)
 	}
@@ -344,7 +348,7 @@ func TestCrashIsolatesTheCulprit(t *testing.T) {
 	if crashes != 3 {
 		t.Errorf("%d crashes, want 3 (then quarantined at start)", crashes)
 	}
-	f.quarantined(k, "CR_"+k.FlowID)
+	f.quarantined(k, crBase(k, ""))
 	if n := len(f.files("partners/VALMONT/inbox")); n != 2 {
 		t.Errorf("innocent flows: inbox holds %d files, want 2; log:\n%s", n, f.logs)
 	}
@@ -444,7 +448,7 @@ func TestRewrittenAfterCheckNeverDelivered(t *testing.T) {
 			if in := f.files("partners/VALMONT/inbox"); len(in) != 0 {
 				t.Fatalf("delivered %v after the file changed", in)
 			}
-			f.quarantined(c, "CR_"+c.FlowID+"_INCIDENT")
+			f.quarantined(c, crBase(c, "_INCIDENT"))
 			if seen, _ := f.store.Accepted(ctx, supplier, "H-1", "2026"); seen {
 				t.Error("the quarantined invoice still counts as accepted")
 			}

@@ -47,31 +47,31 @@ const incidentSuffix = "_INCIDENT"
 // longer the one checked (errChanged) by a quarantine plan, in the store
 // first: nothing more of it is delivered or returned (what was already
 // written came from the checked bytes), its file goes to quarantine/, and
-// its sender gets CR_<flow>_INCIDENT (IN_REJETE, FLX-INCIDENT), which
-// supersedes the CR_<flow> the decision may already have put in out/.
+// its sender gets CR_<flow>_INCIDENT_<name> (IN_REJETE, FLX-INCIDENT),
+// which supersedes the CR_<flow>_<name> the decision may already have put
+// in out/.
 func (r *Router) quarantinePlanned(ctx context.Context, p *plan) (*plan, error) {
 	q := *p
 	q.Quarantine, q.Status, q.Writes = true, flowgate.FlowRejected, nil
 	r.cfg.Log.Error("flow changed after it was checked, quarantined: nothing more of it is delivered",
 		"flow", p.FlowID, "partner", p.Partner, "file", p.Name, "sha256", p.SHA256, "quarantine", r.quarantineDir())
+	rep := incidentReport(p.Name,
+		"incident de traitement : le fichier a changé après son contrôle ; flux mis en quarantaine, rien n'en est plus livré, ce compte rendu remplace le précédent, les opérateurs sont alertés",
+		"processing incident: the file changed after it was checked; flow quarantined, nothing more of it is delivered, this report supersedes the previous one, operators are alerted")
 	if sender := r.partners[p.Partner]; sender != nil {
-		rep := incidentReport(p.Name,
-			"incident de traitement : le fichier a changé après son contrôle ; flux mis en quarantaine, rien n'en est plus livré, ce compte rendu remplace le précédent, les opérateurs sont alertés",
-			"processing incident: the file changed after it was checked; flow quarantined, nothing more of it is delivered, this report supersedes the previous one, operators are alerted")
-		if err := r.statusFiles(&q, sender, rep, nil); err != nil {
+		if err := r.statusFiles(&q, sender, rep, nil, incidentSuffix); err != nil {
 			return p, fmt.Errorf("quarantine %s: %w", p.FlowID, err)
 		}
-		for i, w := range q.Writes {
-			if strings.HasPrefix(w.Name, "CR_"+p.FlowID+".") {
-				q.Writes[i].Name = "CR_" + p.FlowID + incidentSuffix + strings.TrimPrefix(w.Name, "CR_"+p.FlowID)
-			}
-		}
+	}
+	report, err := reportJSON(&q, rep)
+	if err != nil {
+		return p, err
 	}
 	data, err := json.Marshal(&q)
 	if err != nil {
 		return p, err
 	}
-	ok, err := r.cfg.Store.ReplacePlan(ctx, p.FlowID, string(q.Status), data)
+	ok, err := r.cfg.Store.ReplacePlan(ctx, p.FlowID, string(q.Status), data, report)
 	if err != nil {
 		return p, err
 	}

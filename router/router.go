@@ -5,6 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"flowgate"
@@ -29,7 +32,12 @@ type Store interface {
 	FailAttempt(ctx context.Context, id, reason string, at time.Time) error
 	Attempts(ctx context.Context, ids []string) (map[string]store.Attempt, error)
 	MarkQuarantined(ctx context.Context, ids []string, at time.Time) error
-	ReplacePlan(ctx context.Context, id, status string, plan []byte) (bool, error)
+	ReplacePlan(ctx context.Context, id, status string, plan, report []byte) (bool, error)
+
+	// ReprocessRequested: an operator asked for a file of the partner,
+	// deposited under name with these bytes, to be run again as a new
+	// flow (the flow returned), not refused as a repeat.
+	ReprocessRequested(ctx context.Context, partner, name, sum string) (string, error)
 }
 
 var _ Store = (*store.SQLite)(nil)
@@ -165,6 +173,52 @@ type Router struct {
 	partners  map[string]*Partner
 	recipient map[string]*Partner // recipient SIRET → the partner that collects it
 	now       func() time.Time
+	portal    atomic.Int64 // invoices delivered to portal/ (decided and saved)
+}
+
+// Stats are the router's counters since it started.
+type Stats struct {
+	// PortalDeliveries counts accepted invoices whose recipient no
+	// partner collects: they go to portal/<SIRET>/ and someone must fetch
+	// them there.
+	PortalDeliveries int64
+}
+
+// Stats returns the router's counters; safe from any goroutine.
+func (r *Router) Stats() Stats {
+	return Stats{PortalDeliveries: r.portal.Load()}
+}
+
+// logFlow logs a flow once its plan is saved: one line for the flow, then
+// one per invoice (flow, entry, number, supplier and recipient SIRET,
+// verdict, codes and where it went), and one more for each delivery to
+// portal/, with the structure, which is counted (Stats).
+func (r *Router) logFlow(d *decided) {
+	p := d.plan
+	r.cfg.Log.Info("flow", "flow", p.FlowID, "partner", p.Partner, "file", p.Name,
+		"status", string(p.Status), "invoices", len(d.invs), "duplicate_of", p.DuplicateOf, "reprocess_of", p.ReprocessOf,
+		"quarantined", p.Quarantine)
+	for _, t := range d.traces {
+		codes := make([]string, 0, len(t.line.Findings))
+		for _, f := range t.line.Findings {
+			if !slices.Contains(codes, f.Code) {
+				codes = append(codes, f.Code)
+			}
+		}
+		// Entry names and numbers are the sender's text: clipped.
+		r.cfg.Log.Info("invoice", "flow", p.FlowID, "partner", p.Partner, "entry", clipName(t.line.Entry, 200), "invoice", clipName(t.line.Number, 100),
+			"supplier", clipName(t.line.SupplierSIRET, 40), "recipient", clipName(t.line.RecipientSIRET, 40), "verdict", string(t.line.Verdict),
+			"codes", strings.Join(codes, ","), "to", t.where)
+		if t.portal != "" {
+			name := "(not in the directory)"
+			if s, ok := r.cfg.Directory.Structure(t.portal); ok {
+				name = s.Name
+			}
+			r.portal.Add(1)
+			r.cfg.Log.Info("invoice for the portal: no partner collects its recipient", "flow", p.FlowID,
+				"invoice", clipName(t.line.Number, 100), "recipient", t.portal, "structure", name, "to", t.where)
+		}
+	}
 }
 
 // New checks cfg and returns a Router.
@@ -210,6 +264,7 @@ type plan struct {
 	ReceivedAt  time.Time `json:"received_at"`
 	DecidedAt   time.Time `json:"decided_at"`
 	DuplicateOf string    `json:"duplicate_of,omitempty"`
+	ReprocessOf string    `json:"reprocess_of,omitempty"` // the flow an operator asked to run again as this one
 	// Quarantine: the flow is not delivered; its original goes to
 	// quarantine/ and the flow's state becomes quarantined.
 	Quarantine bool                `json:"quarantine,omitempty"`

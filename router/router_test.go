@@ -185,12 +185,12 @@ func TestRouting(t *testing.T) {
 	out := f.files("partners/FOURN01/out")
 	for _, c := range round {
 		for _, ext := range []string{".xml", ".json"} {
-			if !contains(out, "CR_"+c.FlowID+ext) {
+			if !contains(out, crBase(c, "")+ext) {
 				t.Errorf("missing CR_%s%s in %v", c.FlowID, ext, out)
 			}
 		}
 	}
-	if !contains(out, "FACT_"+round[0].FlowID+".xml") || contains(out, "FACT_"+round[2].FlowID+".xml") {
+	if !contains(out, reportName("FACT", round[0].FlowID, "", round[0].Name, ".xml")) || contains(out, reportName("FACT", round[2].FlowID, "", round[2].Name, ".xml")) {
 		t.Errorf("supplier invoice statuses: %v", out)
 	}
 	if recu := f.files("partners/VALMONT/out"); len(recu) != 2 {
@@ -201,17 +201,17 @@ func TestRouting(t *testing.T) {
 		FlowID string `json:"flow_id"`
 		SHA256 string `json:"sha256"`
 	}
-	data, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+round[1].FlowID+".json"))
+	data, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", crBase(round[1], "")+".json"))
 	if err := json.Unmarshal(data, &cr); err != nil || cr.File != "lot.zip" || cr.Status != flowgate.FlowPartial ||
 		cr.FlowID != round[1].FlowID || len(cr.SHA256) != 64 || len(cr.Invoices) != 3 || len(cr.Errors) != 1 {
 		t.Errorf("CR json %+v, %v", cr, err)
 	}
 	// An unreadable file: IN_REJETE, CR 93 naming the reason.
-	crx, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+round[2].FlowID+".xml"))
+	crx, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", crBase(round[2], "")+".xml"))
 	if !bytes.Contains(crx, []byte("<IdStatut>93</IdStatut>")) || !bytes.Contains(crx, []byte("FLX-XML")) {
 		t.Errorf("CR of the unreadable flow:\n%s", crx)
 	}
-	crx, _ = os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+round[1].FlowID+".xml"))
+	crx, _ = os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", crBase(round[1], "")+".xml"))
 	if !bytes.Contains(crx, []byte("<IdStatut>96</IdStatut>")) || !bytes.Contains(crx, []byte("CPP-DEST-INCONNU")) {
 		t.Errorf("CR of the partial flow:\n%s", crx)
 	}
@@ -258,18 +258,27 @@ func TestDuplicateInHistoryAcrossRounds(t *testing.T) {
 	again := append(invoice("D-1", collected), []byte("<!-- again -->")...)
 	c := f.claim("b.xml", again)
 	f.r.Process(ctx, []flows.Claimed{c})
-	data, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+c.FlowID+".json"))
+	data, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", crBase(c, "")+".json"))
 	if !bytes.Contains(data, []byte(`"CPP-DOUBLON"`)) {
 		t.Errorf("second deposit not a duplicate: %s", data)
 	}
 }
 
-func TestSameBytesGetTheOriginalReport(t *testing.T) {
+// TestSameBytesGetTheirOwnReport: a file whose bytes the same partner
+// already deposited gets its own CR (its own file name, flow id, IdFlux),
+// IN_REJETE with FLX-DOUBLON naming the original, duplicate_of in the
+// JSON; the original's files and record are never touched; nothing is
+// delivered twice.
+func TestSameBytesGetTheirOwnReport(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	doc := invoice("S-1", collected)
 	first := f.claim("a.xml", doc)
 	f.r.Process(ctx, []flows.Claimed{first})
+	out := filepath.Join(f.root, "partners/FOURN01/out")
+	origJSON, _ := os.ReadFile(filepath.Join(out, crBase(first, "")+".json"))
+	origXML, _ := os.ReadFile(filepath.Join(out, crBase(first, "")+".xml"))
+	origFlow, _, _ := f.store.Flow(ctx, first.FlowID)
 	second := f.claim("a-bis.xml", doc)
 	third := f.claim("a-ter.xml", doc)
 	if failed, notDone := f.r.Process(ctx, []flows.Claimed{second, third}); len(failed)+notDone != 0 {
@@ -278,31 +287,52 @@ func TestSameBytesGetTheOriginalReport(t *testing.T) {
 	if n := len(f.files("partners/VALMONT/inbox")); n != 1 {
 		t.Errorf("delivered %d times", n)
 	}
-	// Original and copy in one round: the copy gets the original's report too.
+	// Original and copy in one round: the copy is refused too.
 	doc2 := invoice("S-2", collected)
 	a, b := f.claim("b.xml", doc2), f.claim("b-bis.xml", doc2)
 	if failed, notDone := f.r.Process(ctx, []flows.Claimed{a, b}); len(failed)+notDone != 0 {
 		t.Fatal("not processed")
 	}
-	ra, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+a.FlowID+".xml"))
-	rb, err := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+b.FlowID+".xml"))
-	if err != nil || len(ra) == 0 || !bytes.Equal(ra, rb) {
-		t.Errorf("in-round copy: report %v, equal %v", err, bytes.Equal(ra, rb))
-	}
 	if n := len(f.files("partners/VALMONT/inbox")); n != 2 {
 		t.Errorf("inbox holds %d files, want 2", n)
 	}
-	orig, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+first.FlowID+".json"))
-	for _, c := range []flows.Claimed{second, third} {
-		again, err := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+c.FlowID+".json"))
-		if err != nil || !bytes.Equal(orig, again) {
-			t.Errorf("flow %s: report %v, want the original's", c.FlowID, err)
+	for _, tc := range []struct{ dup, orig flows.Claimed }{{second, first}, {third, first}, {b, a}} {
+		c := tc.dup
+		var cr struct {
+			flowgate.FlowReport
+			FlowID      string `json:"flow_id"`
+			DuplicateOf string `json:"duplicate_of"`
+		}
+		data, err := os.ReadFile(filepath.Join(out, crBase(c, "")+".json"))
+		if err := json.Unmarshal(data, &cr); err != nil {
+			t.Fatalf("flow %s: CR %v %v", c.FlowID, err, err)
+		}
+		if cr.FlowID != c.FlowID || cr.File != c.Name || cr.DuplicateOf != tc.orig.FlowID || cr.Status != flowgate.FlowRejected ||
+			len(cr.Errors) != 1 || cr.Errors[0].Code != flowgate.CodeDuplicateFlow {
+			t.Errorf("flow %s: CR %s", c.FlowID, data)
+		} else if m := cr.Errors[0].MessageFR; !strings.Contains(m, "flux identique au flux "+tc.orig.FlowID) ||
+			!strings.Contains(m, tc.orig.Name) || !strings.Contains(m, "IN_INTEGRE") || !strings.Contains(m, tc.orig.ReceivedAt.UTC().Format("2006-01-02")) {
+			t.Errorf("flow %s: message %q", c.FlowID, m)
+		}
+		crx, err := os.ReadFile(filepath.Join(out, crBase(c, "")+".xml"))
+		if err != nil || !bytes.Contains(crx, []byte(c.FlowID)) || bytes.Contains(crx, []byte(tc.orig.FlowID+"<")) ||
+			!bytes.Contains(crx, []byte("<IdStatut>93</IdStatut>")) || !bytes.Contains(crx, []byte("FLX-DOUBLON")) {
+			t.Errorf("flow %s: XML CR %v\n%s", c.FlowID, err, crx)
 		}
 		fl, _, _ := f.store.Flow(ctx, c.FlowID)
-		if fl.DuplicateOf != first.FlowID || fl.State != store.StateDone {
+		if fl.DuplicateOf != tc.orig.FlowID || fl.State != store.StateDone || fl.Status != "IN_REJETE" {
 			t.Errorf("flow %+v", fl)
 		}
 	}
+	// The original is never touched.
+	againJSON, _ := os.ReadFile(filepath.Join(out, crBase(first, "")+".json"))
+	againXML, _ := os.ReadFile(filepath.Join(out, crBase(first, "")+".xml"))
+	again, _, _ := f.store.Flow(ctx, first.FlowID)
+	if !bytes.Equal(origJSON, againJSON) || !bytes.Equal(origXML, againXML) || len(origJSON) == 0 ||
+		again.Status != origFlow.Status || again.State != origFlow.State || !again.FinishedAt.Equal(origFlow.FinishedAt) {
+		t.Error("the original's report or record changed")
+	}
+	validateXML(t, f.root)
 }
 
 // TestSameBytesFromAnotherPartner: another partner's identical file is
@@ -318,7 +348,7 @@ func TestSameBytesFromAnotherPartner(t *testing.T) {
 	if fl.DuplicateOf != "" {
 		t.Errorf("flow of VALMONT marked duplicate of %s", fl.DuplicateOf)
 	}
-	data, _ := os.ReadFile(filepath.Join(f.root, "partners/VALMONT/out", "CR_"+other.FlowID+".xml"))
+	data, _ := os.ReadFile(filepath.Join(f.root, "partners/VALMONT/out", crBase(other, "")+".xml"))
 	if !bytes.Contains(data, []byte("CPP-EMETTEUR-NON-HABILITE")) {
 		t.Errorf("VALMONT's CR:\n%s", data)
 	}
@@ -493,11 +523,11 @@ func TestDates(t *testing.T) {
 	if failed, notDone := f.r.Process(context.Background(), []flows.Claimed{tz, bad}); len(failed)+notDone != 0 {
 		t.Fatalf("blocked: %v %d\n%s", failed, notDone, f.logs)
 	}
-	fact, err := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "FACT_"+tz.FlowID+".xml"))
+	fact, err := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", reportName("FACT", tz.FlowID, "", tz.Name, ".xml")))
 	if err != nil || !bytes.Contains(fact, []byte("<DateFacture>2026-11-02</DateFacture>")) {
 		t.Errorf("invoice status: %v\n%s", err, fact)
 	}
-	cr, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", "CR_"+bad.FlowID+".json"))
+	cr, _ := os.ReadFile(filepath.Join(f.root, "partners/FOURN01/out", crBase(bad, "")+".json"))
 	if !bytes.Contains(cr, []byte(`"CPP-DATE"`)) {
 		t.Errorf("malformed date not rejected: %s", cr)
 	}
@@ -511,7 +541,7 @@ func TestStatusFileFailureDoesNotBlock(t *testing.T) {
 	p := &plan{FlowID: "20261126T000000.000001Z", DecidedAt: time.Now()}
 	rep := flowgate.FlowReport{File: "f.xml", Status: flowgate.FlowIntegrated, Invoices: []flowgate.InvoiceReport{{
 		Number: "F-1", IssueDate: "not a date", SupplierSIRET: supplier, RecipientSIRET: collected, Verdict: flowgate.Accepted}}}
-	if err := f.r.statusFiles(p, f.r.partners["FOURN01"], rep, nil); err != nil {
+	if err := f.r.statusFiles(p, f.r.partners["FOURN01"], rep, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	var names []string
@@ -581,3 +611,6 @@ func BenchmarkProcessRound(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "flows/s")
 }
+
+// crBase is the name of a flow's CR for its sender, without extension.
+func crBase(c flows.Claimed, tag string) string { return reportName("CR", c.FlowID, tag, c.Name, "") }

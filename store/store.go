@@ -43,9 +43,13 @@ type Flow struct {
 	Status      string // IN_INTEGRE, IN_INTEGRE_PARTIEL, IN_REJETE
 	State       string // StatePlanned, StateDone or StateQuarantined
 	DuplicateOf string // the flow whose bytes this one repeats, if any
+	ReprocessOf string // the flow an operator asked to run again as this one, if any
 	ReceivedAt  time.Time
 	FinishedAt  time.Time // zero until done
 	Plan        []byte    // the executor's plan, opaque to the store
+	// Report is the flow's report as its sender's JSON CR says it, opaque
+	// to the store; saved with the plan, read back by Report only.
+	Report []byte
 }
 
 // Invoice is one invoice of a flow and its verdict.
@@ -193,6 +197,22 @@ var migrations = []string{
 		last_error TEXT NOT NULL DEFAULT '',
 		updated_at TEXT NOT NULL
 	);`,
+	// A flow's report (its CR as JSON) kept for operators whatever the
+	// partner does with out/; the flow an operator reprocessed; and the
+	// reprocess requests waiting for the daemon's intake (see
+	// RequestReprocess).
+	`ALTER TABLE flows ADD COLUMN report TEXT NOT NULL DEFAULT '';
+	ALTER TABLE flows ADD COLUMN reprocess_of TEXT NOT NULL DEFAULT '';
+	CREATE INDEX flows_partner ON flows (partner, id);
+	CREATE TABLE reprocess_requests (
+		partner TEXT NOT NULL,
+		name TEXT NOT NULL,
+		flow_id TEXT NOT NULL REFERENCES flows (id),
+		sha256 TEXT NOT NULL,
+		requested_at TEXT NOT NULL,
+		new_flow_id TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (partner, name, flow_id)
+	);`,
 }
 
 func (s *SQLite) migrate(ctx context.Context) error {
@@ -263,10 +283,17 @@ type PlanBatch struct {
 func (s *SQLite) SavePlans(ctx context.Context, b PlanBatch) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, f := range b.Flows {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO flows (id, partner, file_name, sha256, status, state, duplicate_of, received_at, plan)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				f.ID, f.Partner, f.FileName, f.SHA256, f.Status, StatePlanned, f.DuplicateOf, stamp(f.ReceivedAt), string(f.Plan)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO flows (id, partner, file_name, sha256, status, state, duplicate_of, reprocess_of, received_at, plan, report)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				f.ID, f.Partner, f.FileName, f.SHA256, f.Status, StatePlanned, f.DuplicateOf, f.ReprocessOf, stamp(f.ReceivedAt), string(f.Plan), string(f.Report)); err != nil {
 				return fmt.Errorf("flow %s: %w", f.ID, err)
+			}
+			if f.ReprocessOf != "" {
+				// The request is used up by the flow it let through.
+				if _, err := tx.ExecContext(ctx, `UPDATE reprocess_requests SET new_flow_id = ? WHERE partner = ? AND name = ? AND flow_id = ? AND new_flow_id = ''`,
+					f.ID, f.Partner, f.FileName, f.ReprocessOf); err != nil {
+					return fmt.Errorf("flow %s: reprocess request: %w", f.ID, err)
+				}
 			}
 		}
 		for _, inv := range b.Invoices {
@@ -336,11 +363,11 @@ func (s *SQLite) MarkQuarantined(ctx context.Context, ids []string, at time.Time
 	return nil
 }
 
-// ReplacePlan replaces the plan and status of a flow still planned (a
-// flow found changed after it was checked gets a quarantine plan instead).
-// It reports false when the flow is not planned any more.
-func (s *SQLite) ReplacePlan(ctx context.Context, id, status string, plan []byte) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE flows SET status = ?, plan = ? WHERE id = ? AND state = ?`, status, string(plan), id, StatePlanned)
+// ReplacePlan replaces the plan, status and report of a flow still
+// planned (a flow found changed after it was checked gets a quarantine
+// plan instead). It reports false when the flow is not planned any more.
+func (s *SQLite) ReplacePlan(ctx context.Context, id, status string, plan, report []byte) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE flows SET status = ?, plan = ?, report = ? WHERE id = ? AND state = ?`, status, string(plan), string(report), id, StatePlanned)
 	if err != nil {
 		return false, fmt.Errorf("replace plan of %s: %w", id, err)
 	}
@@ -456,12 +483,12 @@ func (s *SQLite) Quarantined(ctx context.Context) ([]Flow, error) {
 	return out, rows.Err()
 }
 
-const flowColumns = `id, partner, file_name, sha256, status, state, duplicate_of, received_at, finished_at, plan`
+const flowColumns = `id, partner, file_name, sha256, status, state, duplicate_of, reprocess_of, received_at, finished_at, plan`
 
 func scanFlow(row interface{ Scan(...any) error }) (Flow, error) {
 	var f Flow
 	var received, finished, plan string
-	err := row.Scan(&f.ID, &f.Partner, &f.FileName, &f.SHA256, &f.Status, &f.State, &f.DuplicateOf, &received, &finished, &plan)
+	err := row.Scan(&f.ID, &f.Partner, &f.FileName, &f.SHA256, &f.Status, &f.State, &f.DuplicateOf, &f.ReprocessOf, &received, &finished, &plan)
 	f.ReceivedAt, f.FinishedAt, f.Plan = parseStamp(received), parseStamp(finished), []byte(plan)
 	return f, err
 }

@@ -170,7 +170,7 @@ func TestAttemptsAndQuarantine(t *testing.T) {
 	if err := s.SavePlans(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.ReplacePlan(ctx, "Q1", "IN_REJETE", []byte(`{"q":1}`)); !ok || err != nil {
+	if ok, err := s.ReplacePlan(ctx, "Q1", "IN_REJETE", []byte(`{"q":1}`), nil); !ok || err != nil {
 		t.Fatalf("replace plan: %v %v", ok, err)
 	}
 	if err := s.MarkQuarantined(ctx, []string{"Q1"}, now); err != nil {
@@ -179,7 +179,7 @@ func TestAttemptsAndQuarantine(t *testing.T) {
 	if err := s.MarkDone(ctx, []string{"Q2"}, now); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := s.ReplacePlan(ctx, "Q1", "IN_REJETE", []byte(`{}`)); ok {
+	if ok, _ := s.ReplacePlan(ctx, "Q1", "IN_REJETE", []byte(`{}`), nil); ok {
 		t.Error("plan of a quarantined flow replaced")
 	}
 	q, err := s.Quarantined(ctx)

@@ -209,7 +209,7 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 		}
 		if flow.DuplicateOf != "" {
 			rows = append(rows, row{flow.FileName + "  " + string(cr.Status),
-				"same bytes as flow " + flow.DuplicateOf + ": not processed again"})
+				"FLX-DOUBLON: same bytes as flow " + flow.DuplicateOf + ", not processed again"})
 			continue
 		}
 		returns := filepath.Join("partners", "FOURN01", "returns")

@@ -1,6 +1,8 @@
 // Command flowgate is the invoice hub: `flowgate run` is the daemon,
 // `flowgate validate` checks invoice flows offline as the hub would on
-// deposit, `flowgate demo` shows the whole journey on bundled samples.
+// deposit, `flowgate flow` lists, shows and reprocesses the hub's flows
+// from its store, `flowgate demo` shows the whole journey on bundled
+// samples.
 package main
 
 import (
@@ -43,7 +45,7 @@ const (
       Print the version and the revision flowgate was built from.
 `
 	usage = "flowgate: the e-invoicing hub\n\nUsage:\n" + usageValidate + "\n" + usageRun + "\n" +
-		usageConfigCheck + "\n" + usageDemo + "\n" + usageVersion + `
+		usageConfigCheck + "\n" + usageFlow + "\n" + usageDemo + "\n" + usageVersion + `
 Flags may come before or after the other arguments; -h or --help after a
 command shows its usage.
 `
@@ -87,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err = runDaemon(ctx, args[1:], stdout, stderr)
 	case "config":
 		err = runConfig(ctx, args[1:], stdout, stderr)
+	case "flow":
+		err = runFlow(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
