@@ -41,7 +41,7 @@ func newServerFixtureWith(t *testing.T, maxSize int64, maxSessions int, adjust f
 		t.Fatal(err)
 	}
 	f.srv = &SFTPServer{Listen: "127.0.0.1:0", HostKey: f.host, Mailboxes: f.mb, MaxAuthTries: 6, Log: newTestLog(f.logs),
-		Partners: []SFTPPartner{{ID: "P1", Keys: []ssh.PublicKey{publicKey(t, f.key+".pub")}, MaxFileSize: maxSize, MaxSessions: maxSessions}}}
+		Partners: []SFTPPartner{{ID: "P1", Keys: []AuthorizedKey{{Key: publicKey(t, f.key+".pub")}}, MaxFileSize: maxSize, MaxSessions: maxSessions}}}
 	if adjust != nil {
 		adjust(f.srv)
 	}
@@ -150,7 +150,10 @@ func TestSFTPClientPatterns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	w, _ := sc.Create("/in/f.xml.filepart")
+	w, err := sc.Create("/in/f.xml.filepart")
+	if err != nil {
+		t.Fatal(err)
+	}
 	w.Write([]byte("<x/>"))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -184,13 +187,24 @@ func TestSFTPClientPatterns(t *testing.T) {
 	if err := sc.Remove("/in/f.xml"); err == nil {
 		t.Error("remove from /in allowed")
 	}
-	// An upload over an existing name in in/ is refused, the file kept.
-	w, _ = sc.Create("/in/f.xml")
-	w.Write([]byte("<other/>"))
-	if err := w.Close(); err == nil {
-		t.Error("upload replaced an existing file")
+	// An upload over an existing name in in/ is refused at once, the
+	// file kept; so is one whose name appears while it is sent.
+	if _, err := sc.Create("/in/f.xml"); err == nil || !strings.Contains(err.Error(), "/in/f.xml already exists") {
+		t.Errorf("upload over an existing file: %v", err)
 	}
 	if data, _ := os.ReadFile(filepath.Join(f.mb.In("P1"), "f.xml")); string(data) != "<x/>" {
+		t.Errorf("existing file changed: %q", data)
+	}
+	w, err = sc.Create("/in/g.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(f.mb.In("P1"), "g.xml"), []byte("<x/>"), 0o644)
+	w.Write([]byte("<other/>"))
+	if err := w.Close(); err == nil || !strings.Contains(err.Error(), "/in/g.xml already exists") {
+		t.Errorf("upload replaced a file that appeared meanwhile: %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(f.mb.In("P1"), "g.xml")); string(data) != "<x/>" {
 		t.Errorf("existing file changed: %q", data)
 	}
 }

@@ -50,6 +50,12 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, w := range uncollected(cfg, snap) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
+	if cfg.SFTP.Listen != "" {
+		if _, err := partnerKeys(cfg); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitError{2}
+		}
+	}
 	structures, services := snap.Len()
 	fmt.Fprintf(stdout, "%s: ok (%d partners, directory: %d structures, %d services)\n",
 		*path, len(cfg.Partners), structures, services)
