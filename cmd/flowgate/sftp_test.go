@@ -49,7 +49,11 @@ func (l *syncLog) String() string {
 	return l.buf.String()
 }
 
-func startSFTPHub(t *testing.T) *sftpHub {
+func startSFTPHub(t *testing.T) *sftpHub { return startSFTPHubWith(t, nil) }
+
+// startSFTPHubWith lets adjust change the configuration before the daemon
+// starts.
+func startSFTPHubWith(t *testing.T, adjust func(*config.Config)) *sftpHub {
 	t.Helper()
 	for _, bin := range []string{"sftp", "ssh-keygen"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -70,6 +74,9 @@ func startSFTPHub(t *testing.T) *sftpHub {
 		{ID: "VALMONT", Name: "Valmont", Receives: []string{crashRecipient}},
 	}
 	cfg.ApplyDefaults()
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -345,5 +352,98 @@ func TestDaemonWarnsOfKeyFiles(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("no warning %q in:\n%s", want, logs)
 		}
+	}
+}
+
+// TestSFTPErrorsSayWhatHappened: each refusal reaches OpenSSH's sftp
+// client as the most precise status it shows (it prints the status, not
+// the server's message), and the server logs the reason with partner and
+// path. OpenSSH's rename works within /in.
+func TestSFTPErrorsSayWhatHappened(t *testing.T) {
+	h := startSFTPHubWith(t, func(c *config.Config) {
+		c.Partners[0].MaxFileSize = 1000
+		c.Partners[0].MaxPendingBytes = 2000
+		c.Partners[0].MaxSessions = 1
+	})
+	in := flows.Mailboxes{Root: h.cfg.Root}.In("FOURN01")
+	dir := t.TempDir()
+	local, big := filepath.Join(dir, "f.xml"), filepath.Join(dir, "big.xml")
+	os.WriteFile(local, []byte("<x/>"), 0o644)
+	os.WriteFile(big, make([]byte, 1001), 0o644)
+	// A name the intake leaves alone (a temporary one) stands for a file
+	// not taken yet.
+	os.WriteFile(filepath.Join(in, ".taken.part"), []byte("<y/>"), 0o644)
+	cases := []struct {
+		name   string
+		cmds   []string
+		client string // what OpenSSH's sftp prints
+		log    string // what the server logs
+		setup  func()
+	}{
+		{name: "upload to a read-only folder", cmds: []string{"put " + local + " /out/f.xml"},
+			client: `dest open "/out/f.xml": Permission denied`,
+			log:    `partner=FOURN01 op=put path=/out/f.xml reason="/out is read-only: only /in accepts files`},
+		{name: "upload to the root", cmds: []string{"put " + local + " /f.xml"},
+			client: `dest open "/f.xml": Permission denied`,
+			log:    `partner=FOURN01 op=put path=/f.xml reason="/f.xml: only /in accepts files`},
+		{name: "upload to a folder that does not exist", cmds: []string{"put " + local + " /in/sub/f.xml"},
+			client: `dest open "/in/sub/f.xml": No such file or directory`,
+			log:    `partner=FOURN01 op=put path=/in/sub/f.xml reason="no folder /in/sub`},
+		{name: "mkdir", cmds: []string{"mkdir /in/d"},
+			client: `remote mkdir "/in/d": Permission denied`,
+			log:    `partner=FOURN01 op=mkdir path=/in/d`},
+		{name: "name already there", cmds: []string{"put " + local + " /in/.taken.part"},
+			client: `dest open "/in/.taken.part": Failure`,
+			log:    `partner=FOURN01 op=put path=/in/.taken.part reason="/in/.taken.part already exists`},
+		{name: "rename onto a name already there", cmds: []string{"put " + local + " /in/.a.part", "rename /in/.a.part /in/.taken.part"},
+			client: `Failure`,
+			log:    `partner=FOURN01 op=rename path="/in/.a.part -> /in/.taken.part" reason="/in/.taken.part already exists`},
+		{name: "over max_file_size", cmds: []string{"put " + big + " /in/big.xml"},
+			client: `write remote "/in/big.xml": Failure`,
+			log:    `msg="SFTP upload refused: over max_file_size" partner=FOURN01 path=/in/big.xml`},
+		{name: "pending bytes over the quota", cmds: []string{"put " + local + " /in/q.xml"},
+			setup:  func() { os.WriteFile(filepath.Join(in, ".left.part"), make([]byte, 2000), 0o644) },
+			client: `dest open "/in/q.xml": Failure`,
+			log:    `partner=FOURN01 op=put path=/in/q.xml reason="pending bytes over the quota of 2000 (max_pending_bytes)`},
+	}
+	for _, c := range cases {
+		os.Remove(filepath.Join(in, ".a.part"))
+		os.Remove(filepath.Join(in, ".left.part"))
+		if c.setup != nil {
+			c.setup()
+		}
+		out, ok := h.sftp(t, h.key, c.cmds...)
+		if ok || !strings.Contains(out, c.client) {
+			t.Errorf("%s: sftp succeeded %v, printed %q, want %q", c.name, ok, out, c.client)
+		}
+		if !strings.Contains(h.logs.String(), c.log) {
+			t.Errorf("%s: no %q in the log", c.name, c.log)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(in, ".taken.part")); string(data) != "<y/>" {
+		t.Errorf("file already there changed: %q", data)
+	}
+	// OpenSSH's rename moves an upload into place.
+	os.Remove(filepath.Join(in, ".left.part"))
+	if out, ok := h.sftp(t, h.key, "put "+local+" /in/.b.part", "rename /in/.b.part /in/.c.part"); !ok {
+		t.Errorf("rename within /in: %s", out)
+	}
+	// Past max_sessions, the client is told why.
+	signer, err := flows.LoadSigner(h.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port), &ssh.ClientConfig{User: "fourn01",
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.InsecureIgnoreHostKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	out, ok := h.sftp(t, h.key, "ls /")
+	if want := "open failed: resource shortage: too many connections of partner FOURN01 (max_sessions 1)"; ok || !strings.Contains(out, want) {
+		t.Errorf("over max_sessions: sftp succeeded %v, printed %q, want %q", ok, out, want)
+	}
+	if !strings.Contains(h.logs.String(), `msg="SFTP session refused: too many sessions" partner=FOURN01`) {
+		t.Error("session refusal not logged")
 	}
 }
