@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -723,5 +725,81 @@ func TestSFTPFailuresPerPartner(t *testing.T) {
 	c.Close()
 	if f.srv.failureCount("127.0.0.2", "P1") != 1 {
 		t.Error("another address's login cleared 127.0.0.2's failures")
+	}
+}
+
+// TestSFTPRefusalMessages: clients get the precise status, and those that
+// show the server's message (WinSCP, FileZilla, pkg/sftp for failures) a
+// message saying what happened, never a path of the hub's.
+func TestSFTPRefusalMessages(t *testing.T) {
+	f := newServerFixture(t, 100, 4)
+	c, sc, err := f.connect(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	os.WriteFile(filepath.Join(f.mb.In("P1"), ".kept.part"), []byte("<x/>"), 0o644)
+	// pkg/sftp's client turns "no such file" and "permission denied" into
+	// fs errors without the message; it keeps the message of a failure.
+	status := func(err error) (uint32, string) {
+		var se *sftp.StatusError
+		switch {
+		case errors.As(err, &se):
+			return se.Code, se.Error()
+		case errors.Is(err, fs.ErrNotExist):
+			return 2, ""
+		case errors.Is(err, fs.ErrPermission):
+			return 3, ""
+		}
+		return 0, fmt.Sprint(err)
+	}
+	const (
+		noSuchFile       = 2
+		permissionDenied = 3
+		failure          = 4
+	)
+	create := func(p string) error { _, err := sc.Create(p); return err }
+	_, openErr := sc.Open("/out/missing.xml")
+	overErr := put(sc, "/in/big.xml", make([]byte, 101))
+	for _, c := range []struct {
+		what string
+		err  error
+		code uint32
+		msg  string
+	}{
+		{"upload to /out", create("/out/f.xml"), permissionDenied, ""},
+		{"upload to /", create("/f.xml"), permissionDenied, ""},
+		{"upload to /in/sub", create("/in/sub/f.xml"), noSuchFile, ""},
+		{"name already there", create("/in/.kept.part"), failure, "/in/.kept.part already exists"},
+		{"over max_file_size", overErr, failure, "/in/big.xml: file over max_file_size of 100 bytes"},
+		{"read missing", openErr, noSuchFile, ""},
+		{"read /in", func() error { _, err := sc.Open("/in/.kept.part"); return err }(), permissionDenied, ""},
+		{"remove missing", sc.Remove("/out/missing.xml"), noSuchFile, ""},
+		{"posix-rename onto an existing name", func() error {
+			if err := put(sc, "/in/.a.part", []byte("<a/>")); err != nil {
+				return err
+			}
+			return sc.PosixRename("/in/.a.part", "/in/.kept.part")
+		}(), failure, "/in/.kept.part already exists"},
+		{"rename out of /in", sc.Rename("/in/.a.part", "/out/a.xml"), permissionDenied, ""},
+		{"too many uploads open", func() error {
+			for range uploadsPerSession*4 + 1 {
+				if _, err := sc.Create(fmt.Sprintf("/in/.open%d.part", rand.Int())); err != nil {
+					return err
+				}
+			}
+			return nil
+		}(), failure, "too many uploads open at once (at most 64)"},
+	} {
+		code, msg := status(c.err)
+		if code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: status %d %q, want %d %q", c.what, code, msg, c.code, c.msg)
+		}
+		if strings.Contains(msg, f.mb.Root) {
+			t.Errorf("%s: hub path in %q", c.what, msg)
+		}
+	}
+	if err := sc.PosixRename("/in/.a.part", "/in/a.xml"); err != nil {
+		t.Errorf("posix-rename within /in: %v", err)
 	}
 }
