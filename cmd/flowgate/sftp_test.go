@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -446,4 +447,63 @@ func TestSFTPErrorsSayWhatHappened(t *testing.T) {
 	if !strings.Contains(h.logs.String(), `msg="SFTP session refused: too many sessions" partner=FOURN01`) {
 		t.Error("session refusal not logged")
 	}
+}
+
+// TestSFTPKeysCheckedBeforeStart: a public key in two partners'
+// authorized_keys, and an option flowgate does not implement, are reported
+// by `config check` and stop `run`, naming partners, files, lines and
+// option.
+func TestSFTPKeysCheckedBeforeStart(t *testing.T) {
+	root := t.TempDir()
+	sshtest.Keygen(t, filepath.Join(root, "k"))
+	pub, err := os.ReadFile(filepath.Join(root, "k.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fourn, valmont := filepath.Join(root, "fourn01.pub"), filepath.Join(root, "valmont.pub")
+	dir, _ := filepath.Abs("../../samples/directory")
+	path := filepath.Join(root, "flowgate.toml")
+	os.WriteFile(path, fmt.Appendf(nil, `root = %q
+directory = %q
+
+[sftp]
+listen = "127.0.0.1:%d"
+
+[[partners]]
+id = "FOURN01"
+name = "Fournitures Durand"
+sirets = [%q]
+authorized_keys = %q
+
+[[partners]]
+id = "VALMONT"
+name = "Commune de Valmont"
+receives = [%q]
+authorized_keys = %q
+`, filepath.Join(root, "hub"), dir, sshtest.FreePort(t), crashSupplier, fourn, crashRecipient, valmont), 0o644)
+	check := func(want string) {
+		t.Helper()
+		_, stderr, code := runCmd("config", "check", "-config", path)
+		if code != 2 || !strings.Contains(stderr, want) {
+			t.Errorf("config check: exit %d, stderr %q, want %q", code, stderr, want)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Should it start, it is stopped at once.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ready := make(chan struct{})
+		go func() { <-ready; cancel() }()
+		err = serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("run: %v, want %q", err, want)
+		}
+	}
+	os.WriteFile(fourn, pub, 0o644)
+	os.WriteFile(valmont, append([]byte("# Valmont's operator\n"), pub...), 0o644)
+	check(fmt.Sprintf("is authorized for two partners: FOURN01 (%s:1) and VALMONT (%s:2)", fourn, valmont))
+	os.WriteFile(valmont, append([]byte(`restrict,command="/bin/sh" `), pub...), 0o644)
+	check(fmt.Sprintf("partner VALMONT: authorized keys %s:1: option command is not supported", valmont))
 }
