@@ -119,11 +119,22 @@ func startSFTPHubWith(t *testing.T, adjust func(*config.Config)) *sftpHub {
 // returns its output and whether it succeeded.
 func (h *sftpHub) sftp(t *testing.T, key string, commands ...string) (string, bool) {
 	t.Helper()
+	return h.sftpKeys(t, []string{key}, commands...)
+}
+
+// sftpKeys is sftp with the client offering these keys in turn, as it
+// does those of its agent.
+func (h *sftpHub) sftpKeys(t *testing.T, keys []string, commands ...string) (string, bool) {
+	t.Helper()
 	batch := filepath.Join(t.TempDir(), "batch")
 	os.WriteFile(batch, []byte(strings.Join(commands, "\n")+"\n"), 0o600)
-	cmd := exec.Command("sftp", "-b", batch, "-i", key, "-P", fmt.Sprint(h.port),
+	args := []string{"-b", batch}
+	for _, k := range keys {
+		args = append(args, "-i", k)
+	}
+	cmd := exec.Command("sftp", append(args, "-P", fmt.Sprint(h.port),
 		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+h.knownHosts,
-		"-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10", "fourn01@127.0.0.1")
+		"-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10", "fourn01@127.0.0.1")...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err == nil
 }
@@ -235,6 +246,33 @@ func TestSFTPWrongKeyRefused(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "SFTP login refused") || !strings.Contains(h.logs.String(), "remote=127.0.0.1:") {
 		t.Errorf("refusal not logged with the remote address:\n%s", h.logs)
+	}
+}
+
+// TestSFTPOtherKeysFirst: OpenSSH's client offering five other keys before
+// the partner's logs in, even right after failed connections from the same
+// address (a partner behind the NAT of a failing client): attempts are not
+// delayed, only connections that end without logging in are.
+func TestSFTPOtherKeysFirst(t *testing.T) {
+	h := startSFTPHub(t)
+	dir := t.TempDir()
+	var keys []string
+	for i := range 5 {
+		k := filepath.Join(dir, fmt.Sprintf("other%d", i))
+		sshtest.Keygen(t, k)
+		keys = append(keys, k)
+	}
+	for range 2 {
+		if out, ok := h.sftp(t, keys[0], "ls /"); ok {
+			t.Fatalf("unknown key accepted: %s", out)
+		}
+	}
+	out, ok := h.sftpKeys(t, append(keys, h.key), "ls /")
+	if !ok || !strings.Contains(out, "in") {
+		t.Fatalf("partner refused after 5 other keys: %s\nlog:\n%s", out, h.logs)
+	}
+	if !strings.Contains(h.logs.String(), "partner=FOURN01 remote=127.0.0.1:") || !strings.Contains(h.logs.String(), "refused_keys=5") {
+		t.Errorf("login not logged with its refused keys:\n%s", h.logs)
 	}
 }
 
