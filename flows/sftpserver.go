@@ -289,6 +289,7 @@ type login struct {
 	refused int    // keys (or other methods) refused
 	partner string // the partner of the last key refused by its options
 	unknown int    // keys offered that no partner has
+	user    string // the user name the client gave (it does not matter)
 }
 
 // errUnknownKey refuses a key no partner has.
@@ -332,6 +333,7 @@ func (s *SFTPServer) config(l *login) *ssh.ServerConfig {
 				return
 			}
 			l.refused++
+			l.user = meta.User()
 			var kr *keyRefused
 			switch {
 			case errors.As(err, &kr):
@@ -408,7 +410,7 @@ func (s *SFTPServer) loggedIn(host, partner string) {
 // returns early when ctx is done.
 func (s *SFTPServer) penalize(ctx context.Context, conn net.Conn, host string, l *login) {
 	delay := s.failed(failureKey{host, l.partner})
-	s.Log.Warn("SFTP login refused", "remote", conn.RemoteAddr().String(), "partner", l.partner,
+	s.Log.Warn("SFTP login refused", "remote", conn.RemoteAddr().String(), "user", l.user, "partner", l.partner,
 		"attempts", l.refused, "unknown_keys", l.unknown, "delay", delay.String())
 	t := time.NewTimer(delay)
 	defer t.Stop()
