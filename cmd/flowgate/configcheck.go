@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"flowgate/config"
 	"flowgate/directory"
@@ -51,9 +52,13 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	if cfg.SFTP.Listen != "" {
-		if _, err := partnerKeys(cfg); err != nil {
+		keys, err := partnerKeys(cfg)
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitError{2}
+		}
+		for _, w := range expiredKeys(keys, time.Now()) {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
 		}
 	}
 	structures, services := snap.Len()

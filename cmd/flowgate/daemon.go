@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"flowgate/config"
 	"flowgate/directory"
@@ -56,6 +57,9 @@ func sftpSources(cfg config.Config, mb flows.Mailboxes, st *store.SQLite, log *s
 		keys, err := partnerKeys(cfg)
 		if err != nil {
 			return nil, err
+		}
+		for _, w := range expiredKeys(keys, time.Now()) {
+			log.Warn(w)
 		}
 		for i, p := range cfg.Partners {
 			if p.AuthorizedKeys == "" {
@@ -115,6 +119,21 @@ func partnerKeys(cfg config.Config) ([]flows.PartnerKeys, error) {
 		errs = append(errs, err)
 	}
 	return keys, errors.Join(errs...)
+}
+
+// expiredKeys warns of each authorized key past its expiry-time at now:
+// it stays in the file but can no longer log in.
+func expiredKeys(keys []flows.PartnerKeys, now time.Time) []string {
+	var out []string
+	for _, p := range keys {
+		for _, k := range p.Keys {
+			if !k.Expiry.IsZero() && now.After(k.Expiry) {
+				out = append(out, fmt.Sprintf("partner %s: authorized key %s expired at %s: it can no longer log in",
+					p.Partner, k.Where(), k.Expiry.Format(time.RFC3339)))
+			}
+		}
+	}
+	return out
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

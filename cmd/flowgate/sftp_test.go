@@ -490,7 +490,7 @@ func TestSFTPErrorsSayWhatHappened(t *testing.T) {
 // TestSFTPKeysCheckedBeforeStart: a public key in two partners'
 // authorized_keys, and an option flowgate does not implement, are reported
 // by `config check` and stop `run`, naming partners, files, lines and
-// option.
+// option; an expired key is warned of.
 func TestSFTPKeysCheckedBeforeStart(t *testing.T) {
 	root := t.TempDir()
 	sshtest.Keygen(t, filepath.Join(root, "k"))
@@ -544,4 +544,13 @@ authorized_keys = %q
 	check(fmt.Sprintf("is authorized for two partners: FOURN01 (%s:1) and VALMONT (%s:2)", fourn, valmont))
 	os.WriteFile(valmont, append([]byte(`restrict,command="/bin/sh" `), pub...), 0o644)
 	check(fmt.Sprintf("partner VALMONT: authorized keys %s:1: option command is not supported", valmont))
+	// An expired key is only warned of: it may stay, refused.
+	os.WriteFile(fourn, append([]byte(`expiry-time="20200101Z" `), pub...), 0o644)
+	sshtest.Keygen(t, filepath.Join(root, "v"))
+	vpub, _ := os.ReadFile(filepath.Join(root, "v.pub"))
+	os.WriteFile(valmont, vpub, 0o644)
+	out, stderr, code := runCmd("config", "check", "-config", path)
+	if want := fmt.Sprintf("warning: partner FOURN01: authorized key %s:1 expired at 2020-01-01T00:00:00Z", fourn); code != 0 || !strings.Contains(out, want) {
+		t.Errorf("expired key: exit %d, stdout %q, stderr %q, want %q", code, out, stderr, want)
+	}
 }
