@@ -185,6 +185,8 @@ func parseFrom(list string) ([]string, error) {
 		switch {
 		case p == "":
 			return nil, errors.New("empty pattern")
+		case strings.ContainsAny(p, " \t"):
+			return nil, fmt.Errorf("pattern %q holds a space, which no address has (write the list without spaces)", p)
 		case strings.Contains(p, "/"):
 			pfx, err := netip.ParsePrefix(p)
 			if err != nil {

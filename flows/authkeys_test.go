@@ -69,6 +69,7 @@ func TestParseAuthorizedKeysOptions(t *testing.T) {
 		{options: `from="10.0.0.1,,10.0.0.2"`, err: "empty pattern"},
 		{options: `from="!"`, err: "empty pattern"},
 		{options: `from="*.example.com"`, err: "is a host name"},
+		{options: `from="10.0.0.1, 10.0.0.2"`, err: "holds a space"},
 		{options: `expiry-time="2030"`, err: "want YYYYMMDD[HHMM[SS]]"},
 		{options: `expiry-time="20301302"`, err: "not a valid date"},
 	}
