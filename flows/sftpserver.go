@@ -84,8 +84,9 @@ type SFTPServer struct {
 	// (default 256): a flood of handshakes cannot exhaust the hub.
 	MaxConnections int
 	// MaxPreAuthPerHost bounds the connections of one remote address that
-	// have not logged in yet (default 8): extra ones are closed at once, so
-	// that one address cannot take every slot of MaxConnections.
+	// have not logged in yet (default 8), counting those held after a
+	// failed login (see penalize): extra ones are closed at once, so that
+	// one address cannot take every slot of MaxConnections.
 	MaxPreAuthPerHost int
 	// HandshakeTimeout bounds the handshake and login of a connection
 	// (default 10s); past it the connection is closed.
