@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -29,9 +30,11 @@ import (
 
 // SFTPPartner is a partner allowed on the embedded SFTP server.
 type SFTPPartner struct {
-	ID          string
-	Keys        []ssh.PublicKey // from its authorized_keys: the key decides the partner
-	MaxFileSize int64           // bytes per upload
+	ID string
+	// Keys are from its authorized_keys (LoadAuthorizedKeys): the key
+	// decides the partner, its options where and until when it may log in.
+	Keys        []AuthorizedKey
+	MaxFileSize int64 // bytes per upload
 	// MaxSessions bounds both the partner's logged-in connections and its
 	// open SFTP channels, counted across all its connections: one
 	// connection cannot open more channels than this either.
@@ -81,8 +84,9 @@ type SFTPServer struct {
 	// (default 256): a flood of handshakes cannot exhaust the hub.
 	MaxConnections int
 	// MaxPreAuthPerHost bounds the connections of one remote address that
-	// have not logged in yet (default 8): extra ones are closed at once, so
-	// that one address cannot take every slot of MaxConnections.
+	// have not logged in yet (default 8), counting those held after a
+	// failed login (see penalize): extra ones are closed at once, so that
+	// one address cannot take every slot of MaxConnections.
 	MaxPreAuthPerHost int
 	// HandshakeTimeout bounds the handshake and login of a connection
 	// (default 10s); past it the connection is closed.
@@ -94,12 +98,12 @@ type SFTPServer struct {
 	Log          *slog.Logger
 
 	ln        net.Listener
-	byKey     map[string]*SFTPPartner
+	byKey     map[string][]authorized  // by marshalled public key
 	state     map[string]*partnerState // by partner id; the map is fixed at Start
 	mu        sync.Mutex
-	failures  map[string]*failure  // per remote host: failed logins, for the slow-down
-	preAuth   map[string]int       // per remote host: connections not logged in yet
-	refusedAt map[string]time.Time // per remote host: when a pre-auth refusal was last logged
+	failures  map[failureKey]*failure // failed connections, for the slow-down
+	preAuth   map[string]int          // per remote host: connections not logged in yet
+	refusedAt map[string]time.Time    // per remote host: when a pre-auth refusal was last logged
 	conns     sync.WaitGroup
 }
 
@@ -111,6 +115,20 @@ const (
 )
 
 var _ Source = (*SFTPServer)(nil)
+
+// authorized is a key line of a partner's authorized_keys.
+type authorized struct {
+	partner *SFTPPartner
+	key     AuthorizedKey
+}
+
+// failureKey is what the slow-down counts failed connections by: the
+// remote address, and the partner whose key was offered but refused by its
+// options ("" when every key offered was unknown).
+type failureKey struct {
+	host    string
+	partner string
+}
 
 type failure struct {
 	count int
@@ -167,45 +185,29 @@ func LoadHostKey(path string, log *slog.Logger) (ssh.Signer, error) {
 	return signer, nil
 }
 
-// LoadAuthorizedKeys reads an OpenSSH authorized_keys file.
-func LoadAuthorizedKeys(path string) ([]ssh.PublicKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("authorized keys: %w", err)
-	}
-	var keys []ssh.PublicKey
-	for line := 1; len(data) > 0; line++ {
-		var key ssh.PublicKey
-		key, _, _, data, err = ssh.ParseAuthorizedKey(data)
-		if err != nil {
-			if len(keys) > 0 && strings.Contains(err.Error(), "no key found") {
-				break
-			}
-			return nil, fmt.Errorf("authorized keys %s: %w", path, err)
-		}
-		keys = append(keys, key)
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("authorized keys %s: no key", path)
-	}
-	return keys, nil
-}
-
 // Start listens on Listen; Addr then gives the address (useful with port 0).
 func (s *SFTPServer) Start() error {
 	if s.ln != nil {
 		return nil
 	}
-	s.byKey = map[string]*SFTPPartner{}
+	s.byKey = map[string][]authorized{}
 	s.state = map[string]*partnerState{}
-	s.failures = map[string]*failure{}
+	s.failures = map[failureKey]*failure{}
+	keys := make([]PartnerKeys, len(s.Partners))
+	for i, p := range s.Partners {
+		keys[i] = PartnerKeys{Partner: p.ID, Keys: p.Keys}
+	}
+	if err := KeyConflicts(keys); err != nil {
+		return fmt.Errorf("sftp: %w", err)
+	}
 	s.preAuth = map[string]int{}
 	s.refusedAt = map[string]time.Time{}
 	for i := range s.Partners {
 		p := &s.Partners[i]
 		s.state[p.ID] = &partnerState{}
 		for _, k := range p.Keys {
-			s.byKey[string(k.Marshal())] = p
+			id := string(k.Key.Marshal())
+			s.byKey[id] = append(s.byKey[id], authorized{p, k})
 		}
 		if err := os.MkdirAll(s.Mailboxes.Uploads(p.ID), 0o700); err != nil {
 			return err
@@ -278,30 +280,72 @@ func (s *SFTPServer) Run(ctx context.Context) error {
 		s.conns.Go(func() {
 			defer func() { <-slots }()
 			defer open.Delete(conn)
-			s.serveConn(conn, host)
+			s.serveConn(ctx, conn, host)
 		})
 	}
 }
 
-func (s *SFTPServer) config() *ssh.ServerConfig {
+// login is what the server learns of one connection while it logs in.
+type login struct {
+	refused int    // keys (or other methods) refused
+	partner string // the partner of the last key refused by its options
+	unknown int    // keys offered that no partner has
+	user    string // the user name the client gave (it does not matter)
+}
+
+// errUnknownKey refuses a key no partner has.
+var errUnknownKey = errors.New("unknown key")
+
+// keyRefused refuses a partner's key by its options (from=, expiry-time).
+type keyRefused struct {
+	partner string
+	reason  string
+}
+
+func (e *keyRefused) Error() string { return "key of partner " + e.partner + " refused: " + e.reason }
+
+// config is the SSH configuration of one connection; l records its
+// refused attempts. No attempt is slowed down while the client logs in:
+// a client offering other keys before the right one (OpenSSH offers every
+// key of its agent in turn) logs in at once; see penalize for the delay.
+func (s *SFTPServer) config(l *login) *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
 		MaxAuthTries:  s.MaxAuthTries,
 		ServerVersion: "SSH-2.0-flowgate",
 		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			if p, ok := s.byKey[string(key.Marshal())]; ok {
-				return &ssh.Permissions{Extensions: map[string]string{"partner": p.ID}}, nil
+			entries := s.byKey[string(key.Marshal())]
+			if len(entries) == 0 {
+				return nil, errUnknownKey
 			}
-			return nil, errors.New("unknown key")
+			addr := remoteAddr(meta.RemoteAddr())
+			now := time.Now()
+			var reasons []string
+			for _, e := range entries {
+				err := e.key.Allows(addr, now)
+				if err == nil {
+					return &ssh.Permissions{Extensions: map[string]string{"partner": e.partner.ID}}, nil
+				}
+				reasons = append(reasons, err.Error())
+			}
+			return nil, &keyRefused{partner: entries[0].partner.ID, reason: strings.Join(reasons, "; ")}
 		},
 		AuthLogCallback: func(meta ssh.ConnMetadata, method string, err error) {
 			if err == nil || method == "none" {
 				return
 			}
-			host := remoteHost(meta.RemoteAddr())
-			delay := s.failed(host)
-			s.Log.Warn("SFTP login refused", "remote", meta.RemoteAddr().String(), "user", meta.User(),
-				"method", method, "err", err.Error(), "delay", delay.String())
-			time.Sleep(delay)
+			l.refused++
+			l.user = meta.User()
+			var kr *keyRefused
+			switch {
+			case errors.As(err, &kr):
+				l.partner = kr.partner
+				s.Log.Warn("SFTP key refused by its options", "partner", kr.partner, "remote", meta.RemoteAddr().String(),
+					"reason", kr.reason)
+			case errors.Is(err, errUnknownKey):
+				l.unknown++
+			default:
+				s.Log.Debug("SFTP login attempt refused", "remote", meta.RemoteAddr().String(), "method", method, "err", err)
+			}
 		},
 	}
 	cfg.AddHostKey(s.HostKey)
@@ -316,9 +360,17 @@ func remoteHost(a net.Addr) string {
 	return host
 }
 
-// failed counts a failed login from host and returns how long to make it
-// wait: doubling from 250 ms to 8 s, forgotten after 10 quiet minutes.
-func (s *SFTPServer) failed(host string) time.Duration {
+// remoteAddr is a's IP address, the zero Addr when a is not an IP one.
+func remoteAddr(a net.Addr) netip.Addr {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// failed counts a failed connection of k and returns how long to hold it:
+// doubling from 250 ms to 8 s, forgotten after 10 quiet minutes.
+func (s *SFTPServer) failed(k failureKey) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.failures) > 10000 {
@@ -328,14 +380,45 @@ func (s *SFTPServer) failed(host string) time.Duration {
 			}
 		}
 	}
-	f := s.failures[host]
+	f := s.failures[k]
 	if f == nil || time.Since(f.last) > 10*time.Minute {
 		f = &failure{}
-		s.failures[host] = f
+		s.failures[k] = f
 	}
 	f.count++
 	f.last = time.Now()
 	return min(250*time.Millisecond<<min(f.count-1, 5), 8*time.Second)
+}
+
+// loggedIn forgets the failed connections of host, and those of host with
+// partner's key: the address logs in again.
+func (s *SFTPServer) loggedIn(host, partner string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failures, failureKey{host, ""})
+	delete(s.failures, failureKey{host, partner})
+}
+
+// penalize slows down a connection from host that ended without logging in
+// after refused attempts: it is held open (still counted among host's
+// connections not logged in, see MaxPreAuthPerHost) for a delay doubling
+// with each such connection, from 250 ms to 8 s, before it closes. So one
+// address retrying keys gets at most MaxPreAuthPerHost tries in flight,
+// while a connection that logs in is never delayed, whatever its address
+// did before: good partners behind the same NAT as a failing client are not
+// slowed down. The count is kept per address and per partner whose key was
+// refused by its options, and is cleared when the address logs in. It
+// returns early when ctx is done.
+func (s *SFTPServer) penalize(ctx context.Context, conn net.Conn, host string, l *login) {
+	delay := s.failed(failureKey{host, l.partner})
+	s.Log.Warn("SFTP login refused", "remote", conn.RemoteAddr().String(), "user", l.user, "partner", l.partner,
+		"attempts", l.refused, "unknown_keys", l.unknown, "delay", delay.String())
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // enterPreAuth counts a new connection from host until it has logged in,
@@ -373,30 +456,44 @@ func (s *SFTPServer) leavePreAuth(host string) {
 	}
 }
 
-func (s *SFTPServer) serveConn(conn net.Conn, host string) {
+func (s *SFTPServer) serveConn(ctx context.Context, conn net.Conn, host string) {
 	defer conn.Close()
 	timeout := s.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout
 	}
 	conn.SetDeadline(time.Now().Add(timeout)) // the handshake and login
-	sc, chans, reqs, err := ssh.NewServerConn(conn, s.config())
-	s.leavePreAuth(host)
+	l := &login{}
+	sc, chans, reqs, err := ssh.NewServerConn(conn, s.config(l))
 	if err != nil {
+		if l.refused > 0 {
+			s.penalize(ctx, conn, host, l)
+		}
+		s.leavePreAuth(host)
 		s.Log.Debug("SFTP handshake", "remote", conn.RemoteAddr().String(), "err", err)
 		return
 	}
-	conn.SetDeadline(time.Time{})
+	s.leavePreAuth(host)
 	defer sc.Close()
 	go ssh.DiscardRequests(reqs)
 	partner := s.partner(sc.Permissions.Extensions["partner"])
-	if partner == nil || !s.acquire(partner) {
-		s.Log.Warn("SFTP session refused: too many sessions", "partner", sc.Permissions.Extensions["partner"],
-			"remote", conn.RemoteAddr().String())
+	s.loggedIn(host, partner.ID)
+	if !s.acquire(partner) {
+		// Refuse its sessions with the reason, which OpenSSH's client
+		// shows ("channel 0: open failed: resource shortage: ..."),
+		// rather than close a connection it just logged in.
+		s.Log.Warn("SFTP session refused: too many sessions", "partner", partner.ID,
+			"remote", conn.RemoteAddr().String(), "limit", partner.MaxSessions)
+		conn.SetDeadline(time.Now().Add(timeout))
+		msg := fmt.Sprintf("too many connections of partner %s (max_sessions %d)", partner.ID, partner.MaxSessions)
+		for nc := range chans {
+			nc.Reject(ssh.ResourceShortage, msg)
+		}
 		return
 	}
+	conn.SetDeadline(time.Time{})
 	defer s.release(partner)
-	s.Log.Info("SFTP login", "partner", partner.ID, "remote", conn.RemoteAddr().String())
+	s.Log.Info("SFTP login", "partner", partner.ID, "remote", conn.RemoteAddr().String(), "refused_keys", l.refused)
 	var sessions sync.WaitGroup
 	defer sessions.Wait()
 	refused := 0
@@ -406,7 +503,7 @@ func (s *SFTPServer) serveConn(conn net.Conn, host string) {
 			continue
 		}
 		if !s.openChannel(partner) {
-			nc.Reject(ssh.ResourceShortage, fmt.Sprintf("too many sessions (max_sessions %d)", partner.MaxSessions))
+			nc.Reject(ssh.ResourceShortage, fmt.Sprintf("too many sessions of partner %s (max_sessions %d)", partner.ID, partner.MaxSessions))
 			if refused++; refused == 1 {
 				s.Log.Warn("SFTP channel refused: too many sessions", "partner", partner.ID,
 					"remote", conn.RemoteAddr().String(), "limit", partner.MaxSessions)
@@ -625,61 +722,121 @@ func (m *mailboxFS) dir(area string) string {
 	return m.mb.Returns(m.partner.ID)
 }
 
+// The answers to a refused request: the SFTP status OpenSSH's sftp client
+// shows ("Permission denied", "No such file or directory", "Failure"; it
+// prints no server message), each with a message for the clients that show
+// it (WinSCP, FileZilla, pkg/sftp). SFTP version 3, which OpenSSH speaks,
+// has no status for "already exists" or "over quota": those are failures
+// with a message. Messages name the partner's paths, never the hub's.
+
+// denied answers SSH_FX_PERMISSION_DENIED.
+func denied(format string, a ...any) error {
+	return fmt.Errorf(format+": %w", append(a, sftp.ErrSSHFxPermissionDenied)...)
+}
+
+// noSuchFile answers SSH_FX_NO_SUCH_FILE.
+func noSuchFile(format string, a ...any) error {
+	return fmt.Errorf(format+": %w", append(a, sftp.ErrSSHFxNoSuchFile)...)
+}
+
+// refusal answers SSH_FX_FAILURE with the message.
+func refusal(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
+// refuse logs why a request of the partner on p was refused and returns
+// err, the answer.
+func (m *mailboxFS) refuse(op, p string, err error) error {
+	m.log.Warn("SFTP request refused", "partner", m.partner.ID, "op", op, "path", p, "reason", err.Error())
+	return err
+}
+
+// fsError is the answer to an error of the hub's file system on the
+// partner's path p: missing is "no such file", anything else is logged
+// with the hub's path and answered as a failure without it.
+func (m *mailboxFS) fsError(op, p string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return noSuchFile("no such file %s", p)
+	}
+	m.log.Error("SFTP request failed", "partner", m.partner.ID, "op", op, "path", p, "err", err)
+	return refusal("%s %s: the hub could not do it, try again later", op, p)
+}
+
+// writeRefusal answers a write to p, which resolve refused: in "/" it
+// is a permission (only /in takes files), elsewhere the folder does not
+// exist.
+func writeRefusal(p string) error {
+	if path.Dir(path.Clean("/"+p)) == "/" {
+		return denied("%s: only /in accepts files", p)
+	}
+	return noSuchFile("no folder %s: only /in accepts files", path.Dir(p))
+}
+
 // Fileread serves a download from out/, inbox/ or returns/: regular files
 // only, never through a link.
 func (m *mailboxFS) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	area, name, err := resolve(r.Filepath)
 	if err != nil {
-		return nil, err
+		return nil, noSuchFile("no such file %s", r.Filepath)
 	}
-	if area == "" || area == "in" || name == "" {
-		return nil, fs.ErrPermission
+	switch {
+	case name == "":
+		return nil, denied("%s is a folder", r.Filepath)
+	case area == "in":
+		return nil, m.refuse("get", r.Filepath, denied("files in /in cannot be read back"))
 	}
 	f, err := os.OpenFile(filepath.Join(m.dir(area), name), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) {
-			return nil, fs.ErrPermission
+			return nil, m.refuse("get", r.Filepath, denied("%s is a link", r.Filepath))
 		}
-		return nil, err
+		return nil, m.fsError("get", r.Filepath, err)
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fs.ErrPermission
+		return nil, m.refuse("get", r.Filepath, denied("%s is not a regular file", r.Filepath))
 	}
 	return f, nil
 }
 
 // Filewrite starts an upload into in/: written under partners/<id>/.uploads/
-// and moved into in/ on a clean close.
+// and moved into in/ on a clean close. A name already in in/, too many
+// uploads open and the pending-bytes quota are refused here, before any
+// byte is sent.
 func (m *mailboxFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	area, name, err := resolve(r.Filepath)
 	if err != nil {
-		return nil, err
+		return nil, m.refuse("put", r.Filepath, writeRefusal(r.Filepath))
 	}
-	if area != "in" || name == "" {
-		return nil, fs.ErrPermission
+	switch {
+	case area == "":
+		return nil, m.refuse("put", r.Filepath, denied("%s: only /in accepts files", r.Filepath))
+	case area != "in":
+		return nil, m.refuse("put", r.Filepath, denied("/%s is read-only: only /in accepts files", area))
+	case name == "":
+		return nil, m.refuse("put", r.Filepath, denied("/in is a folder"))
 	}
-	if m.state.open.Add(1) > int64(uploadsPerSession*m.partner.MaxSessions) {
+	final := filepath.Join(m.dir("in"), name)
+	if _, err := os.Lstat(final); err == nil {
+		return nil, m.refuse("put", r.Filepath, refusal("%s already exists: the hub has not taken it yet; "+
+			"upload under another name", r.Filepath))
+	}
+	if limit := int64(uploadsPerSession * m.partner.MaxSessions); m.state.open.Add(1) > limit {
 		m.state.open.Add(-1)
-		m.log.Warn("SFTP upload refused: too many open", "partner", m.partner.ID, "file", name)
-		return nil, fmt.Errorf("too many uploads open (at most %d)", uploadsPerSession*m.partner.MaxSessions)
+		return nil, m.refuse("put", r.Filepath, refusal("too many uploads open at once (at most %d)", limit))
 	}
 	quota := m.partner.pendingQuota()
 	temps := tempBytes(m.dir("in"))
-	if temps+m.state.uploads.Load() >= quota {
-		m.log.Warn("SFTP upload refused: pending bytes over the quota", "partner", m.partner.ID, "file", name,
-			"quota", quota, "temporary", temps, "uploading", m.state.uploads.Load())
+	if uploading := m.state.uploads.Load(); temps+uploading >= quota {
 		m.state.open.Add(-1)
-		return nil, fmt.Errorf("pending uploads and temporary files over the quota of %d bytes", quota)
+		return nil, m.refuse("put", r.Filepath, refusal("pending bytes over the quota of %d (max_pending_bytes): "+
+			"%d in uploads in progress, %d in files under a temporary name in /in", quota, uploading, temps))
 	}
 	f, err := os.CreateTemp(m.mb.Uploads(m.partner.ID), "upload-*")
 	if err != nil {
 		m.state.open.Add(-1)
-		m.log.Error("SFTP upload", "partner", m.partner.ID, "file", name, "err", err)
-		return nil, err
+		return nil, m.fsError("put", r.Filepath, err)
 	}
-	return &upload{f: f, final: filepath.Join(m.dir("in"), name), name: name, max: m.partner.MaxFileSize,
+	return &upload{f: f, final: final, name: name, max: m.partner.MaxFileSize,
 		quota: quota - temps, pending: &m.state.uploads, open: &m.state.open, partner: m.partner.ID, log: m.log}, nil
 }
 
@@ -708,21 +865,26 @@ type upload struct {
 // the upload: it never reaches in/.
 func (u *upload) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 || int64(len(p)) > u.max || off > u.max-int64(len(p)) {
-		u.failed.Store(true)
-		u.log.Warn("SFTP upload refused: over max_file_size", "partner", u.partner, "file", u.name,
-			"offset", off, "bytes", len(p), "limit", u.max)
-		return 0, fmt.Errorf("file over the limit of %d bytes", u.max)
+		if !u.failed.Swap(true) {
+			u.log.Warn("SFTP upload refused: over max_file_size", "partner", u.partner, "path", "/in/"+u.name,
+				"offset", off, "bytes", len(p), "limit", u.max)
+		}
+		return 0, refusal("/in/%s: file over max_file_size of %d bytes", u.name, u.max)
 	}
 	end := off + int64(len(p))
 	if grow := end - u.size.Load(); grow > 0 && u.pending.Load()+grow > u.quota {
-		u.failed.Store(true)
-		u.log.Warn("SFTP upload refused: pending bytes over the quota", "partner", u.partner, "file", u.name,
-			"quota", u.quota)
-		return 0, fmt.Errorf("pending uploads over the quota of %d bytes", u.quota)
+		if !u.failed.Swap(true) {
+			u.log.Warn("SFTP upload refused: pending bytes over the quota", "partner", u.partner, "path", "/in/"+u.name,
+				"quota", u.quota)
+		}
+		return 0, refusal("/in/%s: pending bytes over the quota of %d (max_pending_bytes)", u.name, u.quota)
 	}
 	n, err := u.f.WriteAt(p, off)
 	if err != nil {
-		u.failed.Store(true)
+		if !u.failed.Swap(true) {
+			u.log.Error("SFTP upload", "partner", u.partner, "path", "/in/"+u.name, "err", err)
+		}
+		err = refusal("/in/%s: the hub could not store it, try again later", u.name)
 	}
 	for {
 		cur := u.size.Load()
@@ -765,67 +927,84 @@ func (u *upload) finish() error {
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return err
-	}
-	if err := fsx.RenameNoReplace(tmp, u.final); err != nil {
+	if err == nil {
+		err = fsx.RenameNoReplace(tmp, u.final)
 		if errors.Is(err, fs.ErrExist) {
-			return fs.ErrExist
+			u.log.Warn("SFTP upload refused: name already in /in", "partner", u.partner, "path", "/in/"+u.name)
+			return refusal("/in/%s already exists: the hub has not taken it yet; upload under another name", u.name)
 		}
-		return err
 	}
-	if err := fsx.SyncDir(filepath.Dir(u.final)); err != nil {
-		return err
+	if err == nil {
+		err = fsx.SyncDir(filepath.Dir(u.final))
+	}
+	if err != nil {
+		u.log.Error("SFTP upload", "partner", u.partner, "path", "/in/"+u.name, "err", err)
+		return refusal("/in/%s: the hub could not store it, try again later", u.name)
 	}
 	u.log.Info("SFTP upload", "partner", u.partner, "file", u.name, "bytes", u.size.Load())
 	return nil
 }
 
 // Filecmd allows renames inside in/ (a client uploading under a temporary
-// name), removal of fetched files from out/, inbox/ and returns/, and
+// name; OpenSSH's rename is a posix-rename, refused too when the new name
+// exists), removal of fetched files from out/, inbox/ and returns/, and
 // ignores setstat. Everything else is refused.
 func (m *mailboxFS) Filecmd(r *sftp.Request) error {
 	area, name, err := resolve(r.Filepath)
 	if err != nil {
-		return err
+		if r.Method == "Mkdir" || r.Method == "Symlink" || r.Method == "Link" {
+			return m.refuse(strings.ToLower(r.Method), r.Filepath, writeRefusal(r.Filepath))
+		}
+		return noSuchFile("no such file %s", r.Filepath)
 	}
 	switch r.Method {
 	case "Setstat":
 		if name == "" {
-			return fs.ErrPermission
+			return denied("%s: folders cannot be changed", r.Filepath)
 		}
 		return nil
-	case "Rename":
+	case "Rename", "PosixRename":
 		tarea, tname, err := resolve(r.Target)
 		if err != nil || area != "in" || tarea != "in" || name == "" || tname == "" {
-			return fs.ErrPermission
+			return m.refuse("rename", r.Filepath+" -> "+r.Target, denied("renames only from /in to /in"))
 		}
 		src := filepath.Join(m.dir("in"), name)
 		if fi, err := os.Lstat(src); err != nil {
-			return err
+			return m.fsError("rename", r.Filepath, err)
 		} else if !fi.Mode().IsRegular() {
-			return fs.ErrPermission
+			return m.refuse("rename", r.Filepath, denied("%s is not a regular file", r.Filepath))
 		}
 		err = fsx.RenameNoReplace(src, filepath.Join(m.dir("in"), tname))
 		if errors.Is(err, fs.ErrExist) {
-			return fs.ErrExist
+			return m.refuse("rename", r.Filepath+" -> "+r.Target, refusal("%s already exists: the hub has not "+
+				"taken it yet; rename to another name", r.Target))
 		}
-		return err
+		if err != nil {
+			return m.fsError("rename", r.Filepath, err)
+		}
+		return nil
 	case "Remove":
-		if area == "" || area == "in" || name == "" {
-			return fs.ErrPermission
+		switch {
+		case name == "":
+			return m.refuse("rm", r.Filepath, denied("%s is a folder", r.Filepath))
+		case area == "in":
+			return m.refuse("rm", r.Filepath, denied("files in /in belong to the hub once there"))
 		}
 		p := filepath.Join(m.dir(area), name)
 		fi, err := os.Lstat(p)
 		if err != nil {
-			return err
+			return m.fsError("rm", r.Filepath, err)
 		}
 		if !fi.Mode().IsRegular() {
-			return fs.ErrPermission
+			return m.refuse("rm", r.Filepath, denied("%s is not a regular file", r.Filepath))
 		}
-		return os.Remove(p)
+		if err := os.Remove(p); err != nil {
+			return m.fsError("rm", r.Filepath, err)
+		}
+		return nil
 	}
-	return fs.ErrPermission
+	return m.refuse(strings.ToLower(r.Method), r.Filepath, denied("%s is not allowed: the mailbox's folders are fixed",
+		strings.ToLower(r.Method)))
 }
 
 // Filelist lists "/" (the four folders) and each folder's regular files,
@@ -833,19 +1012,19 @@ func (m *mailboxFS) Filecmd(r *sftp.Request) error {
 func (m *mailboxFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 	area, name, err := resolve(r.Filepath)
 	if err != nil {
-		return nil, err
+		return nil, noSuchFile("no such file %s", r.Filepath)
 	}
 	switch r.Method {
 	case "List":
 		if name != "" {
-			return nil, fs.ErrNotExist
+			return nil, noSuchFile("no folder %s", r.Filepath)
 		}
 		if area == "" {
 			var out listing
 			for _, a := range areas {
 				fi, err := os.Stat(m.dir(a))
 				if err != nil {
-					return nil, err
+					return nil, m.fsError("ls", "/"+a, err)
 				}
 				out = append(out, renamed{fi, a})
 			}
@@ -853,7 +1032,7 @@ func (m *mailboxFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		}
 		entries, err := os.ReadDir(m.dir(area))
 		if err != nil {
-			return nil, err
+			return nil, m.fsError("ls", r.Filepath, err)
 		}
 		var out listing
 		for _, e := range entries {
@@ -870,7 +1049,7 @@ func (m *mailboxFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		if area == "" {
 			fi, err := os.Stat(m.mb.partner(m.partner.ID, ""))
 			if err != nil {
-				return nil, err
+				return nil, m.fsError("stat", "/", err)
 			}
 			return listing{renamed{fi, "/"}}, nil
 		}
@@ -880,17 +1059,17 @@ func (m *mailboxFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		}
 		fi, err := os.Lstat(p)
 		if err != nil {
-			return nil, err
+			return nil, m.fsError("stat", r.Filepath, err)
 		}
 		if name != "" && !fi.Mode().IsRegular() {
-			return nil, fs.ErrNotExist
+			return nil, noSuchFile("no such file %s", r.Filepath)
 		}
 		if name == "" {
 			fi = renamed{fi, area}
 		}
 		return listing{fi}, nil
 	}
-	return nil, fs.ErrPermission
+	return nil, denied("%s is not allowed", strings.ToLower(r.Method))
 }
 
 // listing is a ListerAt over file infos.

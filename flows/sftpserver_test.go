@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -41,7 +44,7 @@ func newServerFixtureWith(t *testing.T, maxSize int64, maxSessions int, adjust f
 		t.Fatal(err)
 	}
 	f.srv = &SFTPServer{Listen: "127.0.0.1:0", HostKey: f.host, Mailboxes: f.mb, MaxAuthTries: 6, Log: newTestLog(f.logs),
-		Partners: []SFTPPartner{{ID: "P1", Keys: []ssh.PublicKey{publicKey(t, f.key+".pub")}, MaxFileSize: maxSize, MaxSessions: maxSessions}}}
+		Partners: []SFTPPartner{{ID: "P1", Keys: []AuthorizedKey{{Key: publicKey(t, f.key+".pub")}}, MaxFileSize: maxSize, MaxSessions: maxSessions}}}
 	if adjust != nil {
 		adjust(f.srv)
 	}
@@ -150,7 +153,10 @@ func TestSFTPClientPatterns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	w, _ := sc.Create("/in/f.xml.filepart")
+	w, err := sc.Create("/in/f.xml.filepart")
+	if err != nil {
+		t.Fatal(err)
+	}
 	w.Write([]byte("<x/>"))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -184,13 +190,24 @@ func TestSFTPClientPatterns(t *testing.T) {
 	if err := sc.Remove("/in/f.xml"); err == nil {
 		t.Error("remove from /in allowed")
 	}
-	// An upload over an existing name in in/ is refused, the file kept.
-	w, _ = sc.Create("/in/f.xml")
-	w.Write([]byte("<other/>"))
-	if err := w.Close(); err == nil {
-		t.Error("upload replaced an existing file")
+	// An upload over an existing name in in/ is refused at once, the
+	// file kept; so is one whose name appears while it is sent.
+	if _, err := sc.Create("/in/f.xml"); err == nil || !strings.Contains(err.Error(), "/in/f.xml already exists") {
+		t.Errorf("upload over an existing file: %v", err)
 	}
 	if data, _ := os.ReadFile(filepath.Join(f.mb.In("P1"), "f.xml")); string(data) != "<x/>" {
+		t.Errorf("existing file changed: %q", data)
+	}
+	w, err = sc.Create("/in/g.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(f.mb.In("P1"), "g.xml"), []byte("<x/>"), 0o644)
+	w.Write([]byte("<other/>"))
+	if err := w.Close(); err == nil || !strings.Contains(err.Error(), "/in/g.xml already exists") {
+		t.Errorf("upload replaced a file that appeared meanwhile: %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(f.mb.In("P1"), "g.xml")); string(data) != "<x/>" {
 		t.Errorf("existing file changed: %q", data)
 	}
 }
@@ -501,4 +518,292 @@ func (s *SFTPServer) preAuthCount(host string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.preAuth[host]
+}
+
+// failureCount is how many failed connections the server counts for host
+// and partner ("" for unknown keys).
+func (s *SFTPServer) failureCount(host, partner string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.failures[failureKey{host, partner}]; f != nil {
+		return f.count
+	}
+	return 0
+}
+
+// dialKeys logs in from the local address from (nil: any), offering the
+// keys in turn as OpenSSH does with its agent's, and returns the client.
+func (f *serverFixture) dialKeys(t *testing.T, from net.Addr, keys ...string) (*ssh.Client, error) {
+	t.Helper()
+	var signers []ssh.Signer
+	for _, k := range keys {
+		s, err := LoadSigner(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers = append(signers, s)
+	}
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: from}
+	conn, err := d.Dial("tcp", f.srv.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	cc, chans, reqs, err := ssh.NewClientConn(conn, f.srv.Addr().String(), &ssh.ClientConfig{User: "p1",
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signers...)}, HostKeyCallback: ssh.FixedHostKey(f.host.PublicKey())})
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	conn.SetDeadline(time.Time{})
+	return ssh.NewClient(cc, chans, reqs), nil
+}
+
+// withOptions gives the fixture's partner its key with these
+// authorized_keys options.
+func withOptions(t *testing.T, f *SFTPServer, key string, options ...string) {
+	t.Helper()
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, o := range options {
+		lines = append(lines, o+" "+string(bytes.TrimSpace(pub)))
+	}
+	keys, err := ParseAuthorizedKeys("p1.pub", []byte(strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Partners[0].Keys = keys
+}
+
+// TestSFTPKeyOptionsEnforced: from= admits only the addresses it matches,
+// a negation refuses, an expired key is refused; each refusal is logged
+// with the partner and the reason.
+func TestSFTPKeyOptionsEnforced(t *testing.T) {
+	keyDir := t.TempDir()
+	key := filepath.Join(keyDir, "p1")
+	keygen(t, key)
+	f := newServerFixtureWith(t, 1<<20, 4, func(s *SFTPServer) {
+		withOptions(t, s, key, `restrict,from="127.0.0.0/24,!127.0.0.3"`)
+	})
+	f.key = key
+	for _, c := range []struct {
+		from net.IP
+		ok   bool
+	}{{net.IPv4(127, 0, 0, 1), true}, {net.IPv4(127, 0, 0, 2), true}, {net.IPv4(127, 0, 0, 3), false}, {net.IPv4(127, 0, 1, 1), false}} {
+		cl, err := f.dialKeys(t, &net.TCPAddr{IP: c.from}, key)
+		if (err == nil) != c.ok {
+			t.Errorf("from %s: err %v, want ok %v", c.from, err, c.ok)
+		}
+		if err == nil {
+			cl.Close()
+		}
+	}
+	if !strings.Contains(f.logs.String(), `msg="SFTP key refused by its options" partner=P1 remote=127.0.0.3:`) ||
+		!strings.Contains(f.logs.String(), `not allowed from 127.0.0.3 (from=\"127.0.0.0/24,!127.0.0.3\")`) {
+		t.Errorf("refusal not logged with partner and reason:\n%s", f.logs)
+	}
+
+	g := newServerFixtureWith(t, 1<<20, 4, func(s *SFTPServer) {
+		withOptions(t, s, key, `expiry-time="20200101Z"`)
+	})
+	if cl, err := g.dialKeys(t, nil, key); err == nil {
+		cl.Close()
+		t.Error("expired key accepted")
+	}
+	if !strings.Contains(g.logs.String(), "expired at 2020-01-01T00:00:00Z") {
+		t.Errorf("expiry not logged:\n%s", g.logs)
+	}
+
+	// The same key on two lines: either line's options may admit it.
+	h := newServerFixtureWith(t, 1<<20, 4, func(s *SFTPServer) {
+		withOptions(t, s, key, `from="127.0.0.2"`, `from="127.0.0.1"`)
+	})
+	cl, err := h.dialKeys(t, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, key)
+	if err != nil {
+		t.Fatalf("second line's from= not honoured: %v", err)
+	}
+	cl.Close()
+}
+
+// TestSFTPSameKeyTwoPartners: the server does not start when a key is
+// authorized for two partners, and says which.
+func TestSFTPSameKeyTwoPartners(t *testing.T) {
+	dir := t.TempDir()
+	keygen(t, filepath.Join(dir, "k"))
+	k := publicKey(t, filepath.Join(dir, "k.pub"))
+	host, err := LoadHostKey(filepath.Join(dir, "host"), discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &SFTPServer{Listen: "127.0.0.1:0", HostKey: host, Mailboxes: newMailboxes(t), Log: discardLog(), Partners: []SFTPPartner{
+		{ID: "P1", Keys: []AuthorizedKey{{Key: k, File: "p1.pub", Line: 1}}, MaxFileSize: 1, MaxSessions: 1},
+		{ID: "P2", Keys: []AuthorizedKey{{Key: k, File: "p2.pub", Line: 4}}, MaxFileSize: 1, MaxSessions: 1}}}
+	err = srv.Start()
+	if err == nil || !strings.Contains(err.Error(), "authorized for two partners: P1 (p1.pub:1) and P2 (p2.pub:4)") {
+		t.Errorf("start: %v", err)
+	}
+}
+
+// TestSFTPWrongKeysFirstNotSlowed: a client offering several unknown keys
+// before its own (OpenSSH offers its agent's keys in turn) logs in well
+// within the handshake deadline, even from an address that just failed:
+// failed attempts are not delayed, only connections that end without
+// logging in count, once each, and the count is cleared when the address
+// logs in.
+func TestSFTPWrongKeysFirstNotSlowed(t *testing.T) {
+	f := newServerFixtureWith(t, 1<<20, 4, func(s *SFTPServer) { s.HandshakeTimeout = 3 * time.Second })
+	dir := t.TempDir()
+	var wrong []string
+	for i := range 5 {
+		k := filepath.Join(dir, fmt.Sprintf("wrong%d", i))
+		keygen(t, k)
+		wrong = append(wrong, k)
+	}
+	// Two failed connections of two refused keys each: two failures.
+	for range 2 {
+		if c, err := f.dialKeys(t, nil, wrong[:2]...); err == nil {
+			c.Close()
+			t.Fatal("unknown keys accepted")
+		}
+	}
+	waitFor(t, 5*time.Second, "two failed connections counted", func() bool { return f.srv.failureCount("127.0.0.1", "") == 2 })
+	c, err := f.dialKeys(t, nil, append(wrong, f.key)...)
+	if err != nil {
+		t.Fatalf("partner offering 5 other keys first refused: %v\nlog:\n%s", err, f.logs)
+	}
+	c.Close()
+	// The server carries on after the client sees its login accepted.
+	waitFor(t, 5*time.Second, "login logged with its 5 refused keys", func() bool {
+		return strings.Contains(f.logs.String(), `msg="SFTP login" partner=P1 remote=127.0.0.1:`) &&
+			strings.Contains(f.logs.String(), "refused_keys=5")
+	})
+	if n := f.srv.failureCount("127.0.0.1", ""); n != 0 {
+		t.Errorf("address still counts %d failures after logging in", n)
+	}
+	// The next failure starts again from the shortest delay.
+	if c, err := f.dialKeys(t, nil, wrong[0]); err == nil {
+		c.Close()
+		t.Fatal("unknown key accepted")
+	}
+	waitFor(t, 5*time.Second, "third failed connection logged", func() bool {
+		return strings.Count(f.logs.String(), `msg="SFTP login refused"`) == 3
+	})
+	if n := f.srv.failureCount("127.0.0.1", ""); n != 1 {
+		t.Errorf("%d failures counted after the login, want 1", n)
+	}
+	if !strings.Contains(f.logs.String(), "attempts=1 unknown_keys=1 delay=250ms") {
+		t.Errorf("delay not reset:\n%s", f.logs)
+	}
+}
+
+// TestSFTPFailuresPerPartner: failed connections with a partner's key
+// refused by its options count apart from those with unknown keys, and
+// are cleared when that address logs in.
+func TestSFTPFailuresPerPartner(t *testing.T) {
+	keyDir := t.TempDir()
+	key := filepath.Join(keyDir, "p1")
+	keygen(t, key)
+	f := newServerFixtureWith(t, 1<<20, 4, func(s *SFTPServer) { withOptions(t, s, key, `from="127.0.0.1"`) })
+	other := filepath.Join(keyDir, "other")
+	keygen(t, other)
+	from2 := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+	if c, err := f.dialKeys(t, from2, key); err == nil {
+		c.Close()
+		t.Fatal("key accepted from an address its from= refuses")
+	}
+	if c, err := f.dialKeys(t, from2, other); err == nil {
+		c.Close()
+		t.Fatal("unknown key accepted")
+	}
+	waitFor(t, 5*time.Second, "failures counted", func() bool {
+		return f.srv.failureCount("127.0.0.2", "P1") == 1 && f.srv.failureCount("127.0.0.2", "") == 1
+	})
+	c, err := f.dialKeys(t, nil, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	waitFor(t, 5*time.Second, "login logged", func() bool { return strings.Contains(f.logs.String(), `msg="SFTP login" partner=P1`) })
+	if f.srv.failureCount("127.0.0.2", "P1") != 1 {
+		t.Error("another address's login cleared 127.0.0.2's failures")
+	}
+}
+
+// TestSFTPRefusalMessages: clients get the precise status, and those that
+// show the server's message (WinSCP, FileZilla, pkg/sftp for failures) a
+// message saying what happened, never a path of the hub's.
+func TestSFTPRefusalMessages(t *testing.T) {
+	f := newServerFixture(t, 100, 4)
+	c, sc, err := f.connect(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	os.WriteFile(filepath.Join(f.mb.In("P1"), ".kept.part"), []byte("<x/>"), 0o644)
+	// pkg/sftp's client turns "no such file" and "permission denied" into
+	// fs errors without the message; it keeps the message of a failure.
+	status := func(err error) (uint32, string) {
+		var se *sftp.StatusError
+		switch {
+		case errors.As(err, &se):
+			return se.Code, se.Error()
+		case errors.Is(err, fs.ErrNotExist):
+			return 2, ""
+		case errors.Is(err, fs.ErrPermission):
+			return 3, ""
+		}
+		return 0, fmt.Sprint(err)
+	}
+	const (
+		noSuchFile       = 2
+		permissionDenied = 3
+		failure          = 4
+	)
+	create := func(p string) error { _, err := sc.Create(p); return err }
+	_, openErr := sc.Open("/out/missing.xml")
+	overErr := put(sc, "/in/big.xml", make([]byte, 101))
+	for _, c := range []struct {
+		what string
+		err  error
+		code uint32
+		msg  string
+	}{
+		{"upload to /out", create("/out/f.xml"), permissionDenied, ""},
+		{"upload to /", create("/f.xml"), permissionDenied, ""},
+		{"upload to /in/sub", create("/in/sub/f.xml"), noSuchFile, ""},
+		{"name already there", create("/in/.kept.part"), failure, "/in/.kept.part already exists"},
+		{"over max_file_size", overErr, failure, "/in/big.xml: file over max_file_size of 100 bytes"},
+		{"read missing", openErr, noSuchFile, ""},
+		{"read /in", func() error { _, err := sc.Open("/in/.kept.part"); return err }(), permissionDenied, ""},
+		{"remove missing", sc.Remove("/out/missing.xml"), noSuchFile, ""},
+		{"posix-rename onto an existing name", func() error {
+			if err := put(sc, "/in/.a.part", []byte("<a/>")); err != nil {
+				return err
+			}
+			return sc.PosixRename("/in/.a.part", "/in/.kept.part")
+		}(), failure, "/in/.kept.part already exists"},
+		{"rename out of /in", sc.Rename("/in/.a.part", "/out/a.xml"), permissionDenied, ""},
+		{"too many uploads open", func() error {
+			for range uploadsPerSession*4 + 1 {
+				if _, err := sc.Create(fmt.Sprintf("/in/.open%d.part", rand.Int())); err != nil {
+					return err
+				}
+			}
+			return nil
+		}(), failure, "too many uploads open at once (at most 64)"},
+	} {
+		code, msg := status(c.err)
+		if code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: status %d %q, want %d %q", c.what, code, msg, c.code, c.msg)
+		}
+		if strings.Contains(msg, f.mb.Root) {
+			t.Errorf("%s: hub path in %q", c.what, msg)
+		}
+	}
+	if err := sc.PosixRename("/in/.a.part", "/in/a.xml"); err != nil {
+		t.Errorf("posix-rename within /in: %v", err)
+	}
 }

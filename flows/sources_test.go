@@ -70,7 +70,7 @@ func sftpServerKit(t *testing.T) sourceKit {
 		t.Fatal(err)
 	}
 	srv := &SFTPServer{Listen: "127.0.0.1:0", HostKey: host, Mailboxes: mb, MaxAuthTries: 6, Log: discardLog(),
-		Partners: []SFTPPartner{{ID: "P1", Keys: []ssh.PublicKey{publicKey(t, filepath.Join(dir, "p1.pub"))}, MaxFileSize: 1 << 20, MaxSessions: 4}}}
+		Partners: []SFTPPartner{{ID: "P1", Keys: []AuthorizedKey{{Key: publicKey(t, filepath.Join(dir, "p1.pub"))}}, MaxFileSize: 1 << 20, MaxSessions: 4}}}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

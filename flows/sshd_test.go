@@ -38,5 +38,5 @@ func publicKey(t testing.TB, path string) ssh.PublicKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return keys[0]
+	return keys[0].Key
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"flowgate/config"
 	"flowgate/directory"
@@ -49,6 +50,16 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	for _, w := range uncollected(cfg, snap) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	if cfg.SFTP.Listen != "" {
+		keys, err := partnerKeys(cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitError{2}
+		}
+		for _, w := range expiredKeys(keys, time.Now()) {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
+		}
 	}
 	structures, services := snap.Len()
 	fmt.Fprintf(stdout, "%s: ok (%d partners, directory: %d structures, %d services)\n",

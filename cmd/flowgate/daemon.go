@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 
 	"flowgate/config"
 	"flowgate/directory"
@@ -53,15 +55,18 @@ func sftpSources(cfg config.Config, mb flows.Mailboxes, st *store.SQLite, log *s
 		srv := &flows.SFTPServer{Listen: cfg.SFTP.Listen, HostKey: host, Mailboxes: mb, MaxAuthTries: cfg.SFTP.MaxAuthTries,
 			HandshakeTimeout: cfg.SFTP.HandshakeTimeout.Duration, MaxPreAuthPerHost: cfg.SFTP.MaxPreAuthPerAddress,
 			UploadExpiry: cfg.SFTP.UploadExpiry.Duration, Log: log}
-		for _, p := range cfg.Partners {
+		keys, err := partnerKeys(cfg)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range expiredKeys(keys, time.Now()) {
+			log.Warn(w)
+		}
+		for i, p := range cfg.Partners {
 			if p.AuthorizedKeys == "" {
 				continue
 			}
-			keys, err := flows.LoadAuthorizedKeys(p.AuthorizedKeys)
-			if err != nil {
-				return nil, fmt.Errorf("partner %s: %w", p.ID, err)
-			}
-			srv.Partners = append(srv.Partners, flows.SFTPPartner{ID: p.ID, Keys: keys, MaxFileSize: p.MaxFileSize,
+			srv.Partners = append(srv.Partners, flows.SFTPPartner{ID: p.ID, Keys: keys[i].Keys, MaxFileSize: p.MaxFileSize,
 				MaxSessions: p.MaxSessions, MaxPendingBytes: p.MaxPendingBytes})
 		}
 		if err := srv.Start(); err != nil {
@@ -90,6 +95,46 @@ func sftpSources(cfg config.Config, mb flows.Mailboxes, st *store.SQLite, log *s
 		}
 	}
 	return sources, nil
+}
+
+// partnerKeys reads every partner's authorized_keys (by index of
+// cfg.Partners; none for a partner without) and reports all their
+// problems at once: a file missing or holding a bad line or option, and a
+// public key authorized for two partners.
+func partnerKeys(cfg config.Config) ([]flows.PartnerKeys, error) {
+	keys := make([]flows.PartnerKeys, len(cfg.Partners))
+	var errs []error
+	for i, p := range cfg.Partners {
+		keys[i].Partner = p.ID
+		if p.AuthorizedKeys == "" {
+			continue
+		}
+		k, err := flows.LoadAuthorizedKeys(p.AuthorizedKeys)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("partner %s: %w", p.ID, err))
+			continue
+		}
+		keys[i].Keys = k
+	}
+	if err := flows.KeyConflicts(keys); err != nil {
+		errs = append(errs, err)
+	}
+	return keys, errors.Join(errs...)
+}
+
+// expiredKeys warns of each authorized key past its expiry-time at now:
+// it stays in the file but can no longer log in.
+func expiredKeys(keys []flows.PartnerKeys, now time.Time) []string {
+	var out []string
+	for _, p := range keys {
+		for _, k := range p.Keys {
+			if !k.Expiry.IsZero() && now.After(k.Expiry) {
+				out = append(out, fmt.Sprintf("partner %s: authorized key %s expired at %s: it can no longer log in",
+					p.Partner, k.Where(), k.Expiry.Format(time.RFC3339)))
+			}
+		}
+	}
+	return out
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -49,7 +50,11 @@ func (l *syncLog) String() string {
 	return l.buf.String()
 }
 
-func startSFTPHub(t *testing.T) *sftpHub {
+func startSFTPHub(t *testing.T) *sftpHub { return startSFTPHubWith(t, nil) }
+
+// startSFTPHubWith lets adjust change the configuration before the daemon
+// starts.
+func startSFTPHubWith(t *testing.T, adjust func(*config.Config)) *sftpHub {
 	t.Helper()
 	for _, bin := range []string{"sftp", "ssh-keygen"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -70,6 +75,9 @@ func startSFTPHub(t *testing.T) *sftpHub {
 		{ID: "VALMONT", Name: "Valmont", Receives: []string{crashRecipient}},
 	}
 	cfg.ApplyDefaults()
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +119,22 @@ func startSFTPHub(t *testing.T) *sftpHub {
 // returns its output and whether it succeeded.
 func (h *sftpHub) sftp(t *testing.T, key string, commands ...string) (string, bool) {
 	t.Helper()
+	return h.sftpKeys(t, []string{key}, commands...)
+}
+
+// sftpKeys is sftp with the client offering these keys in turn, as it
+// does those of its agent.
+func (h *sftpHub) sftpKeys(t *testing.T, keys []string, commands ...string) (string, bool) {
+	t.Helper()
 	batch := filepath.Join(t.TempDir(), "batch")
 	os.WriteFile(batch, []byte(strings.Join(commands, "\n")+"\n"), 0o600)
-	cmd := exec.Command("sftp", "-b", batch, "-i", key, "-P", fmt.Sprint(h.port),
+	args := []string{"-b", batch}
+	for _, k := range keys {
+		args = append(args, "-i", k)
+	}
+	cmd := exec.Command("sftp", append(args, "-P", fmt.Sprint(h.port),
 		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+h.knownHosts,
-		"-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10", "fourn01@127.0.0.1")
+		"-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10", "fourn01@127.0.0.1")...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err == nil
 }
@@ -225,8 +244,41 @@ func TestSFTPWrongKeyRefused(t *testing.T) {
 	if out, ok := h.sftp(t, other, "ls /"); ok {
 		t.Fatalf("wrong key accepted: %s", out)
 	}
-	if !strings.Contains(h.logs.String(), "SFTP login refused") || !strings.Contains(h.logs.String(), "remote=127.0.0.1:") {
-		t.Errorf("refusal not logged with the remote address:\n%s", h.logs)
+	// A failed connection is logged when it ends, which the client may
+	// not wait for.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.logs.String(), `msg="SFTP login refused" remote=127.0.0.1:`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("refusal not logged with the remote address:\n%s", h.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSFTPOtherKeysFirst: OpenSSH's client offering five other keys before
+// the partner's logs in, even right after failed connections from the same
+// address (a partner behind the NAT of a failing client): attempts are not
+// delayed, only connections that end without logging in are.
+func TestSFTPOtherKeysFirst(t *testing.T) {
+	h := startSFTPHub(t)
+	dir := t.TempDir()
+	var keys []string
+	for i := range 5 {
+		k := filepath.Join(dir, fmt.Sprintf("other%d", i))
+		sshtest.Keygen(t, k)
+		keys = append(keys, k)
+	}
+	for range 2 {
+		if out, ok := h.sftp(t, keys[0], "ls /"); ok {
+			t.Fatalf("unknown key accepted: %s", out)
+		}
+	}
+	out, ok := h.sftpKeys(t, append(keys, h.key), "ls /")
+	if !ok || !strings.Contains(out, "in") {
+		t.Fatalf("partner refused after 5 other keys: %s\nlog:\n%s", out, h.logs)
+	}
+	if !strings.Contains(h.logs.String(), "partner=FOURN01 remote=127.0.0.1:") || !strings.Contains(h.logs.String(), "refused_keys=5") {
+		t.Errorf("login not logged with its refused keys:\n%s", h.logs)
 	}
 }
 
@@ -345,5 +397,166 @@ func TestDaemonWarnsOfKeyFiles(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("no warning %q in:\n%s", want, logs)
 		}
+	}
+}
+
+// TestSFTPErrorsSayWhatHappened: each refusal reaches OpenSSH's sftp
+// client as the most precise status it shows (it prints the status, not
+// the server's message), and the server logs the reason with partner and
+// path. OpenSSH's rename works within /in.
+func TestSFTPErrorsSayWhatHappened(t *testing.T) {
+	h := startSFTPHubWith(t, func(c *config.Config) {
+		c.Partners[0].MaxFileSize = 1000
+		c.Partners[0].MaxPendingBytes = 2000
+		c.Partners[0].MaxSessions = 1
+	})
+	in := flows.Mailboxes{Root: h.cfg.Root}.In("FOURN01")
+	dir := t.TempDir()
+	local, big := filepath.Join(dir, "f.xml"), filepath.Join(dir, "big.xml")
+	os.WriteFile(local, []byte("<x/>"), 0o644)
+	os.WriteFile(big, make([]byte, 1001), 0o644)
+	// A name the intake leaves alone (a temporary one) stands for a file
+	// not taken yet.
+	os.WriteFile(filepath.Join(in, ".taken.part"), []byte("<y/>"), 0o644)
+	cases := []struct {
+		name   string
+		cmds   []string
+		client string // what OpenSSH's sftp prints
+		log    string // what the server logs
+		setup  func()
+	}{
+		{name: "upload to a read-only folder", cmds: []string{"put " + local + " /out/f.xml"},
+			client: `dest open "/out/f.xml": Permission denied`,
+			log:    `partner=FOURN01 op=put path=/out/f.xml reason="/out is read-only: only /in accepts files`},
+		{name: "upload to the root", cmds: []string{"put " + local + " /f.xml"},
+			client: `dest open "/f.xml": Permission denied`,
+			log:    `partner=FOURN01 op=put path=/f.xml reason="/f.xml: only /in accepts files`},
+		{name: "upload to a folder that does not exist", cmds: []string{"put " + local + " /in/sub/f.xml"},
+			client: `dest open "/in/sub/f.xml": No such file or directory`,
+			log:    `partner=FOURN01 op=put path=/in/sub/f.xml reason="no folder /in/sub`},
+		{name: "mkdir", cmds: []string{"mkdir /in/d"},
+			client: `remote mkdir "/in/d": Permission denied`,
+			log:    `partner=FOURN01 op=mkdir path=/in/d`},
+		{name: "name already there", cmds: []string{"put " + local + " /in/.taken.part"},
+			client: `dest open "/in/.taken.part": Failure`,
+			log:    `partner=FOURN01 op=put path=/in/.taken.part reason="/in/.taken.part already exists`},
+		{name: "rename onto a name already there", cmds: []string{"put " + local + " /in/.a.part", "rename /in/.a.part /in/.taken.part"},
+			client: `Failure`,
+			log:    `partner=FOURN01 op=rename path="/in/.a.part -> /in/.taken.part" reason="/in/.taken.part already exists`},
+		{name: "over max_file_size", cmds: []string{"put " + big + " /in/big.xml"},
+			client: `write remote "/in/big.xml": Failure`,
+			log:    `msg="SFTP upload refused: over max_file_size" partner=FOURN01 path=/in/big.xml`},
+		{name: "pending bytes over the quota", cmds: []string{"put " + local + " /in/q.xml"},
+			setup:  func() { os.WriteFile(filepath.Join(in, ".left.part"), make([]byte, 2000), 0o644) },
+			client: `dest open "/in/q.xml": Failure`,
+			log:    `partner=FOURN01 op=put path=/in/q.xml reason="pending bytes over the quota of 2000 (max_pending_bytes)`},
+	}
+	for _, c := range cases {
+		os.Remove(filepath.Join(in, ".a.part"))
+		os.Remove(filepath.Join(in, ".left.part"))
+		if c.setup != nil {
+			c.setup()
+		}
+		out, ok := h.sftp(t, h.key, c.cmds...)
+		if ok || !strings.Contains(out, c.client) {
+			t.Errorf("%s: sftp succeeded %v, printed %q, want %q", c.name, ok, out, c.client)
+		}
+		if !strings.Contains(h.logs.String(), c.log) {
+			t.Errorf("%s: no %q in the log", c.name, c.log)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(in, ".taken.part")); string(data) != "<y/>" {
+		t.Errorf("file already there changed: %q", data)
+	}
+	// OpenSSH's rename moves an upload into place.
+	os.Remove(filepath.Join(in, ".left.part"))
+	if out, ok := h.sftp(t, h.key, "put "+local+" /in/.b.part", "rename /in/.b.part /in/.c.part"); !ok {
+		t.Errorf("rename within /in: %s", out)
+	}
+	// Past max_sessions, the client is told why.
+	signer, err := flows.LoadSigner(h.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port), &ssh.ClientConfig{User: "fourn01",
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.InsecureIgnoreHostKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	out, ok := h.sftp(t, h.key, "ls /")
+	if want := "open failed: resource shortage: too many connections of partner FOURN01 (max_sessions 1)"; ok || !strings.Contains(out, want) {
+		t.Errorf("over max_sessions: sftp succeeded %v, printed %q, want %q", ok, out, want)
+	}
+	if !strings.Contains(h.logs.String(), `msg="SFTP session refused: too many sessions" partner=FOURN01`) {
+		t.Error("session refusal not logged")
+	}
+}
+
+// TestSFTPKeysCheckedBeforeStart: a public key in two partners'
+// authorized_keys, and an option flowgate does not implement, are reported
+// by `config check` and stop `run`, naming partners, files, lines and
+// option; an expired key is warned of.
+func TestSFTPKeysCheckedBeforeStart(t *testing.T) {
+	root := t.TempDir()
+	sshtest.Keygen(t, filepath.Join(root, "k"))
+	pub, err := os.ReadFile(filepath.Join(root, "k.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fourn, valmont := filepath.Join(root, "fourn01.pub"), filepath.Join(root, "valmont.pub")
+	dir, _ := filepath.Abs("../../samples/directory")
+	path := filepath.Join(root, "flowgate.toml")
+	os.WriteFile(path, fmt.Appendf(nil, `root = %q
+directory = %q
+
+[sftp]
+listen = "127.0.0.1:%d"
+
+[[partners]]
+id = "FOURN01"
+name = "Fournitures Durand"
+sirets = [%q]
+authorized_keys = %q
+
+[[partners]]
+id = "VALMONT"
+name = "Commune de Valmont"
+receives = [%q]
+authorized_keys = %q
+`, filepath.Join(root, "hub"), dir, sshtest.FreePort(t), crashSupplier, fourn, crashRecipient, valmont), 0o644)
+	check := func(want string) {
+		t.Helper()
+		_, stderr, code := runCmd("config", "check", "-config", path)
+		if code != 2 || !strings.Contains(stderr, want) {
+			t.Errorf("config check: exit %d, stderr %q, want %q", code, stderr, want)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Should it start, it is stopped at once.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ready := make(chan struct{})
+		go func() { <-ready; cancel() }()
+		err = serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("run: %v, want %q", err, want)
+		}
+	}
+	os.WriteFile(fourn, pub, 0o644)
+	os.WriteFile(valmont, append([]byte("# Valmont's operator\n"), pub...), 0o644)
+	check(fmt.Sprintf("is authorized for two partners: FOURN01 (%s:1) and VALMONT (%s:2)", fourn, valmont))
+	os.WriteFile(valmont, append([]byte(`restrict,command="/bin/sh" `), pub...), 0o644)
+	check(fmt.Sprintf("partner VALMONT: authorized keys %s:1: option command is not supported", valmont))
+	// An expired key is only warned of: it may stay, refused.
+	os.WriteFile(fourn, append([]byte(`expiry-time="20200101Z" `), pub...), 0o644)
+	sshtest.Keygen(t, filepath.Join(root, "v"))
+	vpub, _ := os.ReadFile(filepath.Join(root, "v.pub"))
+	os.WriteFile(valmont, vpub, 0o644)
+	out, stderr, code := runCmd("config", "check", "-config", path)
+	if want := fmt.Sprintf("warning: partner FOURN01: authorized key %s:1 expired at 2020-01-01T00:00:00Z", fourn); code != 0 || !strings.Contains(out, want) {
+		t.Errorf("expired key: exit %d, stdout %q, stderr %q, want %q", code, out, stderr, want)
 	}
 }
