@@ -149,6 +149,11 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // interrupted, then watches the drop folders and routes every flow.
 // ready, when not nil, is closed once intake is watching.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- struct{}) error {
+	return serveWith(ctx, cfg, log, ready, router.Hooks{})
+}
+
+// serveWith is serve with the router's test hooks.
+func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- struct{}, hooks router.Hooks) error {
 	unlock, err := lockRoot(cfg.Root)
 	if err != nil {
 		return err
@@ -195,7 +200,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
 	rt, err := router.New(router.Config{Root: cfg.Root, HubID: cfg.HubID, Partners: partners, Directory: snap, Store: st, Log: log,
-		MemoryLimit: cfg.MemoryLimit, FlowTimeout: cfg.FlowTimeout.Duration, MaxAttempts: cfg.MaxAttempts})
+		MemoryLimit: cfg.MemoryLimit, FlowTimeout: cfg.FlowTimeout.Duration, MaxAttempts: cfg.MaxAttempts, Hooks: hooks})
 	if err != nil {
 		return err
 	}
@@ -239,12 +244,33 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	for _, src := range sources {
 		wg.Go(func() { fail(src.Run(cctx)) })
 	}
-	wg.Go(func() { fail(rt.Run(cctx, claims, todo, cfg.ShutdownTimeout.Duration)) })
+	// The router drains its round in 9/10 of the shutdown timeout; the
+	// daemon itself stops at the timeout whatever is still running (a
+	// flow's check that will not end, a store call): what was not done is
+	// in work/ or in the store's plans, and resumes at the next start.
+	drain := cfg.ShutdownTimeout.Duration * 9 / 10
+	wg.Go(func() { fail(rt.Run(cctx, claims, todo, drain)) })
 	log.Info("flowgate running", "root", cfg.Root, "partners", len(ids))
 	if ready != nil {
 		close(ready)
 	}
-	wg.Wait()
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-cctx.Done():
+		select {
+		case <-stopped:
+		case <-time.After(cfg.ShutdownTimeout.Duration):
+			log.Error("shutdown_timeout passed with work in progress: stopping now; it resumes at the next start",
+				"shutdown_timeout", cfg.ShutdownTimeout.Duration.String())
+			mu.Lock()
+			defer mu.Unlock()
+			return first
+		}
+	}
 	log.Info("flowgate stopped")
+	mu.Lock()
+	defer mu.Unlock()
 	return first
 }
