@@ -41,11 +41,114 @@ type scanner struct {
 	selfClosing bool        // the current start tag ended with "/>": an end follows
 	open        [][]byte    // qualified names of open elements
 	resolved    [][2][]byte // namespace URI and local name of open elements
-	bindings    []binding
-	marks       []int // len(bindings) at each open element
+	ns          namespaces
+	marks       []int // len(ns.undo) at each open element
 	rootSeen    bool
 	buf         []byte // unescaping buffer for text
 	abuf        []byte // unescaping buffer for attributes
+
+	nsSteps int // namespace bindings examined or undone: the cost of namespace resolution, for tests
+}
+
+// namespaces resolves prefixes in O(1) per lookup and O(bindings in scope)
+// memory, whatever a document declares: each prefix in scope has a slot
+// holding its current URI, and each declaration pushes the value it
+// shadows on an undo log that the closing of its element pops. A slot whose
+// last declaration goes out of scope is freed, so a document that declares
+// millions of distinct prefixes on sibling elements holds only those of the
+// open elements (at most MaxDepth × maxAttrs). Up to keptPrefixes unbound
+// slots stay indexed, so that a pooled scanner reading the usual invoices
+// allocates nothing for their handful of prefixes.
+type namespaces struct {
+	index map[string]int32 // prefix → slot; the default namespace is slot 0, never in index
+	slots []nsSlot
+	free  []int32
+	undo  []nsUndo
+}
+
+type nsSlot struct {
+	prefix string
+	uri    []byte
+	bound  bool
+}
+
+// nsUndo restores a slot as it was before one declaration.
+type nsUndo struct {
+	slot  int32
+	uri   []byte
+	bound bool
+}
+
+const keptPrefixes = 32
+
+func (n *namespaces) reset() {
+	if len(n.index) > keptPrefixes {
+		clear(n.index)
+		n.slots = n.slots[:1]
+		n.free = n.free[:0]
+	}
+	for i := range n.slots {
+		n.slots[i].uri, n.slots[i].bound = nil, false
+	}
+	if len(n.slots) == 0 {
+		n.slots = append(n.slots, nsSlot{})
+	}
+	n.undo = n.undo[:0]
+}
+
+// declare binds prefix (nil for the default namespace) to uri until undo.
+func (n *namespaces) declare(prefix, uri []byte) {
+	var i int32
+	if len(prefix) > 0 {
+		var ok bool
+		if i, ok = n.index[string(prefix)]; !ok {
+			if n.index == nil {
+				n.index = make(map[string]int32)
+			}
+			if k := len(n.free); k > 0 {
+				i = n.free[k-1]
+				n.free = n.free[:k-1]
+			} else {
+				i = int32(len(n.slots))
+				n.slots = append(n.slots, nsSlot{})
+			}
+			n.slots[i] = nsSlot{prefix: string(prefix)}
+			n.index[n.slots[i].prefix] = i
+		}
+	}
+	sl := &n.slots[i]
+	n.undo = append(n.undo, nsUndo{slot: i, uri: sl.uri, bound: sl.bound})
+	sl.uri, sl.bound = uri, true
+}
+
+// undoTo reverts the declarations made after the undo log had length mark,
+// and returns how many it reverted.
+func (n *namespaces) undoTo(mark int) int {
+	count := len(n.undo) - mark
+	for k := len(n.undo) - 1; k >= mark; k-- {
+		u := n.undo[k]
+		sl := &n.slots[u.slot]
+		sl.uri, sl.bound = u.uri, u.bound
+		if !u.bound && u.slot != 0 && len(n.index) > keptPrefixes {
+			delete(n.index, sl.prefix)
+			*sl = nsSlot{}
+			n.free = append(n.free, u.slot)
+		}
+	}
+	n.undo = n.undo[:mark]
+	return count
+}
+
+// lookup returns the URI bound to prefix; the empty prefix resolves to the
+// default namespace (nil when none is declared).
+func (n *namespaces) lookup(prefix []byte) ([]byte, bool) {
+	if len(prefix) == 0 {
+		return n.slots[0].uri, true
+	}
+	if i, ok := n.index[string(prefix)]; ok && n.slots[i].bound {
+		return n.slots[i].uri, true
+	}
+	return nil, false
 }
 
 type tokKind uint8
@@ -60,10 +163,6 @@ const (
 
 type attr struct {
 	space, local, value []byte
-}
-
-type binding struct {
-	prefix, uri []byte
 }
 
 var (
@@ -134,7 +233,7 @@ func (s *scanner) reset(data []byte) {
 	s.kind = tokNone
 	s.open = s.open[:0]
 	s.resolved = s.resolved[:0]
-	s.bindings = s.bindings[:0]
+	s.ns.reset()
 	s.marks = s.marks[:0]
 	s.rootSeen = false
 	s.selfClosing = false
@@ -341,18 +440,11 @@ func splitQName(q []byte) (prefix, local []byte, ok bool) {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 func (s *scanner) lookup(prefix []byte) ([]byte, bool) {
+	s.nsSteps++
 	if bytes.Equal(prefix, xmlPrefix) {
 		return xmlURI, true
 	}
-	for i := len(s.bindings) - 1; i >= 0; i-- {
-		if bytes.Equal(s.bindings[i].prefix, prefix) {
-			return s.bindings[i].uri, true
-		}
-	}
-	if len(prefix) == 0 {
-		return nil, true // no default namespace
-	}
-	return nil, false
+	return s.ns.lookup(prefix)
 }
 
 func (s *scanner) startTag() (tokKind, error) {
@@ -369,7 +461,7 @@ func (s *scanner) startTag() (tokKind, error) {
 			fmt.Sprintf("imbrication de plus de %d niveaux", MaxDepth),
 			fmt.Sprintf("nesting deeper than %d levels", MaxDepth))
 	}
-	s.marks = append(s.marks, len(s.bindings))
+	s.marks = append(s.marks, len(s.ns.undo))
 	s.attrs = s.attrs[:0]
 	s.abuf = s.abuf[:0]
 	type rawAttr struct{ name, value []byte }
@@ -442,13 +534,13 @@ func (s *scanner) startTag() (tokKind, error) {
 		list = append(list, rawAttr{name, value})
 		// Namespace declarations take effect on this element itself.
 		if bytes.Equal(name, xmlnsPrefix) {
-			s.bindings = append(s.bindings, binding{prefix: nil, uri: value})
+			s.ns.declare(nil, value)
 		} else if bytes.HasPrefix(name, []byte("xmlns:")) {
 			prefix := name[6:]
 			if len(prefix) == 0 || bytes.IndexByte(prefix, ':') >= 0 || len(value) == 0 {
 				return tokNone, s.syntax(start, "déclaration d'espace de noms invalide", "invalid namespace declaration")
 			}
-			s.bindings = append(s.bindings, binding{prefix: prefix, uri: value})
+			s.ns.declare(prefix, value)
 		}
 	}
 	s.pos = p
@@ -514,7 +606,7 @@ func (s *scanner) closeElement() (tokKind, error) {
 	s.space, s.local = r[0], r[1]
 	s.open = s.open[:len(s.open)-1]
 	s.resolved = s.resolved[:len(s.resolved)-1]
-	s.bindings = s.bindings[:s.marks[len(s.marks)-1]]
+	s.nsSteps += s.ns.undoTo(s.marks[len(s.marks)-1])
 	s.marks = s.marks[:len(s.marks)-1]
 	s.kind = tokEnd
 	return tokEnd, nil

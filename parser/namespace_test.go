@@ -1,0 +1,111 @@
+package parser
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// nsFlood builds a document whose root declares one prefix, then nests
+// levels elements that each declare prefixes bindings, and puts leaves
+// elements at the bottom, half unprefixed (no default namespace is in
+// scope), half under the root's prefix: the worst case for a resolver that
+// walks the bindings in scope.
+func nsFlood(levels, prefixes, leaves int) []byte {
+	var b strings.Builder
+	b.WriteString(`<q:r xmlns:q="urn:q">`)
+	for l := 0; l < levels; l++ {
+		b.WriteString("<e")
+		for p := 0; p < prefixes; p++ {
+			fmt.Fprintf(&b, ` xmlns:p%d="urn:%d"`, p, l)
+		}
+		b.WriteString(">")
+	}
+	for i := 0; i < leaves; i++ {
+		if i%2 == 0 {
+			b.WriteString("<x/>")
+		} else {
+			b.WriteString(`<q:x a="1"/>`)
+		}
+	}
+	b.WriteString(strings.Repeat("</e>", levels))
+	b.WriteString("</q:r>")
+	return []byte(b.String())
+}
+
+// scanAll runs the scanner over a whole document.
+func scanAll(s *scanner, doc []byte) error {
+	s.reset(doc)
+	s.pos = prologStart(doc)
+	for {
+		kind, err := s.next()
+		if err != nil {
+			return err
+		}
+		if kind == tokEOF {
+			return nil
+		}
+	}
+}
+
+// TestNamespaceFloodLinear: a flood of namespace declarations makes
+// resolution cost no more than a constant per element, attribute and
+// declaration. The step count is the scanner's own tally of bindings
+// examined and undone; a resolver that walks the bindings in scope costs
+// levels×prefixes steps per leaf here.
+func TestNamespaceFloodLinear(t *testing.T) {
+	const levels, prefixes, leaves = 40, 100, 2000
+	doc := nsFlood(levels, prefixes, leaves)
+	s := new(scanner)
+	if err := scanAll(s, doc); err != nil {
+		t.Fatal(err)
+	}
+	units := 1 + levels*(1+prefixes) + leaves*2 // elements, declarations, attributes
+	if s.nsSteps > 3*units {
+		t.Errorf("namespace resolution took %d steps for %d elements, attributes and declarations: not linear", s.nsSteps, units)
+	}
+	// Declarations are undone when their element closes: after the flood,
+	// the same scanner resolves a plain document with none of them left.
+	if err := scanAll(s, []byte(`<a><p0:b/></a>`)); err == nil {
+		t.Error("a prefix of the previous document still bound")
+	}
+}
+
+// TestNamespaceScopes: a binding holds in its element and below, a
+// redeclaration shadows it there and the outer one comes back after.
+func TestNamespaceScopes(t *testing.T) {
+	doc := []byte(`<a xmlns="urn:d" xmlns:p="urn:1"><p:b xmlns:p="urn:2" xmlns="urn:e"><p:c/><c/></p:b><p:d/><d xmlns=""/><e/></a>`)
+	want := []string{"urn:d a", "urn:2 b", "urn:2 c", "urn:e c", "urn:1 d", " d", "urn:d e"}
+	var got []string
+	s := new(scanner)
+	s.reset(doc)
+	for {
+		kind, err := s.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == tokEOF {
+			break
+		}
+		if kind == tokStart {
+			got = append(got, string(s.space)+" "+string(s.local))
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("resolved %q, want %q", got, want)
+	}
+}
+
+// BenchmarkParseNamespaceFlood scans the flood of the issue: 254 nested
+// elements declaring 255 prefixes each, then 20,000 leaves.
+func BenchmarkParseNamespaceFlood(b *testing.B) {
+	doc := nsFlood(254, 255, 20000)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	s := new(scanner)
+	for b.Loop() {
+		if err := scanAll(s, doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
