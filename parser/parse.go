@@ -68,7 +68,7 @@ func tooLarge() *flowgate.FlowError {
 }
 
 func build(s *scanner) (*flowgate.Invoice, error) {
-	b := builder{inv: new(flowgate.Invoice), stack: make([]elem, 0, 16)}
+	b := builder{inv: new(flowgate.Invoice), stack: make([]elem, 0, 16), frames: make([]frame, 0, 16)}
 	for {
 		kind, err := s.next()
 		if err != nil {
@@ -92,6 +92,9 @@ func build(s *scanner) (*flowgate.Invoice, error) {
 		case tokEnd:
 			b.end()
 		case tokEOF:
+			if b.schemaErr != nil {
+				return nil, b.schemaErr
+			}
 			return b.inv, nil
 		}
 	}

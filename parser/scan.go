@@ -37,6 +37,7 @@ type scanner struct {
 	local []byte // local name of the element
 	attrs []attr // attributes of a start tag, namespace-resolved
 	text  []byte // character data, unescaped
+	at    int    // offset of the current token's first byte
 
 	selfClosing bool        // the current start tag ended with "/>": an end follows
 	open        [][]byte    // qualified names of open elements
@@ -191,8 +192,13 @@ func (e *scanError) flowError() *flowgate.FlowError {
 }
 
 func (s *scanner) fail(code string, at int, fr, en string) *scanError {
+	return &scanError{code: code, line: s.line(at), fr: fr, en: en}
+}
+
+// line returns the line number (from 1) of byte offset at.
+func (s *scanner) line(at int) int {
 	at = min(at, len(s.data))
-	return &scanError{code: code, line: 1 + bytes.Count(s.data[:at], []byte{'\n'}), fr: fr, en: en}
+	return 1 + bytes.Count(s.data[:at], []byte{'\n'})
 }
 
 func (s *scanner) syntax(at int, fr, en string) *scanError {
@@ -449,6 +455,7 @@ func (s *scanner) lookup(prefix []byte) ([]byte, bool) {
 
 func (s *scanner) startTag() (tokKind, error) {
 	start := s.pos
+	s.at = start
 	p := s.pos + 1
 	n := nameLen(s.data[p:])
 	if n == 0 {
