@@ -30,16 +30,9 @@ var scanners = sync.Pool{New: func() any { return new(scanner) }}
 
 // ParseBytes is Parse over a document in memory. It does not keep data.
 func ParseBytes(data []byte) (*flowgate.Invoice, error) {
-	if len(data) > MaxDocumentSize {
-		return nil, tooLarge()
-	}
-	data, ferr := toUTF8(data)
+	data, ferr := prepare(data)
 	if ferr != nil {
 		return nil, ferr
-	}
-	if at, ok := checkChars(data); !ok {
-		s := &scanner{data: data}
-		return nil, s.syntax(at, "caractère interdit ou UTF-8 invalide", "forbidden character or invalid UTF-8").flowError()
 	}
 	s := scanners.Get().(*scanner)
 	defer scanners.Put(s)
@@ -59,6 +52,24 @@ func ParseBytes(data []byte) (*flowgate.Invoice, error) {
 		return nil, &flowgate.FlowError{Code: flowgate.CodeXML, MessageFR: err.Error(), Message: err.Error()}
 	}
 	return inv, nil
+}
+
+// prepare checks what can be checked before scanning: the size, the XML
+// declaration and encoding, and the characters. It returns the document
+// in UTF-8.
+func prepare(data []byte) ([]byte, *flowgate.FlowError) {
+	if len(data) > MaxDocumentSize {
+		return nil, tooLarge()
+	}
+	data, ferr := toUTF8(data)
+	if ferr != nil {
+		return nil, ferr
+	}
+	if at, ok := checkChars(data); !ok {
+		s := &scanner{data: data}
+		return nil, s.syntax(at, "caractère interdit ou UTF-8 invalide", "forbidden character or invalid UTF-8").flowError()
+	}
+	return data, nil
 }
 
 func tooLarge() *flowgate.FlowError {
@@ -135,25 +146,89 @@ func xmlDecl(b []byte) ([]byte, bool) {
 	return b[:end+2], true
 }
 
-// declEncoding extracts encoding="..." from an XML declaration.
-func declEncoding(decl []byte) string {
-	i := bytes.Index(decl, []byte("encoding"))
-	if i < 0 {
-		return ""
+// parseXMLDecl reads an XML declaration as XML 1.0 §2.8 and libxml2 do:
+// version first (1.x), then optionally encoding (an EncName), then
+// optionally standalone ("yes" or "no"), each pseudo-attribute after
+// whitespace, nothing else. It returns the declared encoding ("" if none),
+// or the reason the declaration is malformed.
+func parseXMLDecl(decl []byte) (enc string, fr, en string) {
+	b := decl[len("<?xml") : len(decl)-len("?>")]
+	p := 0
+	space := func() bool {
+		q := p
+		for p < len(b) && isSpace(b[p]) {
+			p++
+		}
+		return p > q
 	}
-	rest := bytes.TrimLeft(decl[i+len("encoding"):], " \t\r\n")
-	if len(rest) == 0 || rest[0] != '=' {
-		return ""
+	// pseudo reads name Eq quoted-value, returning the value.
+	pseudo := func(name string) ([]byte, bool) {
+		if !bytes.HasPrefix(b[p:], []byte(name)) {
+			return nil, false
+		}
+		p += len(name)
+		space()
+		if p >= len(b) || b[p] != '=' {
+			return nil, false
+		}
+		p++
+		space()
+		if p >= len(b) || b[p] != '"' && b[p] != '\'' {
+			return nil, false
+		}
+		end := bytes.IndexByte(b[p+1:], b[p])
+		if end < 0 {
+			return nil, false
+		}
+		v := b[p+1 : p+1+end]
+		p += end + 2
+		return v, true
 	}
-	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
-	if len(rest) == 0 || rest[0] != '"' && rest[0] != '\'' {
-		return ""
+	bad := func(fr, en string) (string, string, string) {
+		return "", "déclaration XML invalide : " + fr, "invalid XML declaration: " + en
 	}
-	end := bytes.IndexByte(rest[1:], rest[0])
-	if end < 0 {
-		return ""
+	space()
+	v, ok := pseudo("version")
+	if !ok {
+		return bad("version attendue en premier", "version expected first")
 	}
-	return string(rest[1 : 1+end])
+	if len(v) < 2 || v[0] != '1' || v[1] != '.' || bytes.IndexFunc(v[2:], func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+		return bad("version « "+string(v)+" » (1.x attendue)", "version '"+string(v)+"' (1.x expected)")
+	}
+	sp := space()
+	if sp && bytes.HasPrefix(b[p:], []byte("encoding")) {
+		e, ok := pseudo("encoding")
+		if !ok || !isEncName(e) {
+			return bad("nom d'encodage invalide", "invalid encoding name")
+		}
+		enc = string(e)
+		sp = space()
+	}
+	if sp && bytes.HasPrefix(b[p:], []byte("standalone")) {
+		v, ok := pseudo("standalone")
+		if !ok || string(v) != "yes" && string(v) != "no" {
+			return bad("standalone n'admet que « yes » ou « no »", "standalone accepts only 'yes' or 'no'")
+		}
+		space()
+	}
+	if p != len(b) {
+		return bad("« ?> » attendu après version, encoding et standalone, dans cet ordre",
+			"'?>' expected after version, encoding and standalone, in that order")
+	}
+	return enc, "", ""
+}
+
+// isEncName reports whether b is an EncName: [A-Za-z] ([A-Za-z0-9._] | '-')*.
+func isEncName(b []byte) bool {
+	if len(b) == 0 || !(b[0] >= 'a' && b[0] <= 'z' || b[0] >= 'A' && b[0] <= 'Z') {
+		return false
+	}
+	for _, c := range b[1:] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // toUTF8 returns the document in UTF-8. UTF-8 and US-ASCII are read as they
@@ -174,9 +249,20 @@ func toUTF8(data []byte) ([]byte, *flowgate.FlowError) {
 	if !ok {
 		return data, nil
 	}
-	enc := declEncoding(decl)
+	enc, fr, en := parseXMLDecl(decl)
+	if en != "" {
+		return nil, &flowgate.FlowError{Code: flowgate.CodeXML,
+			MessageFR: "ligne 1 : XML mal formé : " + fr, Message: "line 1: malformed XML: " + en}
+	}
 	switch strings.ToUpper(enc) {
-	case "", "UTF-8", "UTF8", "US-ASCII", "ASCII":
+	case "", "UTF-8", "UTF8":
+		return data, nil
+	case "US-ASCII", "ASCII":
+		if i := bytes.IndexFunc(data, func(r rune) bool { return r >= utf8.RuneSelf }); i >= 0 {
+			return nil, &flowgate.FlowError{Code: flowgate.CodeEncoding,
+				MessageFR: "caractère non ASCII dans un document déclaré " + enc,
+				Message:   "non-ASCII character in a document declared " + enc}
+		}
 		return data, nil
 	case "ISO-8859-1", "ISO8859-1", "LATIN1", "ISO_8859-1", "LATIN-1":
 		if bom {

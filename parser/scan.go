@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"flowgate"
@@ -170,6 +171,7 @@ var (
 	xmlnsPrefix = []byte("xmlns")
 	xmlPrefix   = []byte("xml")
 	xmlURI      = []byte("http://www.w3.org/XML/1998/namespace")
+	xmlnsURI    = []byte("http://www.w3.org/2000/xmlns/")
 )
 
 // scanError is a well-formedness or limit violation, with the flow code to
@@ -395,20 +397,50 @@ func (s *scanner) pi() error {
 	if n == 3 && bytes.EqualFold(body[:3], []byte("xml")) {
 		return s.syntax(start, "déclaration XML ailleurs qu'en tête du document", "XML declaration not at the start of the document")
 	}
+	if bytes.IndexByte(body[:n], ':') >= 0 {
+		return s.syntax(start, "« : » dans le nom d'une instruction de traitement", "':' in a processing instruction target")
+	}
+	if n < len(body) && !isSpace(body[n]) {
+		return s.syntax(start, "espace attendu après le nom de l'instruction de traitement", "space expected after the processing instruction target")
+	}
 	s.pos += 2 + end + 2
 	return nil
 }
 
-// nameLen returns the length of the XML name at the start of b (0 if none).
-// Non-ASCII bytes are accepted as name characters: checkChars has already
-// verified the UTF-8, and no invoice field depends on the finer classes.
+// nameLen returns the length of the XML name at the start of b (0 if none),
+// by the NameStartChar and NameChar productions of XML 1.0 fifth edition,
+// which libxml2 applies.
 func nameLen(b []byte) int {
-	if len(b) == 0 || nameClass[b[0]] != nameStart {
+	if len(b) == 0 {
 		return 0
 	}
-	i := 1
-	for i < len(b) && nameClass[b[i]] != 0 {
-		i++
+	i := 0
+	if c := b[0]; c < utf8.RuneSelf {
+		if nameClass[c] != nameStart {
+			return 0
+		}
+		i = 1
+	} else {
+		r, n := utf8.DecodeRune(b)
+		if !isNameStartRune(r) {
+			return 0
+		}
+		i = n
+	}
+	for i < len(b) {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if nameClass[c] == 0 {
+				break
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if !isNameRune(r) {
+			break
+		}
+		i += n
 	}
 	return i
 }
@@ -418,10 +450,11 @@ const (
 	nameChar  = 2 // may continue a name
 )
 
-var nameClass = func() (t [256]uint8) {
-	for c := 0; c < 256; c++ {
+// nameClass classifies ASCII bytes.
+var nameClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := 0; c < utf8.RuneSelf; c++ {
 		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == ':', c >= utf8.RuneSelf:
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == ':':
 			t[c] = nameStart
 		case c >= '0' && c <= '9', c == '-', c == '.':
 			t[c] = nameChar
@@ -429,6 +462,25 @@ var nameClass = func() (t [256]uint8) {
 	}
 	return t
 }()
+
+// isNameStartRune is XML 1.0 (fifth edition) NameStartChar.
+func isNameStartRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return nameClass[r] == nameStart
+	}
+	return r >= 0xC0 && r <= 0xD6 || r >= 0xD8 && r <= 0xF6 || r >= 0xF8 && r <= 0x2FF ||
+		r >= 0x370 && r <= 0x37D || r >= 0x37F && r <= 0x1FFF || r == 0x200C || r == 0x200D ||
+		r >= 0x2070 && r <= 0x218F || r >= 0x2C00 && r <= 0x2FEF || r >= 0x3001 && r <= 0xD7FF ||
+		r >= 0xF900 && r <= 0xFDCF || r >= 0xFDF0 && r <= 0xFFFD || r >= 0x10000 && r <= 0xEFFFF
+}
+
+// isNameRune is XML 1.0 (fifth edition) NameChar.
+func isNameRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return nameClass[r] != 0
+	}
+	return isNameStartRune(r) || r == 0xB7 || r >= 0x300 && r <= 0x36F || r == 0x203F || r == 0x2040
+}
 
 // splitQName splits "p:l" into prefix and local, checking it is a QName.
 func splitQName(q []byte) (prefix, local []byte, ok bool) {
@@ -438,6 +490,11 @@ func splitQName(q []byte) (prefix, local []byte, ok bool) {
 	}
 	prefix, local = q[:i], q[i+1:]
 	if len(prefix) == 0 || len(local) == 0 || bytes.IndexByte(local, ':') >= 0 {
+		return nil, nil, false
+	}
+	// The prefix starts the name, so it starts as a name must; the local
+	// part must too (not with a digit, '-', '.' or a combining mark).
+	if r, _ := utf8.DecodeRune(local); !isNameStartRune(r) {
 		return nil, nil, false
 	}
 	return prefix, local, true
@@ -541,11 +598,31 @@ func (s *scanner) startTag() (tokKind, error) {
 		list = append(list, rawAttr{name, value})
 		// Namespace declarations take effect on this element itself.
 		if bytes.Equal(name, xmlnsPrefix) {
+			if bytes.Equal(value, xmlURI) || bytes.Equal(value, xmlnsURI) {
+				return tokNone, s.syntax(start, "espace de noms réservé "+string(value)+" déclaré par défaut",
+					"reserved namespace "+string(value)+" declared as the default")
+			}
+			if len(value) > 0 && !validNamespaceURI(value) {
+				return tokNone, s.syntax(start, "espace de noms « "+string(value)+" » : URI invalide", "namespace '"+string(value)+"' is not a valid URI")
+			}
 			s.ns.declare(nil, value)
 		} else if bytes.HasPrefix(name, []byte("xmlns:")) {
 			prefix := name[6:]
-			if len(prefix) == 0 || bytes.IndexByte(prefix, ':') >= 0 || len(value) == 0 {
-				return tokNone, s.syntax(start, "déclaration d'espace de noms invalide", "invalid namespace declaration")
+			if _, _, ok := splitQName(name); !ok {
+				return tokNone, s.syntax(start, "déclaration d'espace de noms invalide "+string(name), "invalid namespace declaration "+string(name))
+			}
+			switch {
+			case len(value) == 0:
+				return tokNone, s.syntax(start, "préfixe "+string(prefix)+" lié à un espace de noms vide", "prefix "+string(prefix)+" bound to an empty namespace")
+			case bytes.Equal(prefix, xmlnsPrefix):
+				return tokNone, s.syntax(start, "le préfixe xmlns ne peut être déclaré", "the xmlns prefix cannot be declared")
+			case bytes.Equal(prefix, xmlPrefix) != bytes.Equal(value, xmlURI):
+				return tokNone, s.syntax(start, "le préfixe xml et l'espace de noms "+string(xmlURI)+" ne vont qu'ensemble",
+					"the xml prefix and the namespace "+string(xmlURI)+" go only together")
+			case bytes.Equal(value, xmlnsURI):
+				return tokNone, s.syntax(start, "l'espace de noms "+string(xmlnsURI)+" ne peut être lié", "the namespace "+string(xmlnsURI)+" cannot be bound")
+			case !validNamespaceURI(value):
+				return tokNone, s.syntax(start, "espace de noms « "+string(value)+" » : URI invalide", "namespace '"+string(value)+"' is not a valid URI")
 			}
 			s.ns.declare(prefix, value)
 		}
@@ -572,6 +649,15 @@ func (s *scanner) startTag() (tokKind, error) {
 		if len(ap) > 0 {
 			if auri, ok = s.lookup(ap); !ok {
 				return tokNone, s.syntax(start, "préfixe non déclaré « "+string(ap)+" »", "undeclared prefix '"+string(ap)+"'")
+			}
+		}
+		if auri != nil {
+			// Two prefixes bound to one URI name the same attribute.
+			for _, b := range s.attrs {
+				if b.space != nil && bytes.Equal(b.local, al) && bytes.Equal(b.space, auri) {
+					return tokNone, s.syntax(start, "attribut {"+string(auri)+"}"+string(al)+" répété sous deux préfixes",
+						"attribute {"+string(auri)+"}"+string(al)+" repeated under two prefixes")
+				}
 			}
 		}
 		s.attrs = append(s.attrs, attr{space: auri, local: al, value: a.value})
@@ -691,56 +777,67 @@ func (s *scanner) emitText(plain bool, first int) (tokKind, error) {
 // reference decodes "&...;" at the start of b: a predefined entity or a
 // character reference. Any other entity is undefined, since no DTD may define one.
 func (s *scanner) reference(b []byte, at int) (rune, int, error) {
-	end := bytes.IndexByte(b, ';')
-	if end < 0 || end > 12 {
+	if len(b) >= 2 && b[1] == '#' {
+		return s.charRef(b, at)
+	}
+	n := nameLen(b[1:])
+	if n == 0 || 1+n >= len(b) || b[1+n] != ';' {
 		return 0, 0, s.syntax(at, "« & » isolé (écrire &amp;amp;)", "bare '&' (write &amp;amp;)")
 	}
-	name := b[1:end]
+	name := b[1 : 1+n]
 	switch string(name) {
 	case "lt":
-		return '<', end + 1, nil
+		return '<', n + 2, nil
 	case "gt":
-		return '>', end + 1, nil
+		return '>', n + 2, nil
 	case "amp":
-		return '&', end + 1, nil
+		return '&', n + 2, nil
 	case "apos":
-		return '\'', end + 1, nil
+		return '\'', n + 2, nil
 	case "quot":
-		return '"', end + 1, nil
-	}
-	if len(name) >= 2 && name[0] == '#' {
-		var r rune
-		digits := name[1:]
-		base := rune(10)
-		if digits[0] == 'x' {
-			base, digits = 16, digits[1:]
-		}
-		if len(digits) == 0 {
-			return 0, 0, s.syntax(at, "référence de caractère vide", "empty character reference")
-		}
-		for _, d := range digits {
-			var v rune
-			switch {
-			case d >= '0' && d <= '9':
-				v = rune(d - '0')
-			case base == 16 && d >= 'a' && d <= 'f':
-				v = rune(d-'a') + 10
-			case base == 16 && d >= 'A' && d <= 'F':
-				v = rune(d-'A') + 10
-			default:
-				return 0, 0, s.syntax(at, "référence de caractère invalide", "invalid character reference")
-			}
-			r = r*base + v
-			if r > utf8.MaxRune {
-				return 0, 0, s.syntax(at, "référence de caractère hors Unicode", "character reference beyond Unicode")
-			}
-		}
-		if !isXMLChar(r) {
-			return 0, 0, s.syntax(at, "référence à un caractère interdit en XML", "reference to a character XML forbids")
-		}
-		return r, end + 1, nil
+		return '"', n + 2, nil
 	}
 	return 0, 0, s.syntax(at, "entité non définie &"+string(name)+";", "undefined entity &"+string(name)+";")
+}
+
+// charRef decodes "&#N;" or "&#xH;" at the start of b. Leading zeros are
+// allowed in any number, as XML allows them.
+func (s *scanner) charRef(b []byte, at int) (rune, int, error) {
+	i := 2
+	base := rune(10)
+	if i < len(b) && b[i] == 'x' {
+		base = 16
+		i++
+	}
+	digits := i
+	var r rune
+	for ; i < len(b) && b[i] != ';'; i++ {
+		var v rune
+		switch d := b[i]; {
+		case d >= '0' && d <= '9':
+			v = rune(d - '0')
+		case base == 16 && d >= 'a' && d <= 'f':
+			v = rune(d-'a') + 10
+		case base == 16 && d >= 'A' && d <= 'F':
+			v = rune(d-'A') + 10
+		default:
+			return 0, 0, s.syntax(at, "référence de caractère invalide", "invalid character reference")
+		}
+		r = r*base + v
+		if r > utf8.MaxRune {
+			return 0, 0, s.syntax(at, "référence de caractère hors Unicode", "character reference beyond Unicode")
+		}
+	}
+	if i >= len(b) {
+		return 0, 0, s.syntax(at, "référence de caractère non terminée", "unterminated character reference")
+	}
+	if i == digits {
+		return 0, 0, s.syntax(at, "référence de caractère vide", "empty character reference")
+	}
+	if !isXMLChar(r) {
+		return 0, 0, s.syntax(at, "référence à un caractère interdit en XML", "reference to a character XML forbids")
+	}
+	return r, i + 1, nil
 }
 
 func isXMLChar(r rune) bool {
@@ -783,4 +880,192 @@ func (s *scanner) unescapeAttr(raw []byte, at int) ([]byte, error) {
 	// s.abuf may be reallocated by a later attribute: hand out a copy-safe
 	// full slice expression so later appends never write into this value.
 	return s.abuf[start:len(s.abuf):len(s.abuf)], nil
+}
+
+// validNamespaceURI reports whether a namespace name is a URI reference
+// as libxml2 parses it (RFC 3986, with libxml2's readings: a port has at
+// least one digit, a host is a reg-name (its IPv4 branch never matches), an
+// IP literal is anything between brackets, a fragment may hold brackets).
+// libxml2 reports any other namespace name as a namespace error.
+//
+// libxml2 checks the value with each '&' (written &amp; or &#38;) kept as
+// "&#38;", so its '#' starts a fragment: so does this check.
+func validNamespaceURI(b []byte) bool {
+	if bytes.IndexByte(b, '&') >= 0 {
+		b = bytes.ReplaceAll(b, []byte("&"), []byte("&#38;"))
+	}
+	u := uriParser{b: b}
+	if u.absolute() {
+		return true
+	}
+	u.p = 0
+	return u.relative()
+}
+
+type uriParser struct {
+	b []byte
+	p int
+}
+
+func (u *uriParser) at(i int) byte {
+	if i < len(u.b) {
+		return u.b[i]
+	}
+	return 0
+}
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isHex(c byte) bool   { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// step advances past one unreserved, sub-delims or percent-encoded
+// character (and ':' '@' when pchar), reporting whether there was one.
+func (u *uriParser) step(pchar bool) bool {
+	c := u.at(u.p)
+	switch {
+	case isAlpha(c), isDigit(c), strings.IndexByte("-._~!$&'()*+,;=", c) >= 0 && c != 0:
+		u.p++
+	case pchar && (c == ':' || c == '@'):
+		u.p++
+	case c == '%' && isHex(u.at(u.p+1)) && isHex(u.at(u.p+2)):
+		u.p += 3
+	default:
+		return false
+	}
+	return true
+}
+
+func (u *uriParser) isPchar() bool {
+	q := u.p
+	ok := u.step(true)
+	u.p = q
+	return ok
+}
+
+// segment reads *pchar, stopping at forbid; nonEmpty requires one.
+func (u *uriParser) segment(forbid byte, nonEmpty bool) bool {
+	if !u.isPchar() {
+		return !nonEmpty
+	}
+	for u.at(u.p) != forbid || forbid == 0 {
+		if !u.step(true) {
+			break
+		}
+	}
+	return true
+}
+
+// rest reads the segments after the first: *( "/" segment ).
+func (u *uriParser) rest() {
+	for u.at(u.p) == '/' {
+		u.p++
+		u.segment(0, false)
+	}
+}
+
+func (u *uriParser) absolute() bool {
+	if !isAlpha(u.at(u.p)) {
+		return false
+	}
+	for c := u.at(u.p); isAlpha(c) || isDigit(c) || c == '+' || c == '-' || c == '.'; c = u.at(u.p) {
+		u.p++
+	}
+	if u.at(u.p) != ':' {
+		return false
+	}
+	u.p++
+	switch {
+	case u.at(u.p) == '/' && u.at(u.p+1) == '/':
+		u.p += 2
+		if !u.authority() {
+			return false
+		}
+		u.rest()
+	case u.at(u.p) == '/':
+		u.p++
+		if u.segment(0, true) {
+			u.rest()
+		}
+	case u.isPchar():
+		u.segment(0, true)
+		u.rest()
+	}
+	return u.queryFragment()
+}
+
+func (u *uriParser) relative() bool {
+	switch {
+	case u.at(u.p) == '/' && u.at(u.p+1) == '/':
+		u.p += 2
+		if !u.authority() {
+			return false
+		}
+		u.rest()
+	case u.at(u.p) == '/':
+		u.p++
+		if u.segment(0, true) {
+			u.rest()
+		}
+	case u.isPchar():
+		u.segment(':', true)
+		u.rest()
+	}
+	return u.queryFragment()
+}
+
+func (u *uriParser) queryFragment() bool {
+	// query = *( pchar / "/" / "?" ); libxml2 lets a fragment hold "[" "]" too.
+	more := func(extra string) {
+		for u.step(true) || u.p < len(u.b) && strings.IndexByte(extra, u.b[u.p]) >= 0 && u.skip() {
+		}
+	}
+	if u.at(u.p) == '?' {
+		u.p++
+		more("/?")
+	}
+	if u.at(u.p) == '#' {
+		u.p++
+		more("/?[]")
+	}
+	return u.p == len(u.b)
+}
+
+func (u *uriParser) skip() bool { u.p++; return true }
+
+func (u *uriParser) authority() bool {
+	start := u.p
+	for u.step(false) || u.at(u.p) == ':' {
+		if u.at(u.p) == ':' {
+			u.p++
+		}
+	}
+	if u.at(u.p) == '@' {
+		u.p++
+	} else {
+		u.p = start
+	}
+	u.host()
+	if u.at(u.p) == ':' {
+		u.p++
+		if !isDigit(u.at(u.p)) {
+			return false
+		}
+		for isDigit(u.at(u.p)) {
+			u.p++
+		}
+	}
+	return true
+}
+
+func (u *uriParser) host() {
+	if u.at(u.p) == '[' {
+		if end := bytes.IndexByte(u.b[u.p:], ']'); end >= 0 {
+			u.p += end + 1
+		} else {
+			u.p = len(u.b) + 1 // never a valid end
+		}
+		return
+	}
+	for u.step(false) {
+	}
 }
