@@ -109,3 +109,30 @@ func BenchmarkParseNamespaceFlood(b *testing.B) {
 		}
 	}
 }
+
+// TestNamespaceWithReferences: a namespace name written with references
+// keeps its value while later start tags unescape their own attributes
+// (which once overwrote it, letting a later attribute choose the namespace
+// of the elements below).
+func TestNamespaceWithReferences(t *testing.T) {
+	doc := []byte(`<p:a xmlns:p="urn:a&amp;b"><b x="urn:c&amp;d"><p:c y="&#x75;rn:c&amp;d"/></b></p:a>`)
+	var got []string
+	s := new(scanner)
+	s.reset(doc)
+	for {
+		kind, err := s.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == tokEOF {
+			break
+		}
+		if kind == tokStart || kind == tokEnd {
+			got = append(got, string(s.space)+" "+string(s.local))
+		}
+	}
+	want := []string{"urn:a&b a", " b", "urn:a&b c", "urn:a&b c", " b", "urn:a&b a"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("resolved %q, want %q", got, want)
+	}
+}

@@ -596,6 +596,12 @@ func (s *scanner) startTag() (tokKind, error) {
 			return tokNone, s.fail(flowgate.CodeSize, start, "trop d'attributs", "too many attributes")
 		}
 		list = append(list, rawAttr{name, value})
+		isDecl := bytes.HasPrefix(name, xmlnsPrefix) && (len(name) == len(xmlnsPrefix) || name[len(xmlnsPrefix)] == ':')
+		if isDecl && len(value) > 0 && &value[0] != &raw[0] {
+			// Unescaped into abuf, which the next start tag reuses: a
+			// namespace name outlives this tag, so it gets its own copy.
+			value = bytes.Clone(value)
+		}
 		// Namespace declarations take effect on this element itself.
 		if bytes.Equal(name, xmlnsPrefix) {
 			if bytes.Equal(value, xmlURI) || bytes.Equal(value, xmlnsURI) {
