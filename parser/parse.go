@@ -99,7 +99,7 @@ func build(s *scanner) (*flowgate.Invoice, error) {
 			}
 			b.start(s)
 		case tokText:
-			b.addText(s.text)
+			b.addText(s.text, s.textBuffered)
 		case tokEnd:
 			b.end()
 		case tokEOF:

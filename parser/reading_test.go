@@ -162,3 +162,13 @@ func TestFieldCasesNotSchemaErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTextSplitByMarkup: an element's text split by comments, processing
+// instructions and CDATA sections reads as its whole string value, the
+// escaped parts included (the second part once overwrote the first).
+func TestTextSplitByMarkup(t *testing.T) {
+	inv := mustParse(t, ublDoc(`<cbc:ID>A&amp;B<!--x-->C&amp;D<?pi?>E<![CDATA[&F]]>&#x47;</cbc:ID>`))
+	if inv.Number != "A&BC&DE&FG" {
+		t.Errorf("number %q, want %q", inv.Number, "A&BC&DE&FG")
+	}
+}

@@ -38,7 +38,10 @@ type scanner struct {
 	local []byte // local name of the element
 	attrs []attr // attributes of a start tag, namespace-resolved
 	text  []byte // character data, unescaped
-	at    int    // offset of the current token's first byte
+	// textBuffered: text is in buf, which the next text token overwrites,
+	// rather than a slice of data.
+	textBuffered bool
+	at           int // offset of the current token's first byte
 
 	selfClosing bool        // the current start tag ended with "/>": an end follows
 	open        [][]byte    // qualified names of open elements
@@ -776,6 +779,7 @@ func (s *scanner) emitText(plain bool, first int) (tokKind, error) {
 	} else {
 		s.text = s.buf
 	}
+	s.textBuffered = !plain
 	s.kind = tokText
 	return tokText, nil
 }

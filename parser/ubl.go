@@ -427,9 +427,13 @@ func (b *builder) partyOf() (*flowgate.Party, int, bool) {
 	return nil, 0, false
 }
 
-func (b *builder) addText(t []byte) {
+// addText appends a text token to the innermost element's text. A comment
+// or processing instruction splits an element's text into several tokens;
+// buffered says t lives in the scanner's buffer, which the next token
+// overwrites, so it is copied unless it is the last.
+func (b *builder) addText(t []byte, buffered bool) {
 	switch {
-	case b.text == nil && !b.owned:
+	case b.text == nil && !b.owned && !buffered:
 		b.text = t
 	case !b.owned:
 		b.tbuf = append(append(b.tbuf[:0], b.text...), t...)
