@@ -274,6 +274,13 @@ func toUTF8(data []byte) ([]byte, *flowgate.FlowError) {
 	case "ISO-8859-15", "ISO8859-15", "LATIN-9", "LATIN9":
 		return transcode(data, latin9), nil
 	case "WINDOWS-1252", "CP1252":
+		for _, c := range data {
+			if c >= 0x80 && c <= 0x9F && cp1252[c] == 0 {
+				return nil, &flowgate.FlowError{Code: flowgate.CodeEncoding,
+					MessageFR: fmt.Sprintf("octet 0x%02X non défini en %s", c, enc),
+					Message:   fmt.Sprintf("byte 0x%02X undefined in %s", c, enc)}
+			}
+		}
 		return transcode(data, cp1252), nil
 	}
 	return nil, unsupportedEncoding(enc)
@@ -309,8 +316,8 @@ var latin9 = map[byte]rune{
 }
 
 // cp1252 is where windows-1252 differs from ISO-8859-1. Its five undefined
-// bytes map to themselves as C1 controls, which checkChars lets through
-// as XML 1.0 allows them.
+// bytes (0x81, 0x8D, 0x8F, 0x90, 0x9D) are refused, as libxml2 (iconv)
+// refuses them.
 var cp1252 = map[byte]rune{
 	0x80: '€', 0x82: '‚', 0x83: 'ƒ', 0x84: '„', 0x85: '…', 0x86: '†', 0x87: '‡', 0x88: 'ˆ',
 	0x89: '‰', 0x8A: 'Š', 0x8B: '‹', 0x8C: 'Œ', 0x8E: 'Ž', 0x91: '‘', 0x92: '’', 0x93: '“',
