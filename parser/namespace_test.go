@@ -136,3 +136,41 @@ func TestNamespaceWithReferences(t *testing.T) {
 		t.Errorf("resolved %q, want %q", got, want)
 	}
 }
+
+// TestManyAttributesLinear: finding repeated attributes among the maxAttrs
+// a start tag may carry costs a constant per attribute, not a comparison
+// with each of the others; repeats are still found wherever they are, by
+// name and by expanded name.
+func TestManyAttributesLinear(t *testing.T) {
+	tag := func(extra string) []byte {
+		var b strings.Builder
+		b.WriteString(`<e xmlns:p="urn:p" xmlns:q="urn:p"`)
+		for i := 0; i < 120; i++ {
+			fmt.Fprintf(&b, ` a%d="" p:b%d=""`, i, i)
+		}
+		b.WriteString(extra + "/>")
+		return []byte(b.String())
+	}
+	s := new(scanner)
+	const elements = 50
+	var doc []byte
+	doc = append(doc, "<r>"...)
+	for i := 0; i < elements; i++ {
+		doc = append(doc, tag("")...)
+	}
+	doc = append(doc, "</r>"...)
+	if err := scanAll(s, doc); err != nil {
+		t.Fatal(err)
+	}
+	if attrs := elements * 242; s.attrSteps > 4*attrs {
+		t.Errorf("%d comparisons to check %d attributes: not linear", s.attrSteps, attrs)
+	}
+	for _, extra := range []string{` a0="x"`, ` a119="x"`, ` p:b0="x"`, ` q:b0="x"`, ` q:b119="x"`, ` xmlns:p="urn:p"`} {
+		if err := scanAll(s, tag(extra)); err == nil || !strings.Contains(err.Error(), "repeated") {
+			t.Errorf("%s repeated after 242 attributes: %v", extra, err)
+		}
+	}
+	if err := scanAll(s, tag(` q:c="x" a120="" b0=""`)); err != nil {
+		t.Errorf("distinct attributes: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"unicode/utf8"
 
@@ -52,7 +53,54 @@ type scanner struct {
 	buf         []byte // unescaping buffer for text
 	abuf        []byte // unescaping buffer for attributes
 
-	nsSteps int // namespace bindings examined or undone: the cost of namespace resolution, for tests
+	nsSteps   int       // namespace bindings examined or undone: the cost of namespace resolution, for tests
+	attrSteps int       // attributes compared to find repeated ones, for tests
+	dups      attrIndex // finds repeated attributes on a start tag with many
+}
+
+// attrIndex finds a repeated attribute among the many a start tag may carry
+// (up to maxAttrs) in constant time each, where comparing each with all
+// the others would cost maxAttrs² per tag. Below indexFrom attributes the
+// linear scan is cheaper and the index is not used. The seed is random, so
+// a document cannot be written to make names collide.
+type attrIndex struct {
+	gen    uint32
+	seed   maphash.Seed
+	seeded bool
+	slots  [4 * maxAttrs]struct {
+		gen uint32
+		i   uint16
+	}
+}
+
+const indexFrom = 8
+
+// begin empties the index.
+func (x *attrIndex) begin() {
+	if !x.seeded {
+		x.seed, x.seeded = maphash.MakeSeed(), true
+	}
+	x.gen++
+	if x.gen == 0 {
+		clear(x.slots[:])
+		x.gen = 1
+	}
+}
+
+// seen reports whether an item for which eq holds was indexed with hash h;
+// if none was, it indexes item i under h.
+func (x *attrIndex) seen(h uint64, i int, eq func(j int) bool) bool {
+	mask := uint64(len(x.slots) - 1)
+	for k := h & mask; ; k = (k + 1) & mask {
+		sl := &x.slots[k]
+		if sl.gen != x.gen {
+			sl.gen, sl.i = x.gen, uint16(i)
+			return false
+		}
+		if eq(int(sl.i)) {
+			return true
+		}
+	}
 }
 
 // namespaces resolves prefixes in O(1) per lookup and O(bindings in scope)
@@ -590,13 +638,29 @@ func (s *scanner) startTag() (tokKind, error) {
 			return tokNone, err
 		}
 		p += 1 + end + 1
-		for _, a := range list {
-			if bytes.Equal(a.name, name) {
-				return tokNone, s.syntax(start, "attribut "+string(name)+" répété", "attribute "+string(name)+" repeated")
-			}
-		}
 		if len(list) >= maxAttrs {
 			return tokNone, s.fail(flowgate.CodeSize, start, "trop d'attributs", "too many attributes")
+		}
+		dup := false
+		if n := len(list); n < indexFrom {
+			for _, a := range list {
+				dup = dup || bytes.Equal(a.name, name)
+			}
+			s.attrSteps += n
+		} else {
+			if n == indexFrom {
+				s.dups.begin()
+				for j, a := range list {
+					s.dups.seen(maphash.Bytes(s.dups.seed, a.name), j, func(int) bool { return false })
+				}
+			}
+			dup = s.dups.seen(maphash.Bytes(s.dups.seed, name), n, func(j int) bool {
+				s.attrSteps++
+				return bytes.Equal(list[j].name, name)
+			})
+		}
+		if dup {
+			return tokNone, s.syntax(start, "attribut "+string(name)+" répété", "attribute "+string(name)+" repeated")
 		}
 		list = append(list, rawAttr{name, value})
 		isDecl := bytes.HasPrefix(name, xmlnsPrefix) && (len(name) == len(xmlnsPrefix) || name[len(xmlnsPrefix)] == ':')
@@ -646,6 +710,7 @@ func (s *scanner) startTag() (tokKind, error) {
 	if !ok {
 		return tokNone, s.syntax(start, "préfixe non déclaré « "+string(prefix)+" »", "undeclared prefix '"+string(prefix)+"'")
 	}
+	prefixed := 0 // attributes in s.attrs with a namespace
 	for _, a := range list {
 		if bytes.Equal(a.name, xmlnsPrefix) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
 			continue
@@ -662,12 +727,32 @@ func (s *scanner) startTag() (tokKind, error) {
 		}
 		if auri != nil {
 			// Two prefixes bound to one URI name the same attribute.
-			for _, b := range s.attrs {
-				if b.space != nil && bytes.Equal(b.local, al) && bytes.Equal(b.space, auri) {
-					return tokNone, s.syntax(start, "attribut {"+string(auri)+"}"+string(al)+" répété sous deux préfixes",
-						"attribute {"+string(auri)+"}"+string(al)+" repeated under two prefixes")
+			dup := false
+			if prefixed < indexFrom {
+				for _, b := range s.attrs {
+					dup = dup || b.space != nil && bytes.Equal(b.local, al) && bytes.Equal(b.space, auri)
 				}
+				s.attrSteps += len(s.attrs)
+			} else {
+				if prefixed == indexFrom {
+					s.dups.begin()
+					for j, b := range s.attrs {
+						if b.space != nil {
+							s.dups.seen(expandedHash(s.dups.seed, b.space, b.local), j, func(int) bool { return false })
+						}
+					}
+				}
+				dup = s.dups.seen(expandedHash(s.dups.seed, auri, al), len(s.attrs), func(j int) bool {
+					s.attrSteps++
+					b := s.attrs[j]
+					return bytes.Equal(b.local, al) && bytes.Equal(b.space, auri)
+				})
 			}
+			if dup {
+				return tokNone, s.syntax(start, "attribut {"+string(auri)+"}"+string(al)+" répété sous deux préfixes",
+					"attribute {"+string(auri)+"}"+string(al)+" repeated under two prefixes")
+			}
+			prefixed++
 		}
 		s.attrs = append(s.attrs, attr{space: auri, local: al, value: a.value})
 	}
@@ -1078,4 +1163,9 @@ func (u *uriParser) host() {
 	}
 	for u.step(false) {
 	}
+}
+
+// expandedHash hashes the expanded name {space}local.
+func expandedHash(seed maphash.Seed, space, local []byte) uint64 {
+	return maphash.Bytes(seed, space)*31 + maphash.Bytes(seed, local)
 }
