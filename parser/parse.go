@@ -14,9 +14,14 @@ import (
 
 // Parse reads one UBL 2.1 Invoice or CreditNote from r. It returns a
 // *flowgate.FlowError when the document cannot be read as one: too large,
-// not well-formed, carrying a DTD, in an unsupported encoding, or with
-// another root. A document that is well-formed but incomplete parses: what
-// is missing is for the validator to report.
+// not well-formed, carrying a DTD, in an unsupported encoding, with another
+// root, or with an element the UBL 2.1 schema admits once written twice in
+// the same parent (FLX-SCHEMA: the hub never chooses between two
+// readings). A document that is well-formed but incomplete parses: what is
+// missing is for the validator to report. Where the schema lets an element
+// repeat and the Invoice keeps one value, it keeps the first, as XPath
+// (and so the official rules) reads it. Nothing a document names is ever
+// fetched: no DTD, XInclude, stylesheet or schema location.
 func Parse(r io.Reader) (*flowgate.Invoice, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxDocumentSize+1))
 	if err != nil {
