@@ -208,6 +208,9 @@ func parseXMLDecl(decl []byte) (enc string, fr, en string) {
 		}
 		enc = string(e)
 		sp = space()
+		// libxml2 wants no space before standalone after a UTF-8
+		// encoding, which it does not switch to: agree with it.
+		sp = sp || strings.EqualFold(enc, "UTF-8") || strings.EqualFold(enc, "UTF8")
 	}
 	if sp && bytes.HasPrefix(b[p:], []byte("standalone")) {
 		v, ok := pseudo("standalone")
