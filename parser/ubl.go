@@ -429,8 +429,8 @@ func (b *builder) partyOf() (*flowgate.Party, int, bool) {
 
 // addText appends a text token to the innermost element's text. A comment
 // or processing instruction splits an element's text into several tokens;
-// buffered says t lives in the scanner's buffer, which the next token
-// overwrites, so it is copied unless it is the last.
+// buffered says t lives in the scanner's buffer, which the next text
+// token overwrites, so it is copied at once.
 func (b *builder) addText(t []byte, buffered bool) {
 	switch {
 	case b.text == nil && !b.owned && !buffered:
