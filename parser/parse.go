@@ -103,10 +103,16 @@ func build(s *scanner) (*flowgate.Invoice, error) {
 				}
 			}
 			b.start(s)
+			if b.records > MaxRecords {
+				return nil, tooManyRecords(s)
+			}
 		case tokText:
 			b.addText(s.text, s.textBuffered)
 		case tokEnd:
 			b.end()
+			if b.records > MaxRecords {
+				return nil, tooManyRecords(s)
+			}
 		case tokEOF:
 			if b.schemaErr != nil {
 				return nil, b.schemaErr
@@ -114,6 +120,13 @@ func build(s *scanner) (*flowgate.Invoice, error) {
 			return b.inv, nil
 		}
 	}
+}
+
+// tooManyRecords refuses a document past MaxRecords.
+func tooManyRecords(s *scanner) *flowgate.FlowError {
+	return s.fail(flowgate.CodeSize, s.pos,
+		fmt.Sprintf("plus de %d lignes, remises, charges, sous-totaux de TVA, identifiants et autres groupes répétés", MaxRecords),
+		fmt.Sprintf("more than %d lines, allowances, charges, VAT subtotals, identifiers and other repeated groups", MaxRecords)).flowError()
 }
 
 func notUBL(s *scanner) *flowgate.FlowError {

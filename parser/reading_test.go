@@ -3,6 +3,7 @@ package parser
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,5 +171,41 @@ func TestTextSplitByMarkup(t *testing.T) {
 	inv := mustParse(t, ublDoc(`<cbc:ID>A&amp;B<!--x-->C&amp;D<?pi?>E<![CDATA[&F]]>&#x47;</cbc:ID>`))
 	if inv.Number != "A&BC&DE&FG" {
 		t.Errorf("number %q, want %q", inv.Number, "A&BC&DE&FG")
+	}
+}
+
+// TestMaxRecords: an invoice carries at most MaxRecords repeated groups, of
+// any kinds together; one more is FLX-TAILLE.
+func TestMaxRecords(t *testing.T) {
+	inv := mustParse(t, ublDoc(strings.Repeat("<cac:InvoiceLine/>", MaxRecords)))
+	if len(inv.Lines) != MaxRecords {
+		t.Fatalf("%d lines, want %d", len(inv.Lines), MaxRecords)
+	}
+	for name, body := range map[string]string{
+		"lines":                  strings.Repeat("<cac:InvoiceLine/>", MaxRecords+1),
+		"lines and allowances":   strings.Repeat("<cac:InvoiceLine/><cac:AllowanceCharge/>", MaxRecords/2+1),
+		"identifiers of a party": "<cac:AccountingSupplierParty><cac:Party>" + strings.Repeat("<cac:PartyIdentification><cbc:ID>1</cbc:ID></cac:PartyIdentification>", MaxRecords+1) + "</cac:Party></cac:AccountingSupplierParty>",
+	} {
+		_, err := ParseBytes([]byte(ublDoc(body)))
+		if fe, ok := err.(*flowgate.FlowError); !ok || fe.Code != flowgate.CodeSize || !strings.Contains(fe.Message, "more than 100000") {
+			t.Errorf("%s: %v, want %s", name, err, flowgate.CodeSize)
+		}
+	}
+}
+
+// TestRecordsMemoryBounded: a 19 MiB document of empty lines (18 bytes
+// each, 300 bytes each in the Invoice) is refused having allocated a
+// bounded amount: 2 GB before MaxRecords.
+func TestRecordsMemoryBounded(t *testing.T) {
+	doc := []byte(ublDoc(strings.Repeat("<cac:InvoiceLine/>", (MaxDocumentSize-1024)/18)))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ParseBytes(doc)
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 256<<20 {
+		t.Errorf("reading %d MiB allocated %d MiB", len(doc)>>20, alloc>>20)
+	}
+	if fe, ok := err.(*flowgate.FlowError); !ok || fe.Code != flowgate.CodeSize {
+		t.Errorf("%v, want %s", err, flowgate.CodeSize)
 	}
 }

@@ -16,6 +16,16 @@ const (
 	MaxDocumentSize = 20 << 20 // bytes
 	MaxDepth        = 256      // element nesting
 	maxAttrs        = 256      // attributes on one element
+
+	// MaxRecords bounds the repeated groups one invoice may carry (lines,
+	// allowances and charges, VAT subtotals, periods, identifiers...): each
+	// costs the Invoice tens to hundreds of bytes where the document spends
+	// as few as 18 (<cac:InvoiceLine/>), so a 20 MiB document of empty
+	// lines would otherwise hold 350 MB and allocate 2 GB while growing.
+	// Within the bound, records take at most about 35 MB (a line with its
+	// details is the largest, 330 bytes a record), 80 MB at the peak of a
+	// slice's growth.
+	MaxRecords = 100_000
 )
 
 // scanner is a strict, non-validating XML 1.0 + Namespaces tokenizer over a

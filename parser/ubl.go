@@ -230,6 +230,8 @@ type builder struct {
 	stack  []elem
 	frames []frame // one per stack entry
 
+	records int // records appended to the Invoice's slices, at most MaxRecords
+
 	// schemaErr is the first break of the UBL schema's cardinalities: the
 	// document is still scanned to its end, so that a malformed one is
 	// refused as such.
@@ -322,12 +324,16 @@ func (b *builder) start(s *scanner) {
 		case elLegalMonetaryTotal:
 			inv.Count.LegalMonetaryTotal++
 		case elTaxTotal:
+			b.records++
 			inv.TaxTotals = append(inv.TaxTotals, flowgate.TaxTotal{})
 		case elAllowanceCharge:
+			b.records++
 			inv.AllowanceCharges = append(inv.AllowanceCharges, flowgate.AllowanceCharge{})
 		case elInvoiceLine, elCreditNoteLine:
+			b.records++
 			inv.Lines = append(inv.Lines, flowgate.Line{})
 		case elBillingReference:
+			b.records++
 			inv.Preceding = append(inv.Preceding, flowgate.DocumentRef{})
 		case elAccountingSupplierParty:
 			inv.Count.AccountingSupplierParty++
@@ -336,8 +342,10 @@ func (b *builder) start(s *scanner) {
 		case elTaxRepresentativeParty:
 			inv.Count.TaxRepresentativeParty++
 		case elPaymentMeans:
+			b.records++
 			inv.PaymentMeans = append(inv.PaymentMeans, flowgate.PaymentMeans{})
 		case elInvoicePeriod:
+			b.records++
 			inv.Periods = append(inv.Periods, flowgate.Period{})
 		}
 		return
@@ -348,6 +356,7 @@ func (b *builder) start(s *scanner) {
 			case elPostalAddress:
 				p.HasAddress = true
 			case elPartyTaxScheme:
+				b.records++
 				p.TaxSchemes = append(p.TaxSchemes, flowgate.PartyTaxScheme{})
 			}
 		}
@@ -357,6 +366,7 @@ func (b *builder) start(s *scanner) {
 	case elTaxTotal:
 		if n == 3 && e == elTaxSubtotal {
 			tt := &inv.TaxTotals[len(inv.TaxTotals)-1]
+			b.records++
 			tt.Subtotals = append(tt.Subtotals, flowgate.TaxSubtotal{})
 		}
 	case elPaymentMeans:
@@ -365,6 +375,7 @@ func (b *builder) start(s *scanner) {
 		}
 	case elDelivery:
 		if n == 4 && e == elAddress && b.stack[2] == elDeliveryLocation {
+			b.records++
 			inv.DeliveryAddresses = append(inv.DeliveryAddresses, flowgate.Address{})
 		}
 	case elInvoiceLine, elCreditNoteLine:
@@ -372,14 +383,18 @@ func (b *builder) start(s *scanner) {
 		switch {
 		case n == 3 && e == elAllowanceCharge:
 			d := details(line)
+			b.records++
 			d.AllowanceCharges = append(d.AllowanceCharges, flowgate.AllowanceCharge{})
 		case n == 3 && e == elInvoicePeriod:
 			d := details(line)
+			b.records++
 			d.Periods = append(d.Periods, flowgate.Period{})
 		case n == 4 && e == elAdditionalItemProperty && b.stack[2] == elItem:
 			d := details(line)
+			b.records++
 			d.Attributes = append(d.Attributes, flowgate.ItemAttribute{})
 		case n == 5 && e == elAddress && b.stack[2] == elDelivery && b.stack[3] == elDeliveryLocation:
+			b.records++
 			inv.DeliveryAddresses = append(inv.DeliveryAddresses, flowgate.Address{})
 		}
 	}
@@ -670,9 +685,11 @@ func (b *builder) end() {
 				line.TaxCategory.ID, line.TaxCategory.HasID = b.code(), true
 			case b.stack[3] == elStandardItemIdentification && e == elID:
 				d := details(line)
+				b.records++
 				d.StandardIDs = append(d.StandardIDs, b.identifier())
 			case b.stack[3] == elCommodityClassification && e == elItemClassificationCode:
 				d := details(line)
+				b.records++
 				d.Classifications = append(d.Classifications, flowgate.Code{Value: b.value(), ListID: b.listID, HasListID: b.hasListID})
 			case b.stack[3] == elAdditionalItemProperty && (e == elName || e == elValue):
 				d := line.Details
@@ -724,8 +741,10 @@ func (b *builder) party(p *flowgate.Party, base int, e elem, buyer bool) {
 	case 2: // Party/Agg/leaf
 		switch agg := b.stack[base+1]; {
 		case agg == elPartyIdentification && e == elID:
+			b.records++
 			p.Identifiers = append(p.Identifiers, b.identifier())
 		case agg == elPartyName && e == elName:
+			b.records++
 			p.TradingNames = append(p.TradingNames, b.value())
 		case agg == elPartyLegalEntity && e == elRegistrationName && b.first(base+1):
 			p.Name = b.value()
