@@ -25,8 +25,11 @@ validate-samples: build
 	@./$(BIN) validate -directory samples/directory $(SAMPLES); status=$$?; \
 	  if [ $$status -gt 1 ]; then exit $$status; fi
 
+# fuzz runs the reader on arbitrary bytes, then the differential test of
+# the XML scanner against xmllint (libxml2-utils).
 fuzz:
-	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./parser -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s
+	$(GO) test ./parser -run '^$$' -fuzz '^FuzzXMLLintAgreement$$' -fuzztime 60s
 
 # golden refreshes the expected outputs of the samples after a deliberate change.
 golden:

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"fmt"
 
 	"flowgate"
 )
@@ -104,7 +105,38 @@ const (
 	elPaymentMeansCode
 	elItemClassificationCode
 	elValue
+
+	elCount // number of elems, for elemSet
 )
+
+// elemSet is a set of elems.
+type elemSet [(elCount + 63) / 64]uint64
+
+func (s *elemSet) has(e elem) bool { return s[e/64]&(1<<(e%64)) != 0 }
+func (s *elemSet) add(e elem)      { s[e/64] |= 1 << (e % 64) }
+
+// singular[p] holds the children that element p may have only once, from
+// the UBL 2.1 schemas (ubl_schema.go).
+var singular = func() (t [elCount]elemSet) {
+	for p, children := range singularChildren {
+		for _, c := range children {
+			t[p].add(c)
+		}
+	}
+	return t
+}()
+
+// elemNames gives the qualified name of each elem, with the usual prefix.
+var elemNames = func() (t [elCount]string) {
+	t[elInvoice], t[elCreditNote] = "Invoice", "CreditNote"
+	for name, e := range cacElems {
+		t[e] = "cac:" + name
+	}
+	for name, e := range cbcElems {
+		t[e] = "cbc:" + name
+	}
+	return t
+}()
 
 var cacElems = map[string]elem{
 	"AccountingSupplierParty":    elAccountingSupplierParty,
@@ -194,8 +226,16 @@ var cbcElems = map[string]elem{
 // keeps the path of open elements and reads a value when a leaf closes at a
 // path it knows.
 type builder struct {
-	inv   *flowgate.Invoice
-	stack []elem
+	inv    *flowgate.Invoice
+	stack  []elem
+	frames []frame // one per stack entry
+
+	records int // records appended to the Invoice's slices, at most MaxRecords
+
+	// schemaErr is the first break of the UBL schema's cardinalities: the
+	// document is still scanned to its end, so that a malformed one is
+	// refused as such.
+	schemaErr *flowgate.FlowError
 
 	text  []byte // text of the innermost element so far
 	owned bool   // text is in tbuf, not a slice of the input
@@ -204,6 +244,12 @@ type builder struct {
 	// Attributes of the innermost start tag that matter for leaves.
 	schemeID, schemeName, currencyID, unitCode, listID string
 	hasUnitCode, hasSchemeID, hasListID                bool
+}
+
+// frame is what the builder knows of one open element besides its elem.
+type frame struct {
+	first bool    // no sibling before it had the same elem, as XPath's [1] would select it
+	seen  elemSet // known children opened so far
 }
 
 // classify names the element the scanner is on.
@@ -222,7 +268,23 @@ func (b *builder) under(d int, e elem) bool { return len(b.stack) > d && b.stack
 
 func (b *builder) start(s *scanner) {
 	e := classify(s.space, s.local)
+	if len(b.stack) == 0 { // the root, which build has checked
+		e = elInvoice
+		if b.inv.Kind == flowgate.KindCreditNote {
+			e = elCreditNote
+		}
+	}
+	first := true
+	if n := len(b.frames); n > 0 && e != elOther {
+		parent := &b.frames[n-1]
+		first = !parent.seen.has(e)
+		parent.seen.add(e)
+		if p := b.stack[n-1]; !first && singular[p].has(e) && b.schemaErr == nil {
+			b.schemaErr = repeated(e, p, s.line(s.at))
+		}
+	}
 	b.stack = append(b.stack, e)
+	b.frames = append(b.frames, frame{first: first})
 	b.text, b.owned = nil, false
 	b.schemeID, b.schemeName, b.currencyID, b.unitCode, b.listID = "", "", "", "", ""
 	b.hasUnitCode, b.hasSchemeID, b.hasListID = false, false, false
@@ -262,12 +324,16 @@ func (b *builder) start(s *scanner) {
 		case elLegalMonetaryTotal:
 			inv.Count.LegalMonetaryTotal++
 		case elTaxTotal:
+			b.records++
 			inv.TaxTotals = append(inv.TaxTotals, flowgate.TaxTotal{})
 		case elAllowanceCharge:
+			b.records++
 			inv.AllowanceCharges = append(inv.AllowanceCharges, flowgate.AllowanceCharge{})
 		case elInvoiceLine, elCreditNoteLine:
+			b.records++
 			inv.Lines = append(inv.Lines, flowgate.Line{})
 		case elBillingReference:
+			b.records++
 			inv.Preceding = append(inv.Preceding, flowgate.DocumentRef{})
 		case elAccountingSupplierParty:
 			inv.Count.AccountingSupplierParty++
@@ -276,8 +342,10 @@ func (b *builder) start(s *scanner) {
 		case elTaxRepresentativeParty:
 			inv.Count.TaxRepresentativeParty++
 		case elPaymentMeans:
+			b.records++
 			inv.PaymentMeans = append(inv.PaymentMeans, flowgate.PaymentMeans{})
 		case elInvoicePeriod:
+			b.records++
 			inv.Periods = append(inv.Periods, flowgate.Period{})
 		}
 		return
@@ -288,6 +356,7 @@ func (b *builder) start(s *scanner) {
 			case elPostalAddress:
 				p.HasAddress = true
 			case elPartyTaxScheme:
+				b.records++
 				p.TaxSchemes = append(p.TaxSchemes, flowgate.PartyTaxScheme{})
 			}
 		}
@@ -297,6 +366,7 @@ func (b *builder) start(s *scanner) {
 	case elTaxTotal:
 		if n == 3 && e == elTaxSubtotal {
 			tt := &inv.TaxTotals[len(inv.TaxTotals)-1]
+			b.records++
 			tt.Subtotals = append(tt.Subtotals, flowgate.TaxSubtotal{})
 		}
 	case elPaymentMeans:
@@ -305,6 +375,7 @@ func (b *builder) start(s *scanner) {
 		}
 	case elDelivery:
 		if n == 4 && e == elAddress && b.stack[2] == elDeliveryLocation {
+			b.records++
 			inv.DeliveryAddresses = append(inv.DeliveryAddresses, flowgate.Address{})
 		}
 	case elInvoiceLine, elCreditNoteLine:
@@ -312,18 +383,34 @@ func (b *builder) start(s *scanner) {
 		switch {
 		case n == 3 && e == elAllowanceCharge:
 			d := details(line)
+			b.records++
 			d.AllowanceCharges = append(d.AllowanceCharges, flowgate.AllowanceCharge{})
 		case n == 3 && e == elInvoicePeriod:
 			d := details(line)
+			b.records++
 			d.Periods = append(d.Periods, flowgate.Period{})
 		case n == 4 && e == elAdditionalItemProperty && b.stack[2] == elItem:
 			d := details(line)
+			b.records++
 			d.Attributes = append(d.Attributes, flowgate.ItemAttribute{})
 		case n == 5 && e == elAddress && b.stack[2] == elDelivery && b.stack[3] == elDeliveryLocation:
+			b.records++
 			inv.DeliveryAddresses = append(inv.DeliveryAddresses, flowgate.Address{})
 		}
 	}
 }
+
+// repeated reports element e written twice in p, which the schema forbids.
+func repeated(e, p elem, line int) *flowgate.FlowError {
+	return &flowgate.FlowError{Code: flowgate.CodeSchema,
+		MessageFR: fmt.Sprintf("élément %s répété dans %s (ligne %d) : le schéma UBL 2.1 n'en admet qu'un", elemNames[e], elemNames[p], line),
+		Message:   fmt.Sprintf("element %s repeated in %s (line %d): the UBL 2.1 schema allows only one", elemNames[e], elemNames[p], line)}
+}
+
+// first reports whether the element at depth d (root = 0) is the first of
+// its name in its parent: where the schema lets an aggregate repeat and
+// flowgate keeps one value, it keeps the first, as XPath reads it.
+func (b *builder) first(d int) bool { return b.frames[d].first }
 
 // details returns the line's details, creating them on first use.
 func details(line *flowgate.Line) *flowgate.LineDetails {
@@ -355,9 +442,13 @@ func (b *builder) partyOf() (*flowgate.Party, int, bool) {
 	return nil, 0, false
 }
 
-func (b *builder) addText(t []byte) {
+// addText appends a text token to the innermost element's text. A comment
+// or processing instruction splits an element's text into several tokens;
+// buffered says t lives in the scanner's buffer, which the next text
+// token overwrites, so it is copied at once.
+func (b *builder) addText(t []byte, buffered bool) {
 	switch {
-	case b.text == nil && !b.owned:
+	case b.text == nil && !b.owned && !buffered:
 		b.text = t
 	case !b.owned:
 		b.tbuf = append(append(b.tbuf[:0], b.text...), t...)
@@ -402,7 +493,9 @@ func (b *builder) period(p *flowgate.Period, e elem) {
 	case elEndDate:
 		p.EndDate, p.HasEndDate = b.value(), true
 	case elDescriptionCode:
-		p.DescriptionCode, p.HasDescriptionCode = b.value(), true
+		if b.first(len(b.stack) - 1) { // cbc:DescriptionCode may repeat
+			p.DescriptionCode, p.HasDescriptionCode = b.value(), true
+		}
 	}
 }
 
@@ -414,7 +507,9 @@ func (b *builder) allowanceCharge(ac *flowgate.AllowanceCharge, e elem) {
 	case elAmount:
 		ac.Amount = b.amount()
 	case elAllowanceChargeReason:
-		ac.Reason, ac.HasReason = b.value(), true
+		if b.first(len(b.stack) - 1) { // cbc:AllowanceChargeReason may repeat
+			ac.Reason, ac.HasReason = b.value(), true
+		}
 	case elAllowanceChargeReasonCode:
 		ac.ReasonCode, ac.HasReasonCode = b.value(), true
 	}
@@ -432,6 +527,7 @@ func (b *builder) amount() flowgate.Amount {
 func (b *builder) end() {
 	defer func() {
 		b.stack = b.stack[:len(b.stack)-1]
+		b.frames = b.frames[:len(b.frames)-1]
 		b.text, b.owned = nil, false
 	}()
 	e := b.stack[len(b.stack)-1]
@@ -548,9 +644,9 @@ func (b *builder) end() {
 		switch {
 		case depth == 2:
 			b.allowanceCharge(ac, e)
-		case depth == 3 && e == elID && b.under(2, elTaxCategory):
+		case depth == 3 && e == elID && b.under(2, elTaxCategory) && b.first(2):
 			ac.TaxCategory.ID, ac.TaxCategory.HasID = b.code(), true
-		case depth == 4 && e == elID && b.under(2, elTaxCategory) && b.under(3, elTaxScheme):
+		case depth == 4 && e == elID && b.under(2, elTaxCategory) && b.first(2) && b.under(3, elTaxScheme):
 			ac.TaxCategory.TaxScheme = b.code()
 		}
 	case elInvoiceLine, elCreditNoteLine:
@@ -585,13 +681,15 @@ func (b *builder) end() {
 			}
 		case depth == 4 && b.under(2, elItem):
 			switch {
-			case b.stack[3] == elClassifiedTaxCategory && e == elID:
+			case b.stack[3] == elClassifiedTaxCategory && e == elID && b.first(3):
 				line.TaxCategory.ID, line.TaxCategory.HasID = b.code(), true
 			case b.stack[3] == elStandardItemIdentification && e == elID:
 				d := details(line)
+				b.records++
 				d.StandardIDs = append(d.StandardIDs, b.identifier())
 			case b.stack[3] == elCommodityClassification && e == elItemClassificationCode:
 				d := details(line)
+				b.records++
 				d.Classifications = append(d.Classifications, flowgate.Code{Value: b.value(), ListID: b.listID, HasListID: b.hasListID})
 			case b.stack[3] == elAdditionalItemProperty && (e == elName || e == elValue):
 				d := line.Details
@@ -602,9 +700,9 @@ func (b *builder) end() {
 					a.Value, a.HasValue = b.value(), true
 				}
 			}
-		case depth == 4 && e == elBaseAmount && b.under(2, elPrice) && b.under(3, elAllowanceCharge):
+		case depth == 4 && e == elBaseAmount && b.under(2, elPrice) && b.under(3, elAllowanceCharge) && b.first(3):
 			details(line).GrossPrice = b.amount()
-		case depth == 5 && e == elID && b.under(2, elItem) && b.under(3, elClassifiedTaxCategory) && b.under(4, elTaxScheme):
+		case depth == 5 && e == elID && b.under(2, elItem) && b.under(3, elClassifiedTaxCategory) && b.first(3) && b.under(4, elTaxScheme):
 			line.TaxCategory.TaxScheme = b.code()
 		case depth == 6 && e == elIdentificationCode && b.under(2, elDelivery) && b.under(3, elDeliveryLocation) &&
 			b.under(4, elAddress) && b.under(5, elCountry):
@@ -626,7 +724,7 @@ func (b *builder) end() {
 			inv.Order = b.value()
 		}
 	case elContractDocumentReference:
-		if depth == 2 && e == elID && inv.Contract == "" {
+		if depth == 2 && e == elID && b.first(1) {
 			inv.Contract = b.value()
 		}
 	}
@@ -637,19 +735,20 @@ func (b *builder) end() {
 func (b *builder) party(p *flowgate.Party, base int, e elem, buyer bool) {
 	switch len(b.stack) - 1 - base {
 	case 1: // Party/leaf
-		// Keep an endpoint without scheme if there are several.
-		if e == elEndpointID && (!p.HasEndpoint || p.Endpoint.HasSchemeID) {
+		if e == elEndpointID {
 			p.Endpoint, p.HasEndpoint = b.identifier(), true
 		}
 	case 2: // Party/Agg/leaf
 		switch agg := b.stack[base+1]; {
 		case agg == elPartyIdentification && e == elID:
+			b.records++
 			p.Identifiers = append(p.Identifiers, b.identifier())
 		case agg == elPartyName && e == elName:
+			b.records++
 			p.TradingNames = append(p.TradingNames, b.value())
-		case agg == elPartyLegalEntity && e == elRegistrationName:
+		case agg == elPartyLegalEntity && e == elRegistrationName && b.first(base+1):
 			p.Name = b.value()
-		case agg == elPartyLegalEntity && e == elCompanyID:
+		case agg == elPartyLegalEntity && e == elCompanyID && b.first(base+1):
 			p.LegalID, p.HasLegalID = b.identifier(), true
 		case agg == elPartyTaxScheme && e == elCompanyID:
 			v := b.value()
