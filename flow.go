@@ -43,9 +43,6 @@ const (
 	// attempts (it crashed, panicked or ran past flow_timeout); the flow is
 	// quarantined and operators alerted.
 	CodeIncident = "FLX-INCIDENT"
-	// CodeLink: the deposited file had other hard links, so its content could
-	// change after it was checked.
-	CodeLink = "FLX-LIEN"
 	// CodeDuplicateFlow: the same partner already deposited these exact
 	// bytes; the flow is refused and its report names the original.
 	CodeDuplicateFlow = "FLX-DOUBLON"
