@@ -204,3 +204,24 @@ func TestSIGHUPDoesNotKill(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
 	}
 }
+
+// TestConfigCheckKeyFiles: config check warns of a private key readable by
+// others and of a known_hosts listing no host, before anything starts.
+func TestConfigCheckKeyFiles(t *testing.T) {
+	root := t.TempDir()
+	path := writeConfig(t, root)
+	key := filepath.Join(root, "id_ed25519")
+	hosts := filepath.Join(root, "known_hosts")
+	os.WriteFile(key, []byte("not read by config check"), 0o644)
+	os.WriteFile(hosts, []byte("# nothing yet\n"), 0o600)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "[[partners.remote]]\nhost = \"127.0.0.1\"\nuser = \"u\"\nprivate_key = %q\nknown_hosts = %q\nin_dir = \"/depot\"\n", key, hosts)
+	f.Close()
+	out, stderr, code := runCmd("config", "check", "-config", path)
+	if code != 0 || !strings.Contains(out, "private key "+key+" has mode 0644") || !strings.Contains(out, "known_hosts "+hosts+" lists no host") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"flowgate/config"
 	"flowgate/directory"
+	"flowgate/flows"
 )
 
 // runConfig dispatches `flowgate config SUBCOMMAND`.
@@ -61,6 +63,9 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "warning: %s\n", w)
 		}
 	}
+	for _, w := range keyFileWarnings(cfg) {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	structures, services := snap.Len()
 	fmt.Fprintf(stdout, "%s: ok (%d partners, directory: %d structures, %d services)\n",
 		*path, len(cfg.Partners), structures, services)
@@ -93,4 +98,20 @@ func logUncollected(log *slog.Logger, cfg config.Config, snap *directory.Snapsho
 	for _, w := range uncollected(cfg, snap) {
 		log.Warn(w)
 	}
+}
+
+// keyFileWarnings warns, as OpenSSH would complain, of each private key
+// readable by group or others (the SFTP host key, the pollers' keys) and of
+// each known_hosts that lists no host.
+func keyFileWarnings(cfg config.Config) []string {
+	var out []string
+	if cfg.SFTP.Listen != "" {
+		out = append(out, flows.KeyFileWarning(cfg.SFTP.HostKey))
+	}
+	for _, p := range cfg.Partners {
+		for _, r := range p.Remotes {
+			out = append(out, flows.KeyFileWarning(r.PrivateKey), flows.KnownHostsWarning(r.KnownHosts))
+		}
+	}
+	return slices.DeleteFunc(out, func(w string) bool { return w == "" })
 }
