@@ -24,10 +24,13 @@ type Finding struct {
 	// rule on lines failed on; empty on findings about the document.
 	Line string `json:"line,omitempty"`
 	// Position locates the occurrence a rule on a repeated group failed
-	// on, counting from 1 in document order: the invoice line (BG-25, also
-	// for its allowances and charges), the document level allowance (BG-20,
-	// among allowances) or charge (BG-21, among charges), the VAT
-	// breakdown (BG-23) or the payment instruction (BG-16); 0 otherwise.
+	// on, counting from 1 in document order among that group's: the
+	// invoice line (BG-25, also for its allowances, charges and other
+	// parts), the document level allowance (BG-20, among allowances) or
+	// charge (BG-21, among charges), the VAT breakdown (BG-23), the payment
+	// instruction (BG-16), the preceding invoice reference (BG-3), the
+	// invoicing period (BG-14) or the deliver to address (BG-15, document
+	// level and lines' together); 0 for a finding on the document.
 	Position int `json:"position,omitempty"`
 	// Omitted is set on a summary finding only: how many findings it
 	// stands for, left out of the list past a cap (see validator.MaxPerRule).

@@ -590,9 +590,9 @@ var enRules = []Rule{
 		FR: "Chaque référence à une facture antérieure (BG-3) doit contenir le numéro de cette facture (BT-25).",
 		EN: "Each Preceding Invoice reference (BG-3) shall contain a Preceding Invoice reference (BT-25).",
 		check: func(inv *flowgate.Invoice, fail func(hit)) {
-			for _, ref := range inv.Preceding {
+			for i, ref := range inv.Preceding {
 				if !ref.HasID {
-					fail(hit{})
+					fail(hit{at: onGroup, pos: i + 1, group: precedingGroup})
 				}
 			}
 		}},
@@ -610,9 +610,9 @@ var enRules = []Rule{
 		FR: "Chaque adresse de livraison (BG-15) doit contenir un code pays (BT-80).",
 		EN: "Each Deliver to address (BG-15) shall contain a Deliver to country code (BT-80).",
 		check: func(inv *flowgate.Invoice, fail func(hit)) {
-			for _, a := range inv.DeliveryAddresses {
+			for i, a := range inv.DeliveryAddresses {
 				if !a.HasCountryCode {
-					fail(hit{})
+					fail(hit{at: onGroup, pos: i + 1, group: deliveryGroup})
 				}
 			}
 		}},
@@ -851,9 +851,9 @@ var enRules = []Rule{
 		EN: "If Invoicing period (BG-14) is used, the Invoicing period start date (BT-73) or the Invoicing period end date (BT-74) shall be filled, or both.",
 		check: func(inv *flowgate.Invoice, fail func(hit)) {
 			// A period holding only the tax point date code (BT-8) passes.
-			for _, p := range inv.Periods {
+			for i, p := range inv.Periods {
 				if !p.HasStartDate && !p.HasEndDate && !p.HasDescriptionCode {
-					fail(hit{})
+					fail(hit{at: onGroup, pos: i + 1, group: periodGroup})
 				}
 			}
 		}},

@@ -34,6 +34,8 @@ type hit struct {
 	ac *flowgate.AllowanceCharge
 	st *flowgate.TaxSubtotal
 	pm *flowgate.PaymentMeans
+	// group names the repeated group pos counts when at is onGroup.
+	group *repeated
 	// note says where when no position does (a constant sentence).
 	note text
 	// detail, when set, says what was found: declared and computed
@@ -53,6 +55,16 @@ const (
 	onCharge
 	onBreakdown
 	onPayment
+	onGroup
+)
+
+// repeated is a repeated group a rule may fail on, named in both languages.
+type repeated struct{ fr, en, bg string }
+
+var (
+	precedingGroup = &repeated{"Référence à une facture antérieure", "Preceding invoice reference", "BG-3"}
+	periodGroup    = &repeated{"Période de facturation", "Invoicing period", "BG-14"}
+	deliveryGroup  = &repeated{"Adresse de livraison", "Deliver to address", "BG-15"}
 )
 
 // text is a sentence in French and in English.
@@ -138,6 +150,9 @@ func (h *hit) where() text {
 		c := clipValue(h.pm.Code)
 		return text{"Instruction de paiement en position " + n + " (BG-16, code BT-81 « " + c + " »)",
 			"Payment instruction at position " + n + " (BG-16, means code BT-81 '" + c + "')"}
+	case onGroup:
+		n := strconv.Itoa(h.pos)
+		return text{h.group.fr + " en position " + n + " (" + h.group.bg + ")", h.group.en + " at position " + n + " (" + h.group.bg + ")"}
 	}
 	return text{}
 }

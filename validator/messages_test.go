@@ -167,6 +167,15 @@ func TestFindingValueIsItsTerm(t *testing.T) {
 			taxRep(inv)
 			inv.TaxRepresentative.TaxSchemes[0].CompanyID = "1234"
 		}, want{code: "BR-CO-09", field: "BT-63", value: "1234"}},
+		{func(inv *flowgate.Invoice) {
+			inv.Preceding = []flowgate.DocumentRef{{ID: "FA-1", HasID: true}, {}}
+		}, want{code: "BR-55", field: "BT-25", pos: 2,
+			fr: []string{"Référence à une facture antérieure en position 2 (BG-3)."}, en: []string{"Preceding invoice reference at position 2 (BG-3)."}}},
+		{func(inv *flowgate.Invoice) { inv.Periods = []flowgate.Period{{}} },
+			want{code: "BR-CO-19", field: "BG-14", pos: 1, fr: []string{"Période de facturation en position 1 (BG-14)."}}},
+		{func(inv *flowgate.Invoice) {
+			inv.DeliveryAddresses = []flowgate.Address{{CountryCode: "FR", HasCountryCode: true}, {}}
+		}, want{code: "BR-57", field: "BT-80", pos: 2, en: []string{"Deliver to address at position 2 (BG-15)."}}},
 		{func(inv *flowgate.Invoice) { inv.HasDueDate = false },
 			want{code: "BR-CO-25", field: "BT-9", fr: []string{"Montant à payer BT-115 : 240.48."}, en: []string{"Amount due for payment BT-115: 240.48."}}},
 	}
