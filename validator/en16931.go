@@ -239,8 +239,8 @@ func substring2(s string) string {
 
 // allowanceRule is a rule on each document level allowance (charge false)
 // or charge (charge true): context /*/cac:AllowanceCharge[cbc:ChargeIndicator = false()|true()].
-// bad returns the value of the rule's term on ac, and whether it fails.
-func allowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowgate.AllowanceCharge) (string, bool)) Rule {
+// bad returns what the finding quotes of ac, and whether it fails.
+func allowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowgate.AllowanceCharge) (hit, bool)) Rule {
 	at := onAllowance
 	if charge {
 		at = onCharge
@@ -253,8 +253,9 @@ func allowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowgate.
 				continue
 			}
 			n++
-			if v, isBad := bad(ac); isBad {
-				fail(hit{value: v, at: at, pos: n, ac: ac})
+			if h, isBad := bad(ac); isBad {
+				h.at, h.pos, h.ac = at, n, ac
+				fail(h)
 			}
 		}
 	}}
@@ -262,8 +263,8 @@ func allowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowgate.
 
 // lineAllowanceRule is a rule on each invoice line allowance or charge:
 // context //cac:InvoiceLine/cac:AllowanceCharge[cbc:ChargeIndicator = false()|true()].
-// bad returns the value of the rule's term on ac, and whether it fails.
-func lineAllowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowgate.AllowanceCharge) (string, bool)) Rule {
+// bad returns what the finding quotes of ac, and whether it fails.
+func lineAllowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowgate.AllowanceCharge) (hit, bool)) Rule {
 	at := onLineAllowance
 	if charge {
 		at = onLineCharge
@@ -281,8 +282,9 @@ func lineAllowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowg
 					continue
 				}
 				n++
-				if v, isBad := bad(ac); isBad {
-					fail(hit{value: v, at: at, pos: i + 1, line: &inv.Lines[i], sub: n})
+				if h, isBad := bad(ac); isBad {
+					h.at, h.pos, h.line, h.sub = at, i+1, &inv.Lines[i], n
+					fail(h)
 				}
 			}
 		}
@@ -291,17 +293,17 @@ func lineAllowanceRule(id, field, fr, en string, charge bool, bad func(ac *flowg
 
 // noAmount fails an allowance or charge without an amount (BT-92, BT-99,
 // BT-136, BT-141).
-func noAmount(ac *flowgate.AllowanceCharge) (string, bool) { return "", !ac.Amount.Present }
+func noAmount(ac *flowgate.AllowanceCharge) (hit, bool) { return hit{}, !ac.Amount.Present }
 
 // noReason fails an allowance or charge with neither reason nor reason
 // code (BT-97/98, BT-104/105, BT-139/140, BT-144/145).
-func noReason(ac *flowgate.AllowanceCharge) (string, bool) { return "", !hasReason(ac) }
+func noReason(ac *flowgate.AllowanceCharge) (hit, bool) { return hit{}, !hasReason(ac) }
 
 // noVATCategory fails a document level allowance or charge without a VAT
 // category (BT-95, BT-102): the category code as written, which may be
 // there under another tax scheme than VAT.
-func noVATCategory(ac *flowgate.AllowanceCharge) (string, bool) {
-	return ac.TaxCategory.ID, !vatCategory(&ac.TaxCategory)
+func noVATCategory(ac *flowgate.AllowanceCharge) (hit, bool) {
+	return hit{value: ac.TaxCategory.ID, cat: &ac.TaxCategory}, !vatCategory(&ac.TaxCategory)
 }
 
 // eachDetail runs fn on the details of each line that has some, with the
@@ -682,10 +684,18 @@ var enRules = []Rule{
 				}
 			}
 		}},
-	eachLine("BR-CO-04", "BT-151",
-		"Chaque ligne de facture (BG-25) doit avoir un code de catégorie de TVA de l'article (BT-151).",
-		"Each Invoice line (BG-25) shall be categorized with an Invoiced item VAT category code (BT-151).",
-		func(l *flowgate.Line) (string, bool) { return l.TaxCategory.ID, !vatCategory(&l.TaxCategory) }),
+	{ID: "BR-CO-04", Field: "BT-151",
+		FR: "Chaque ligne de facture (BG-25) doit avoir un code de catégorie de TVA de l'article (BT-151).",
+		EN: "Each Invoice line (BG-25) shall be categorized with an Invoiced item VAT category code (BT-151).",
+		check: func(inv *flowgate.Invoice, fail func(hit)) {
+			for i := range inv.Lines {
+				if c := &inv.Lines[i].TaxCategory; !vatCategory(c) {
+					h := lineHit(c.ID, inv, i)
+					h.cat = c
+					fail(h)
+				}
+			}
+		}},
 	{ID: "BR-CO-09", Field: "BT-31",
 		FR: "Les numéros de TVA du vendeur (BT-31), de son représentant fiscal (BT-63) et de l'acheteur (BT-48) doivent commencer par un code pays ISO 3166-1 alpha-2 (EL pour la Grèce).",
 		EN: "The Seller VAT identifier (BT-31), the Seller tax representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48) shall have a prefix in accordance with ISO code ISO 3166-1 alpha-2 by which the country of issue may be identified. Nevertheless, Greece may use the prefix ‘EL’.",

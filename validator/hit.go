@@ -36,6 +36,9 @@ type hit struct {
 	pm *flowgate.PaymentMeans
 	// group names the repeated group pos counts when at is onGroup.
 	group *repeated
+	// cat is the VAT category a rule found missing: when it has a code
+	// under another tax scheme than VAT, the message says so.
+	cat *flowgate.TaxCategory
 	// note says where when no position does (a constant sentence).
 	note text
 	// detail, when set, says what was found: declared and computed
@@ -78,7 +81,7 @@ func (r *Rule) finding(h hit) flowgate.Finding {
 	if h.line != nil {
 		f.Line = clipValue(h.line.ID)
 	}
-	for _, t := range []text{h.where(), h.note} {
+	for _, t := range []text{h.where(), h.note, h.scheme()} {
 		f.MessageFR, f.Message = addSentence(f.MessageFR, t.fr), addSentence(f.Message, t.en)
 	}
 	if h.detail != nil {
@@ -155,6 +158,18 @@ func (h *hit) where() text {
 		return text{h.group.fr + " en position " + n + " (" + h.group.bg + ")", h.group.en + " at position " + n + " (" + h.group.bg + ")"}
 	}
 	return text{}
+}
+
+// scheme says, for a VAT category given under another tax scheme than
+// VAT, which scheme it is under.
+func (h *hit) scheme() text {
+	c := h.cat
+	if c == nil || !c.HasID || isVAT(c.TaxScheme) {
+		return text{}
+	}
+	id, ts := clipValue(c.ID), clipValue(c.TaxScheme)
+	return text{"La catégorie « " + id + " » y est donnée sous le schéma fiscal « " + ts + " » (cac:TaxScheme/cbc:ID), et non VAT",
+		"Category '" + id + "' is given there under tax scheme '" + ts + "' (cac:TaxScheme/cbc:ID), not VAT"}
 }
 
 // lineText names the line at position pos: its position and its BT-126.

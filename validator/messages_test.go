@@ -108,7 +108,9 @@ func TestFindingValueIsItsTerm(t *testing.T) {
 		{func(inv *flowgate.Invoice) {
 			inv.Lines[1].TaxCategory = flowgate.TaxCategory{ID: "S", HasID: true, TaxScheme: "GST"}
 		},
-			want{code: "BR-CO-04", field: "BT-151", value: "S", line: "2", pos: 2}},
+			want{code: "BR-CO-04", field: "BT-151", value: "S", line: "2", pos: 2,
+				fr: []string{"Ligne en position 2 (BT-126 « 2 »). La catégorie « S » y est donnée sous le schéma fiscal « GST » (cac:TaxScheme/cbc:ID), et non VAT."},
+				en: []string{"Category 'S' is given there under tax scheme 'GST' (cac:TaxScheme/cbc:ID), not VAT."}}},
 		{func(inv *flowgate.Invoice) {
 			charge(inv, true)
 			inv.AllowanceCharges = append([]flowgate.AllowanceCharge{docAC(false, "0")}, inv.AllowanceCharges...)
@@ -120,7 +122,8 @@ func TestFindingValueIsItsTerm(t *testing.T) {
 		{func(inv *flowgate.Invoice) {
 			charge(inv, false)
 			inv.AllowanceCharges[0].TaxCategory.TaxScheme = "TVA"
-		}, want{code: "BR-32", field: "BT-95", value: "S", pos: 1, fr: []string{"Remise du document en position 1 (BG-20, montant BT-92 « 10.00 »)"}}},
+		}, want{code: "BR-32", field: "BT-95", value: "S", pos: 1,
+			fr: []string{"Remise du document en position 1 (BG-20, montant BT-92 « 10.00 »). La catégorie « S » y est donnée sous le schéma fiscal « TVA »"}}},
 		{func(inv *flowgate.Invoice) {
 			charge(inv, false)
 			inv.AllowanceCharges[0].Amount = flowgate.Amount{}
