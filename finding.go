@@ -20,6 +20,18 @@ type Finding struct {
 	Value     string   `json:"value"`      // the offending value as written, when there is one
 	MessageFR string   `json:"message_fr"` // the reason, in French
 	Message   string   `json:"message"`    // the reason, in English
+	// Line is the identifier (BT-126, as written) of the invoice line a
+	// rule on lines failed on; empty on findings about the document.
+	Line string `json:"line,omitempty"`
+	// Position locates the occurrence a rule on a repeated group failed
+	// on, counting from 1 in document order among that group's: the
+	// invoice line (BG-25, also for its allowances, charges and other
+	// parts), the document level allowance (BG-20, among allowances) or
+	// charge (BG-21, among charges), the VAT breakdown (BG-23), the payment
+	// instruction (BG-16), the preceding invoice reference (BG-3), the
+	// invoicing period (BG-14) or the deliver to address (BG-15, document
+	// level and lines' together); 0 for a finding on the document.
+	Position int `json:"position,omitempty"`
 	// Omitted is set on a summary finding only: how many findings it
 	// stands for, left out of the list past a cap (see validator.MaxPerRule).
 	Omitted int `json:"omitted,omitempty"`

@@ -53,6 +53,12 @@ func (o *omission) add(f flowgate.Finding) {
 	o.fatal = o.fatal || f.Severity == flowgate.Fatal
 }
 
+// keeps reports whether the next finding of code would be kept rather
+// than counted: only those are worth their messages.
+func (fs *findings) keeps(code string) bool {
+	return fs.seen[code] < MaxPerRule && len(fs.kept) < MaxPerInvoice
+}
+
 // add keeps f, or counts it when past a cap. The value it quotes is cut to
 // MaxValue characters.
 func (fs *findings) add(f flowgate.Finding) {

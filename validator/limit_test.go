@@ -25,7 +25,7 @@ func emptyLines(n int) *flowgate.Invoice {
 func uncapped(inv *flowgate.Invoice) (map[string]int, int) {
 	count, total := map[string]int{}, 0
 	for _, r := range enRules {
-		r.check(inv, func(string) { count[r.ID]++; total++ })
+		r.check(inv, func(hit) { count[r.ID]++; total++ })
 	}
 	return count, total
 }

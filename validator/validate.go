@@ -272,8 +272,8 @@ func (c *checker) recipient(supplier string) {
 	}
 	if !st.Active {
 		c.fatal("CPP-DEST-INACTIF", "BT-46", siret,
-			"La structure destinataire "+clipValue(siret)+" ("+st.Name+") est inactive : elle ne reçoit plus de factures.",
-			"Recipient structure "+clipValue(siret)+" ("+st.Name+") is inactive: it no longer receives invoices.")
+			"La structure destinataire "+clipValue(siret)+" ("+clipValue(st.Name)+") est inactive : elle ne reçoit plus de factures.",
+			"Recipient structure "+clipValue(siret)+" ("+clipValue(st.Name)+") is inactive: it no longer receives invoices.")
 		return
 	}
 
@@ -283,8 +283,8 @@ func (c *checker) recipient(supplier string) {
 	switch {
 	case code == "" && st.ServiceRequired:
 		c.fatal("CPP-SERVICE-OBLIGATOIRE", "BT-10", "",
-			"La structure "+clipValue(siret)+" ("+st.Name+") exige un code service (BT-10, BuyerReference).",
-			"Structure "+clipValue(siret)+" ("+st.Name+") requires a service code (BT-10, BuyerReference).")
+			"La structure "+clipValue(siret)+" ("+clipValue(st.Name)+") exige un code service (BT-10, BuyerReference).",
+			"Structure "+clipValue(siret)+" ("+clipValue(st.Name)+") requires a service code (BT-10, BuyerReference).")
 	case code == ReservedService:
 		if _, public := dir.Structure(supplier); !public {
 			c.fatal("CPP-SERVICE-RESERVE", "BT-10", code,
@@ -296,12 +296,12 @@ func (c *checker) recipient(supplier string) {
 		switch {
 		case !ok:
 			c.fatal("CPP-SERVICE-INCONNU", "BT-10", code,
-				"Le code service « "+clipValue(code)+" » n'existe pas pour la structure "+clipValue(siret)+" ("+st.Name+").",
-				"Service code '"+clipValue(code)+"' does not exist for structure "+clipValue(siret)+" ("+st.Name+").")
+				"Le code service « "+clipValue(code)+" » n'existe pas pour la structure "+clipValue(siret)+" ("+clipValue(st.Name)+").",
+				"Service code '"+clipValue(code)+"' does not exist for structure "+clipValue(siret)+" ("+clipValue(st.Name)+").")
 		case !svc.Active:
 			c.fatal("CPP-SERVICE-INACTIF", "BT-10", code,
-				"Le service « "+clipValue(code)+" » ("+svc.Name+") de la structure "+clipValue(siret)+" est inactif.",
-				"Service '"+clipValue(code)+"' ("+svc.Name+") of structure "+clipValue(siret)+" is inactive.")
+				"Le service « "+clipValue(code)+" » ("+clipValue(svc.Name)+") de la structure "+clipValue(siret)+" est inactif.",
+				"Service '"+clipValue(code)+"' ("+clipValue(svc.Name)+") of structure "+clipValue(siret)+" is inactive.")
 		default:
 			engagementRequired = engagementRequired || svc.EngagementRequired
 		}
@@ -314,8 +314,8 @@ func (c *checker) recipient(supplier string) {
 				"Recipient "+clipValue(siret)+" requires an engagement number (BT-13, OrderReference/ID).")
 		case st.ServiceOrEngagementRequired && code == "":
 			c.fatal("CPP-SERVICE-OU-ENGAGEMENT", "BT-10", "",
-				"La structure "+clipValue(siret)+" ("+st.Name+") exige un code service (BT-10) ou un numéro d'engagement (BT-13).",
-				"Structure "+clipValue(siret)+" ("+st.Name+") requires a service code (BT-10) or an engagement number (BT-13).")
+				"La structure "+clipValue(siret)+" ("+clipValue(st.Name)+") exige un code service (BT-10) ou un numéro d'engagement (BT-13).",
+				"Structure "+clipValue(siret)+" ("+clipValue(st.Name)+") requires a service code (BT-10) or an engagement number (BT-13).")
 		}
 	}
 }
