@@ -315,11 +315,11 @@ func toUTF8(data []byte) ([]byte, *flowgate.FlowError) {
 	case "UTF-32":
 		return nil, unsupportedEncoding("UTF-32")
 	}
-	cm := charmapFor(enc)
-	if cm == nil {
+	sb, ok := charmapFor(enc)
+	if !ok {
 		return nil, unsupportedEncoding(enc)
 	}
-	return transcode(data, cm, enc)
+	return transcode(data, sb, enc)
 }
 
 // sniff reads the byte order mark or, without one, the first four bytes of
@@ -479,35 +479,57 @@ func lineAt(data []byte, i int) int {
 // charmaps are the single-byte encodings read besides UTF-8 and UTF-16:
 // those libxml2 (through iconv) reads too, whose lower half is ASCII (so
 // the declaration reads the same) and whose x/text table agrees with
-// iconv's, byte for byte, defined and undefined (TestCharmapsAsIconv).
-// Keys are the names golang.org/x/text/encoding/ianaindex gives them.
-var charmaps = func() map[string]*charmap.Charmap {
-	m := make(map[string]*charmap.Charmap)
-	for _, c := range []*charmap.Charmap{
-		charmap.ISO8859_1, charmap.ISO8859_2, charmap.ISO8859_3, charmap.ISO8859_4, charmap.ISO8859_5,
-		charmap.ISO8859_6, charmap.ISO8859_7, charmap.ISO8859_8, charmap.ISO8859_9, charmap.ISO8859_10,
-		charmap.ISO8859_13, charmap.ISO8859_14, charmap.ISO8859_15, charmap.ISO8859_16,
-		charmap.Windows1250, charmap.Windows1251, charmap.Windows1252, charmap.Windows1253, charmap.Windows1254,
-		charmap.Windows1255, charmap.Windows1256, charmap.Windows1257, charmap.Windows1258,
-		charmap.KOI8R, charmap.KOI8U,
-	} {
-		name, err := ianaindex.IANA.Name(c)
-		if err != nil {
-			panic("charmap without an IANA name: " + c.String())
+// glibc's iconv, byte for byte, defined and undefined (TestCharmapsAsIconv).
+// Left out where the tables differ: windows-1255 (x/text defines 0xCA) and
+// KOI8-U (x/text reads 0xAE and 0xBE as KOI8-RU does). Keys are the names
+// golang.org/x/text/encoding/ianaindex gives them.
+var charmaps = func() map[string]singleByte {
+	m := make(map[string]singleByte)
+	add := func(c1 bool, cms ...*charmap.Charmap) {
+		for _, c := range cms {
+			name, err := ianaindex.IANA.Name(c)
+			if err != nil {
+				panic("charmap without an IANA name: " + c.String())
+			}
+			m[name] = singleByte{c, c1}
 		}
-		m[name] = c
 	}
+	add(false, charmap.ISO8859_1)
+	add(true, charmap.ISO8859_2, charmap.ISO8859_3, charmap.ISO8859_4, charmap.ISO8859_5,
+		charmap.ISO8859_6, charmap.ISO8859_7, charmap.ISO8859_8, charmap.ISO8859_9, charmap.ISO8859_10,
+		charmap.ISO8859_13, charmap.ISO8859_14, charmap.ISO8859_15, charmap.ISO8859_16)
+	add(false, charmap.Windows1250, charmap.Windows1251, charmap.Windows1252, charmap.Windows1253,
+		charmap.Windows1254, charmap.Windows1256, charmap.Windows1257, charmap.Windows1258, charmap.KOI8R)
 	return m
 }()
+
+// singleByte is a single-byte encoding: x/text's table and whether bytes
+// 0x80 to 0x9F are the C1 controls U+0080 to U+009F, as ISO-8859-x reads
+// them in iconv and libxml2 (x/text leaves them undefined but in
+// ISO-8859-1).
+type singleByte struct {
+	cm *charmap.Charmap
+	c1 bool
+}
+
+// decode returns the character byte c stands for, or utf8.RuneError when
+// the encoding leaves it undefined.
+func (e singleByte) decode(c byte) rune {
+	if e.c1 && c >= 0x80 && c <= 0x9F {
+		return rune(c)
+	}
+	return e.cm.DecodeByte(c)
+}
 
 // charmapAliases are spellings iconv and libxml2 accept that the IANA
 // registry lacks, in upper case without '-', '_' or spaces.
 var charmapAliases = map[string]string{
-	"LATIN9": "ISO-8859-15", "LATIN10": "ISO-8859-16", "ISOLATIN1": "ISO_8859-1:1987",
+	"LATIN9": "ISO-8859-15", "LATIN10": "ISO-8859-16", "ISOLATIN1": "ISO-8859-1",
 }
 
-// charmapFor returns the single-byte encoding enc names, or nil.
-func charmapFor(enc string) *charmap.Charmap {
+// charmapFor returns the single-byte encoding enc names, if it is one of
+// charmaps.
+func charmapFor(enc string) (singleByte, bool) {
 	e, err := ianaindex.IANA.Encoding(enc)
 	if err != nil || e == nil {
 		compact := strings.NewReplacer("-", "", "_", "", " ", "").Replace(strings.ToUpper(enc))
@@ -518,29 +540,32 @@ func charmapFor(enc string) *charmap.Charmap {
 			e, err = ianaindex.IANA.Encoding("ISO-8859-" + compact[len("ISO8859"):])
 		case strings.HasPrefix(compact, "CP125"), strings.HasPrefix(compact, "WINDOWS125"):
 			e, err = ianaindex.IANA.Encoding("windows-" + compact[len(compact)-4:])
+		default:
+			e, err = ianaindex.IANA.Encoding(compact)
 		}
 		if err != nil || e == nil {
-			return nil
+			return singleByte{}, false
 		}
 	}
 	name, err := ianaindex.IANA.Name(e)
 	if err != nil {
-		return nil
+		return singleByte{}, false
 	}
-	return charmaps[name]
+	sb, ok := charmaps[name]
+	return sb, ok
 }
 
-// transcode maps single-byte text to UTF-8 through cm: bytes below 0x80 as
-// they are, others through its table. A byte cm leaves undefined is
+// transcode maps single-byte text to UTF-8 through sb: bytes below 0x80 as
+// they are, others through its table. A byte sb leaves undefined is
 // refused, naming it and its line.
-func transcode(data []byte, cm *charmap.Charmap, enc string) ([]byte, *flowgate.FlowError) {
+func transcode(data []byte, sb singleByte, enc string) ([]byte, *flowgate.FlowError) {
 	out := make([]byte, 0, len(data)+len(data)/8)
 	for i, c := range data {
 		if c < utf8.RuneSelf {
 			out = append(out, c)
 			continue
 		}
-		r := cm.DecodeByte(c)
+		r := sb.decode(c)
 		if r == utf8.RuneError {
 			return nil, &flowgate.FlowError{Code: flowgate.CodeEncoding,
 				MessageFR: fmt.Sprintf("ligne %d : octet 0x%02X non défini en %s", lineAt(data, i), c, clip(enc)),
