@@ -46,14 +46,20 @@ func encode(t testing.TB, e encoding.Encoding, text string) []byte {
 }
 
 var (
-	utf16LE    = unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)
-	utf16BE    = unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM)
-	bomLE      = []byte{0xFF, 0xFE}
-	bomBE      = []byte{0xFE, 0xFF}
-	bomUTF8    = []byte{0xEF, 0xBB, 0xBF}
-	catBytes   = func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-	lintLookup = func() string { p, _ := exec.LookPath("xmllint"); return p }
+	utf16LE = unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)
+	utf16BE = unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM)
+	bomLE   = []byte{0xFF, 0xFE}
+	bomBE   = []byte{0xFE, 0xFF}
+	bomUTF8 = []byte{0xEF, 0xBB, 0xBF}
 )
+
+func catBytes(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// lintLookup returns the path of xmllint, or "" when it is not installed.
+func lintLookup() string {
+	p, _ := exec.LookPath("xmllint")
+	return p
+}
 
 // lintSays writes doc to dir and returns xmllint's first error ("" when it
 // reads doc), or "no xmllint".
@@ -100,6 +106,29 @@ func TestUTF16CaseFile(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: parsed\n%+v\nwant\n%+v", name, got, want)
 		}
+	}
+}
+
+// TestUTF16FlowKeepsBytes: a UTF-16 flow is read as an XML invoice, and
+// the entry the router delivers is the file as deposited, not its UTF-8
+// reading.
+func TestUTF16FlowKeepsBytes(t *testing.T) {
+	data, err := os.ReadFile("testdata/utf16-with-bom.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Entry
+	if err := ReadFlow(bytes.NewReader(data), int64(len(data)), func(e Entry) error {
+		got = append(got, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Err != nil || got[0].Invoice == nil || got[0].Invoice.Number != "FA-2026-001" {
+		t.Fatalf("entries %+v", got)
+	}
+	if !bytes.Equal(got[0].Data, data) {
+		t.Errorf("entry data is not the file as deposited")
 	}
 }
 
