@@ -265,10 +265,10 @@ func isEncName(b []byte) bool {
 //   - UTF-16 with a byte order mark, or without one when the first bytes are
 //     "<?" in UTF-16 and the declaration names UTF-16, is decoded; an
 //     unpaired surrogate or an odd length is refused, as libxml2 refuses it.
-//   - The single-byte encodings in charmaps (ISO-8859-x, windows-125x,
-//     KOI8, DOS and Mac code pages, all ASCII-compatible) are transcoded
-//     with golang.org/x/text's tables; a byte the encoding leaves undefined
-//     is refused, as libxml2 (iconv) refuses it.
+//   - The single-byte encodings in charmaps (ISO-8859-x, windows-125x and
+//     KOI8-R, all ASCII-compatible) are transcoded with golang.org/x/text's
+//     tables; a byte the encoding leaves undefined is refused, as libxml2
+//     (iconv) refuses it.
 //
 // Everything else is FLX-ENCODAGE naming the encoding: UTF-32 (which XML
 // processors need not read and libxml2 does not), EBCDIC, the multi-byte
@@ -322,8 +322,8 @@ func toUTF8(data []byte) ([]byte, *flowgate.FlowError) {
 	return transcode(data, sb, enc)
 }
 
-// sniff reads the byte order mark or, without one, the first four bytes of
-// "<?xm" as XML 1.0 Appendix F lists them. It returns the encoding form
+// sniff reads the byte order mark or, without one, the first bytes of
+// "<?xm" as XML 1.0 Appendix F lists them ("<" alone for UTF-16). It returns the encoding form
 // they show ("" for an ASCII-compatible one without a mark) and the length
 // of the mark.
 func sniff(data []byte) (form string, bom int) {
@@ -459,8 +459,8 @@ func malformedDecl(fr, en string) *flowgate.FlowError {
 
 func unsupportedEncoding(enc string) *flowgate.FlowError {
 	return &flowgate.FlowError{Code: flowgate.CodeEncoding,
-		MessageFR: "encodage " + clip(enc) + " non pris en charge (UTF-8, UTF-16, ISO-8859-x, windows-125x ou KOI8 attendus)",
-		Message:   "unsupported encoding " + clip(enc) + " (UTF-8, UTF-16, ISO-8859-x, windows-125x or KOI8 expected)"}
+		MessageFR: "encodage " + clip(enc) + " non pris en charge (UTF-8, UTF-16, ISO-8859-x, windows-125x ou KOI8-R attendus)",
+		Message:   "unsupported encoding " + clip(enc) + " (UTF-8, UTF-16, ISO-8859-x, windows-125x or KOI8-R expected)"}
 }
 
 // clip bounds an encoding name echoed in a message to 40 bytes.
