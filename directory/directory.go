@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"flowgate"
 )
@@ -213,7 +216,9 @@ func Load(dir string) (*Snapshot, []RowError, error) {
 // structures read, or it is malformed CSV.
 //
 // The error is non-nil, and the snapshot nil, when a header is missing or
-// unreadable, a required column is missing or repeated, or a reader fails.
+// unreadable, a required column is missing or repeated, a file is not
+// UTF-8 (an [*EncodingError] naming the file and the line of the first byte
+// that is not, see there why it is not transcoded), or a reader fails.
 func Read(structures, services io.Reader) (*Snapshot, []RowError, error) {
 	l := loader{snap: &Snapshot{
 		bySIRET:   make(map[string]int32),
@@ -315,6 +320,10 @@ func (l *loader) readStructures(in io.Reader) error {
 				l.rowError(file, pe.StartLine, "malformed CSV: %v", pe.Err)
 				continue
 			}
+			var ee *EncodingError
+			if errors.As(err, &ee) {
+				return err
+			}
 			return fmt.Errorf("%s: %w", file, err)
 		}
 		if len(rec) < t.width {
@@ -386,6 +395,10 @@ func (l *loader) readServices(in io.Reader) error {
 			if errors.As(err, &pe) {
 				l.rowError(file, pe.StartLine, "malformed CSV: %v", pe.Err)
 				continue
+			}
+			var ee *EncodingError
+			if errors.As(err, &ee) {
+				return err
 			}
 			return fmt.Errorf("%s: %w", file, err)
 		}
@@ -477,6 +490,7 @@ func (l *blocks[T]) len() int { return l.n }
 // columns flowgate knows.
 type table struct {
 	r     *csv.Reader
+	file  string   // base name, for errors
 	names []string // known column names, for messages
 	cols  []int    // position in the row of each known column, -1 if absent
 	width int      // number of fields in the header
@@ -495,6 +509,11 @@ func openTable(in io.Reader, file string, names []string, required ...int) (*tab
 	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == utf8BOM {
 		br.Discard(len(utf8BOM))
 	}
+	// UTF-16 (Excel's "Unicode text") has NUL bytes, which are UTF-8: say
+	// what it is rather than report a header without Identifiant.
+	if b, err := br.Peek(2); err == nil && (string(b) == "\xff\xfe" || string(b) == "\xfe\xff") {
+		return nil, &EncodingError{File: file, Line: 1, UTF16: true}
+	}
 	r := csv.NewReader(br)
 	r.Comma = ';'
 	r.FieldsPerRecord = -1
@@ -508,7 +527,10 @@ func openTable(in io.Reader, file string, names []string, required ...int) (*tab
 	if err != nil {
 		return nil, fmt.Errorf("%s: read header: %w", file, err)
 	}
-	t := &table{r: r, names: names, cols: make([]int, len(names)), width: len(header)}
+	t := &table{r: r, file: file, names: names, cols: make([]int, len(names)), width: len(header)}
+	if err := t.checkUTF8(header); err != nil {
+		return nil, err
+	}
 	for i := range t.cols {
 		t.cols[i] = -1
 	}
@@ -539,8 +561,63 @@ func (t *table) next() ([]string, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := t.checkUTF8(rec); err != nil {
+		return nil, 0, err
+	}
 	line, _ := t.r.FieldPos(0)
 	return rec, line, nil
+}
+
+// checkUTF8 returns an *EncodingError for the first byte of rec, the
+// record just read, that is not UTF-8.
+func (t *table) checkUTF8(rec []string) error {
+	for i, f := range rec {
+		if utf8.ValidString(f) {
+			continue
+		}
+		at := 0
+		for at < len(f) {
+			r, size := utf8.DecodeRuneInString(f[at:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			at += size
+		}
+		line, _ := t.r.FieldPos(i)
+		return &EncodingError{File: t.file, Line: line + strings.Count(f[:at], "\n"), Byte: f[at]}
+	}
+	return nil
+}
+
+// EncodingError reports a directory file that is not UTF-8. It is a hard
+// error rather than a transcoding from windows-1252 (what Excel writes for
+// "CSV (séparateur : point-virgule)" on a French Windows) because a file
+// read in the wrong encoding loads without complaint, with every accented
+// name silently wrong in recipients' status files; the message names the
+// line and says how the byte reads in windows-1252, so the operator can
+// tell and save the file again as UTF-8.
+type EncodingError struct {
+	// File is the base name of the file, StructuresFile or ServicesFile.
+	File string
+	// Line is the 1-based line of the first byte that is not UTF-8.
+	Line int
+	// Byte is that byte (unset when UTF16).
+	Byte byte
+	// UTF16 reports a file starting with a UTF-16 byte order mark.
+	UTF16 bool
+}
+
+// Error formats the error as "file:line: msg", with what to do.
+func (e *EncodingError) Error() string {
+	const fix = `save it as UTF-8 (in Excel: "CSV UTF-8")`
+	if e.UTF16 {
+		return fmt.Sprintf("%s:%d: file is UTF-16, not UTF-8: %s", e.File, e.Line, fix)
+	}
+	how := "undefined in windows-1252"
+	if r := charmap.Windows1252.DecodeByte(e.Byte); r != utf8.RuneError {
+		how = fmt.Sprintf("%q in windows-1252", r)
+	}
+	return fmt.Sprintf("%s:%d: not UTF-8: byte 0x%02X (%s): %s", e.File, e.Line, e.Byte, how, fix)
 }
 
 // field returns the trimmed value of known column col in rec, or "" when

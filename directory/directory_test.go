@@ -757,3 +757,86 @@ func BenchmarkLoad100k(b *testing.B) {
 	b.ReportMetric(float64(m.HeapInuse)/1e6, "MB-live")
 	runtime.KeepAlive(snap)
 }
+
+// TestReadNotUTF8: a directory file that is not UTF-8 is a hard error
+// naming the file and the line of the first byte that is not, and how it
+// reads in windows-1252, rather than a directory loaded with wrong names.
+func TestReadNotUTF8(t *testing.T) {
+	tests := []struct {
+		name                 string
+		structures, services string
+		want                 EncodingError
+		msg                  string
+	}{
+		{
+			name:       "windows-1252 name in structures.csv",
+			structures: structHeader + siretA + ";Mairie;;;;;;;;;\n" + siretC + ";Mairie de Sainte-H\xe9l\xe8ne;;;;;;;;;\n",
+			services:   svcHeader,
+			want:       EncodingError{File: StructuresFile, Line: 3, Byte: 0xE9},
+			msg:        `structures.csv:3: not UTF-8: byte 0xE9 ('é' in windows-1252): save it as UTF-8 (in Excel: "CSV UTF-8")`,
+		},
+		{
+			name:       "quoted field over two lines in services.csv",
+			structures: structHeader + siretA + ";Mairie;;;;;;;;;\n",
+			services:   svcHeader + siretA + ";S1;Un;;\n" + siretA + ";S2;\"Service\nd'\x80tat\";;\n",
+			want:       EncodingError{File: ServicesFile, Line: 4, Byte: 0x80},
+			msg:        `services.csv:4: not UTF-8: byte 0x80 ('€' in windows-1252)`,
+		},
+		{
+			name:       "header",
+			structures: "Identifiant;Raison\xa0Sociale\n",
+			services:   svcHeader,
+			want:       EncodingError{File: StructuresFile, Line: 1, Byte: 0xA0},
+		},
+		{
+			name:       "byte undefined in windows-1252",
+			structures: structHeader + siretA + ";Mairie \x81;;;;;;;;;\n",
+			services:   svcHeader,
+			want:       EncodingError{File: StructuresFile, Line: 2, Byte: 0x81},
+			msg:        "structures.csv:2: not UTF-8: byte 0x81 (undefined in windows-1252)",
+		},
+		{
+			name:       "UTF-8 sequence cut short",
+			structures: structHeader + siretA + ";Soci\xc3;;;;;;;;;\n",
+			services:   svcHeader,
+			want:       EncodingError{File: StructuresFile, Line: 2, Byte: 0xC3},
+		},
+		{
+			name:       "in a column flowgate does not read",
+			structures: "Identifiant;Commentaire;RaisonSociale\n" + siretA + ";d\xe9j\xe0 vu;Mairie\n",
+			services:   svcHeader,
+			want:       EncodingError{File: StructuresFile, Line: 2, Byte: 0xE9},
+		},
+		{
+			name:       "UTF-16 (Excel's Unicode text)",
+			structures: structHeader,
+			services:   "\xff\xfeI\x00d\x00",
+			want:       EncodingError{File: ServicesFile, Line: 1, UTF16: true},
+			msg:        `services.csv:1: file is UTF-16, not UTF-8: save it as UTF-8 (in Excel: "CSV UTF-8")`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap, _, err := Read(strings.NewReader(tt.structures), strings.NewReader(tt.services))
+			var ee *EncodingError
+			if !errors.As(err, &ee) || *ee != tt.want || snap != nil {
+				t.Fatalf("Read: %v (%#v), want %+v", err, ee, tt.want)
+			}
+			if tt.msg != "" && !strings.HasPrefix(err.Error(), tt.msg) {
+				t.Errorf("error %q, want %q", err, tt.msg)
+			}
+		})
+	}
+	// The same through Load, which names the folder.
+	dir := t.TempDir()
+	for name, data := range map[string]string{StructuresFile: tests[0].structures, ServicesFile: tests[0].services} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := Load(dir)
+	var ee *EncodingError
+	if !errors.As(err, &ee) || !strings.Contains(err.Error(), dir+": structures.csv:3: not UTF-8") {
+		t.Errorf("Load: %v", err)
+	}
+}

@@ -12,8 +12,8 @@
 // duplicates, services of an unknown structure) are skipped and reported as
 // [RowError] values with their file and line, so one bad line in a weekly
 // export of several hundred thousand does not stop the hub. A missing file,
-// an unreadable header or a missing required column is a hard error: the
-// caller should keep the previous snapshot.
+// an unreadable header, a missing required column or a file that is not
+// UTF-8 is a hard error: the caller should keep the previous snapshot.
 //
 // The directory is authoritative for recipients: a SIRET listed in it is
 // routable even when it fails the Luhn checksum, so this package checks only

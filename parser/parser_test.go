@@ -237,7 +237,8 @@ func TestHostile(t *testing.T) {
 		{"CII invoice", `<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"/>`, flowgate.CodeType},
 		{"Invoice root in CreditNote namespace", `<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"/>`, flowgate.CodeType},
 		{"too deep", `<Invoice ` + inv + `>` + strings.Repeat("<a>", MaxDepth) + strings.Repeat("</a>", MaxDepth) + `</Invoice>`, flowgate.CodeSize},
-		{"UTF-16", "\xff\xfe<\x00I\x00", flowgate.CodeEncoding},
+		{"UTF-16 without a mark or declaration", "<\x00I\x00", flowgate.CodeEncoding},
+		{"UTF-32", "\xff\xfe\x00\x00<\x00\x00\x00", flowgate.CodeEncoding},
 		{"EBCDIC declared", `<?xml version="1.0" encoding="EBCDIC-CP-FR"?><Invoice ` + inv + `/>`, flowgate.CodeEncoding},
 	}
 	for _, tt := range tests {

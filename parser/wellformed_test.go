@@ -95,13 +95,16 @@ var (
 		`<?xml version="1.1"?>`, `<?xml version="1."?>`, `<?xml version="1.5" encoding='UTF-8'?>`,
 		"<?xml\tversion=\"1.0\"\r\n?>", "\xEF\xBB\xBF<?xml version=\"1.0\"?>", `<?xml version="1.0" encoding="US-ASCII"?>`,
 		`<?xml version="1.0" encoding="ISO-8859-1"?>`, `<?xml version="1.0" encoding="ISO-8859-15"?>`,
-		`<?xml version="1.0" encoding="windows-1252"?>`}
+		`<?xml version="1.0" encoding="windows-1252"?>`, `<?xml version="1.0" encoding="ISO-8859-2"?>`,
+		`<?xml version="1.0" encoding="ISO-8859-7"?>`, `<?xml version="1.0" encoding="windows-1251"?>`,
+		`<?xml version="1.0" encoding="KOI8-R"?>`, `<?xml version="1.0" encoding="latin9"?>`}
 	genBadDecls = []string{`<?xml version="2.0"?>`, `<?xml version="1.x"?>`, `<?xml encoding="UTF-8"?>`,
 		`<?xml version="1.0" standalone="maybe"?>`, `<?xml version="1.0" standalone="yes" encoding="UTF-8"?>`,
 		`<?xml version="1.0" foo="bar"?>`, `<?xml version="1.0"encoding="UTF-8"?>`, `<?xml VERSION="1.0"?>`,
 		`<?xml version="1.0" encoding=""?>`, ` <?xml version="1.0"?>`, `<?xml version="1.0'?>`, `<?xml version="01.0"?>`,
 		`<?xml version="1.0" version="1.0"?>`, `<?xml version="1.0" encoding="1abc"?>`, `<?xml version="1.0" standalone="YES"?>`,
-		`<?xml version="1.0" ?><?xml version="1.0"?>`, `<?xml?>`, `<?xml version=1.0?>`, `<?xml version="1.0" standalone=""?>`}
+		`<?xml version="1.0" ?><?xml version="1.0"?>`, `<?xml?>`, `<?xml version=1.0?>`, `<?xml version="1.0" standalone=""?>`,
+		"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-16\"?>", `<?xml version="1.0" encoding="UTF-16"?>`}
 	genLocals = []string{"a", "Invoice", "b-c", "d.e", "_f", "é", "Ωmega", "名前", "a·b", "x\u0300", "A1",
 		"\U00010000x", "\u200Cz", "\u037Fa", "x\u203F", "\u2070", "\uFDF0b"}
 	genBadLocals = []string{"1a", "-a", ".a", "·a", "\u0300a", "a×", "×", "a\u037Eb", "\u037E", "a\u2000b",
