@@ -224,7 +224,11 @@ func IntegrationCDAR(rep flowgate.FlowReport, at time.Time) []CDARStatus {
 			reasons = append(reasons, CDARReason{Code: r, Text: f.Code + " : " + cmp.Or(f.MessageFR, f.Message)})
 		}
 		st.Code, st.Reasons = "213", reasons
-		if _, err := time.Parse(time.DateOnly, inv.IssueDate); err != nil || strings.TrimSpace(inv.Number) == "" {
+		_, dateErr := time.Parse(time.DateOnly, inv.IssueDate)
+		if dateErr != nil || strings.TrimSpace(inv.Number) == "" {
+			if dateErr != nil {
+				st.InvoiceDate = ""
+			}
 			text := "Facture illisible : numéro (BT-1) ou date (BT-2) absent ou invalide"
 			if len(reasons) > 0 {
 				text = reasons[0].Text
