@@ -46,7 +46,7 @@ type CDARStatus struct {
 	// (BT-3). For a 501, InvoiceNumber is the file or archive entry that
 	// could not be read, and the date may be empty. TypeCode is written
 	// only when the French rules admit it (BR-FR-04: the hub's types);
-	// empty is 380.
+	// empty is 380, but for a 501, where it is left out.
 	InvoiceNumber, InvoiceDate, TypeCode string
 
 	// The seller (BT-29 SIRET, 14 digits, or a SIREN of 9): named by SIREN
@@ -339,7 +339,10 @@ func (st CDARStatus) render() (cdarAck, string, *cdarParty, error) {
 	case roleSeller:
 		issuer = &cdarParty{GlobalIDs: seller.GlobalIDs[:1], Name: seller.Name, Role: roleSeller}
 	}
-	typeCode := cmp.Or(st.TypeCode, "380")
+	typeCode := st.TypeCode
+	if typeCode == "" && !unreadable { // a file that could not be read may be no invoice at all
+		typeCode = "380"
+	}
 	if !frenchTypeCodes[typeCode] {
 		typeCode = ""
 	}

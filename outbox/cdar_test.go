@@ -518,3 +518,50 @@ func TestSplitCDAR(t *testing.T) {
 		t.Errorf("groups %v, want %v", got, want)
 	}
 }
+
+// TestCDARGolden freezes two messages a reader can look at: a flow's
+// integration result (accepted, rejected, unreadable) and a recipient's
+// suspension. Both are also in TestCDARConformance's checks.
+func TestCDARGolden(t *testing.T) {
+	integration, err := CDAR(cdarEnv, IntegrationCDAR(flowgate.FlowReport{
+		File:   "lot.zip",
+		Errors: []flowgate.FlowError{{Code: "FLX-XML", Entry: "lot/f3.xml", MessageFR: "ligne 3 : balise <b> non fermée"}},
+		Invoices: []flowgate.InvoiceReport{
+			{Entry: "lot/f1.xml", Number: "FA-1", IssueDate: "2026-11-20", TypeCode: "380",
+				SupplierSIRET: supplierSIRET, RecipientSIRET: recipientSIRET, Verdict: flowgate.Accepted},
+			{Entry: "lot/f2.xml", Number: "FA-2", IssueDate: "2026-11-20", TypeCode: "380",
+				SupplierSIRET: supplierSIRET, RecipientSIRET: recipientSIRET, Verdict: flowgate.Rejected,
+				Findings: []flowgate.Finding{
+					{Code: "CPP-SERVICE-INCONNU", Severity: flowgate.Fatal, MessageFR: "Le code service « ACHATS » n'existe pas"},
+					{Code: "BR-CO-15", Severity: flowgate.Fatal, MessageFR: "BT-112 ≠ BT-109 + BT-110"},
+				}},
+		},
+	}, cdarAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := CDARFromInvoiceStatus(hubStatus("06"), "380")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suspension, err := CDAR(cdarEnv, []CDARStatus{st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]byte{"cdar_integration.xml": integration, "cdar_suspension.xml": suspension} {
+		path := filepath.Join("testdata", name)
+		if *update {
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create it)", err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s differs from the golden file (run with -update after a deliberate change):\n%s", name, got)
+		}
+	}
+}
