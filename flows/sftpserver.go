@@ -987,9 +987,12 @@ func (m *mailboxFS) Filecmd(r *sftp.Request) error {
 		switch {
 		case name == "":
 			return m.refuse("rm", r.Filepath, denied("%s is a folder", r.Filepath))
-		case area == "in":
+		case area == "in" && !Ignored(name):
 			return m.refuse("rm", r.Filepath, denied("files in /in belong to the hub once there"))
 		}
+		// In /in, only what the hub never takes: the partner's own
+		// unfinished uploads (temporary names), which count against its
+		// pending bytes until removed or expired.
 		p := filepath.Join(m.dir(area), name)
 		fi, err := os.Lstat(p)
 		if err != nil {
@@ -1036,7 +1039,9 @@ func (m *mailboxFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		}
 		var out listing
 		for _, e := range entries {
-			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			// Hidden names elsewhere are the hub's temp files; in /in they
+			// are the partner's unfinished uploads, which it must see.
+			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") && area != "in" {
 				continue
 			}
 			if fi, err := e.Info(); err == nil {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,6 +190,36 @@ func TestSFTPClientPatterns(t *testing.T) {
 	}
 	if err := sc.Remove("/in/f.xml"); err == nil {
 		t.Error("remove from /in allowed")
+	}
+	// An unfinished upload (a temporary name the hub never takes) is the
+	// partner's: listed, even hidden, and removable, so that it can free
+	// its pending bytes.
+	for _, tmp := range []string{"/in/.g.xml", "/in/g.xml.part"} {
+		w, err := sc.Create(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("<x/>"))
+		w.Close()
+	}
+	listed, err := sc.ReadDir("/in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, fi := range listed {
+		names = append(names, fi.Name())
+	}
+	if !slices.Contains(names, ".g.xml") || !slices.Contains(names, "g.xml.part") {
+		t.Errorf("/in lists %v, want the unfinished uploads", names)
+	}
+	for _, tmp := range []string{"/in/.g.xml", "/in/g.xml.part"} {
+		if err := sc.Remove(tmp); err != nil {
+			t.Errorf("remove %s: %v", tmp, err)
+		}
+	}
+	if left, _ := os.ReadDir(f.mb.In("P1")); len(left) != 1 {
+		t.Errorf("in/ holds %d files, want f.xml alone", len(left))
 	}
 	// An upload over an existing name in in/ is refused at once, the
 	// file kept; so is one whose name appears while it is sent.

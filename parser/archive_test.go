@@ -119,6 +119,7 @@ func TestEmptyArchive(t *testing.T) {
 		"tar.gz, folders": makeTarGz(t, member{name: "lot/", mode: tar.TypeDir}),
 		"tar":             makeTar(t, member{name: "lot/", mode: tar.TypeDir}),
 		"empty gzip":      gzipped(t, nil),
+		"empty tar":       make([]byte, 10240), // what `tar -cf x.tar -T /dev/null` writes
 	} {
 		var got []Entry
 		ReadFlow(bytes.NewReader(data), int64(len(data)), func(e Entry) error { got = append(got, e); return nil })

@@ -358,3 +358,26 @@ func TestCharmapsAsIconv(t *testing.T) {
 		}
 	}
 }
+
+// TestUndeclaredNotUTF8Hint: latin-1 bytes in a document that declares no
+// encoding say how to fix it; in one that declares UTF-8 they do not.
+func TestUndeclaredNotUTF8Hint(t *testing.T) {
+	body := "<Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\"><a>caf\xe9</a></Invoice>"
+	for _, tt := range []struct {
+		doc  string
+		hint bool
+	}{
+		{body, true},
+		{"<?xml version=\"1.0\"?>\n" + body, true},
+		{"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + body, false},
+	} {
+		_, err := ParseBytes([]byte(tt.doc))
+		fe, ok := err.(*flowgate.FlowError)
+		if !ok || fe.Code != flowgate.CodeXML {
+			t.Fatalf("%q: %v, want FLX-XML", tt.doc[:20], err)
+		}
+		if got := strings.Contains(fe.MessageFR, "déclarez-le") && strings.Contains(fe.Message, "declare it"); got != tt.hint {
+			t.Errorf("%q: hint %v, want %v: %s", tt.doc[:20], got, tt.hint, fe.MessageFR)
+		}
+	}
+}

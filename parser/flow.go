@@ -76,12 +76,19 @@ func Detect(head []byte) Container {
 		return ContainerZip
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		return ContainerTarGz
-	case isTarHeader(head):
+	case isTarHeader(head), isEmptyTar(head):
 		return ContainerTar
 	case bytes.HasPrefix(head, []byte("%PDF-")):
 		return ContainerPDF
 	}
 	return ContainerXML
+}
+
+// isEmptyTar reports whether b starts with a zero block, as the end of a tar
+// archive does (`tar -cf x.tar -T /dev/null` writes two of them and nothing
+// else): no document starts with 512 NUL bytes.
+func isEmptyTar(b []byte) bool {
+	return len(b) >= 512 && !slices.ContainsFunc(b[:512], func(c byte) bool { return c != 0 })
 }
 
 // isTarHeader reports whether b starts with a POSIX (ustar) or GNU tar
@@ -447,7 +454,10 @@ func readZipEntry(l *limits, f *zip.File) error {
 		return l.refuse(Entry{Name: name, Err: archiveError(name,
 			fmt.Sprintf("entrée illisible : %d octets annoncés, %d lus", f.UncompressedSize64, len(data)),
 			fmt.Sprintf("unreadable entry: %d bytes declared, %d read", f.UncompressedSize64, len(data)))})
-	case f.CRC32 != 0 && crc32.ChecksumIEEE(data) != f.CRC32:
+	case crc32.ChecksumIEEE(data) != f.CRC32:
+		// Always checked: archive/zip skips a zero CRC (a writer that put it
+		// in a data descriptor), but the central directory, read here,
+		// always holds the real one.
 		return l.refuse(Entry{Name: name, Err: archiveError(name,
 			"entrée illisible : somme de contrôle CRC-32 fausse", "unreadable entry: wrong CRC-32 checksum")})
 	}

@@ -77,7 +77,15 @@ func prepare(data []byte) ([]byte, *flowgate.FlowError) {
 	}
 	if at, ok := checkChars(data); !ok {
 		s := &scanner{data: data}
-		return nil, s.syntax(at, "caractère interdit ou UTF-8 invalide", "forbidden character or invalid UTF-8").flowError()
+		fr, en := "caractère interdit ou UTF-8 invalide", "forbidden character or invalid UTF-8"
+		if r, _ := utf8.DecodeRune(data[at:]); r == utf8.RuneError && declaredEncoding(data) == "" {
+			// Bytes that are not UTF-8 in a document that names no
+			// encoding: most often latin-1 or windows-1252 from an older
+			// billing system, which must then say so.
+			fr += " : le document ne déclare pas d'encodage, il doit donc être en UTF-8 ; s'il est en ISO-8859-1 ou windows-1252, déclarez-le (<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>)"
+			en += ": the document declares no encoding, so it must be UTF-8; if it is ISO-8859-1 or windows-1252, declare it (<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>)"
+		}
+		return nil, s.syntax(at, fr, en).flowError()
 	}
 	return data, nil
 }
@@ -574,4 +582,16 @@ func transcode(data []byte, sb singleByte, enc string) ([]byte, *flowgate.FlowEr
 		out = utf8.AppendRune(out, r)
 	}
 	return out, nil
+}
+
+// declaredEncoding returns the encoding named by the XML declaration at the
+// start of data (after a UTF-8 byte order mark), or "".
+func declaredEncoding(data []byte) string {
+	data = bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF"))
+	decl, ok := xmlDecl(data)
+	if !ok {
+		return ""
+	}
+	enc, _, _ := parseXMLDecl(decl)
+	return enc
 }

@@ -85,6 +85,8 @@ func version() string {
 	parts := []string{"flowgate " + v}
 	if rev != "" {
 		parts = append(parts, "revision "+rev+dirty)
+	} else {
+		parts = append(parts, "revision unknown (built without version control information: use make build)")
 	}
 	if at != "" {
 		parts = append(parts, at)

@@ -225,3 +225,31 @@ func TestConfigCheckKeyFiles(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// TestFreshRootMode: a root the daemon creates is 0711 whatever the umask,
+// so that local partners' accounts can reach their in/ through it.
+func TestFreshRootMode(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	root := filepath.Join(t.TempDir(), "hub")
+	release, err := lockRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	fi, err := os.Stat(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o711 {
+		t.Errorf("fresh root mode %04o, want 0711", got)
+	}
+}
+
+// TestFlowListStatus: an unknown -status is a usage error, not an empty list.
+func TestFlowListStatus(t *testing.T) {
+	_, stderr, code := runCmd("flow", "list", "-config", "x.toml", "-status", "bogus")
+	if code != 2 || !strings.Contains(stderr, `-status "bogus" is none of IN_INTEGRE`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}

@@ -259,6 +259,8 @@ func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, ready c
 	select {
 	case <-stopped:
 	case <-cctx.Done():
+		log.Info("stopping: intake closed, the round in progress finishes within shutdown_timeout (a second signal aborts)",
+			"shutdown_timeout", cfg.ShutdownTimeout.Duration.String())
 		select {
 		case <-stopped:
 		case <-time.After(cfg.ShutdownTimeout.Duration):

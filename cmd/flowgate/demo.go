@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"flowgate"
 	"flowgate/config"
@@ -63,7 +64,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Root, 0o711); err != nil {
 		return err
 	}
 
@@ -181,7 +182,13 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 	}
 	out := flows.Mailboxes{Root: cfg.Root}.Out("FOURN01")
 	files, _ := filepath.Glob(filepath.Join(out, "CR_*.json"))
-	type row struct{ head, why string }
+	// A flow's rows keep the order of its report: its invoices in archive
+	// order, then what could not be read.
+	type row struct {
+		file      string
+		order     int
+		head, why string
+	}
 	var rows []row
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -208,7 +215,7 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 			where[inv.Entry+"\x00"+inv.Number] = filepath.Dir(inv.Location) + "/"
 		}
 		if flow.DuplicateOf != "" {
-			rows = append(rows, row{flow.FileName + "  " + string(cr.Status),
+			rows = append(rows, row{flow.FileName, 0, flow.FileName + "  " + string(cr.Status),
 				"FLX-DOUBLON: same bytes as flow " + flow.DuplicateOf + ", not processed again"})
 			continue
 		}
@@ -226,7 +233,7 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 					dest = returns + "/"
 				}
 			}
-			rows = append(rows, row{joinCols(name, "unreadable", arrow(dest)), e.Code + ": " + e.MessageFR})
+			rows = append(rows, row{flow.FileName, len(rows), joinCols(name, "unreadable", arrow(dest)), e.Code + ": " + e.MessageFR})
 		}
 		for _, inv := range cr.Invoices {
 			name := flow.FileName
@@ -247,7 +254,7 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 				}
 				why = strings.Join(codes, " ") + ": " + inv.Findings[0].MessageFR
 			}
-			rows = append(rows, row{joinCols(name, inv.Number, string(inv.Verdict), arrow(dest)), why})
+			rows = append(rows, row{flow.FileName, -len(cr.Invoices) - 1 + len(rows), joinCols(name, inv.Number, string(inv.Verdict), arrow(dest)), why})
 		}
 	}
 	for _, p := range cfg.Partners {
@@ -263,11 +270,18 @@ func printJourney(ctx context.Context, w io.Writer, cfg config.Config) error {
 	}
 	fmt.Fprintln(w)
 	// By file name: the order a reader looks for.
-	sort.Slice(rows, func(i, j int) bool { return rows[i].head < rows[j].head })
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].file != rows[j].file {
+			return rows[i].file < rows[j].file
+		}
+		return rows[i].order < rows[j].order
+	})
 	for _, r := range rows {
 		fmt.Fprintln(w, clip(r.head, demoWidth))
 		if r.why != "" {
-			fmt.Fprintln(w, clip("    "+r.why, demoWidth))
+			for _, line := range wrap(r.why, demoWidth-4, 2) {
+				fmt.Fprintln(w, "    "+line)
+			}
 		}
 	}
 	return nil
@@ -288,6 +302,22 @@ func arrow(dest string) string {
 		return ""
 	}
 	return "→ " + dest
+}
+
+// wrap splits s into at most n lines of width columns (runes), at spaces,
+// the last clipped.
+func wrap(s string, width, n int) []string {
+	var lines []string
+	for len(lines) < n-1 && utf8.RuneCountInString(s) > width {
+		r := []rune(s)
+		cut := width
+		for cut > width/2 && r[cut] != ' ' {
+			cut--
+		}
+		lines = append(lines, strings.TrimRight(string(r[:cut]), " "))
+		s = strings.TrimLeft(string(r[cut:]), " ")
+	}
+	return append(lines, clip(s, width))
 }
 
 // clip cuts s to width columns (runes), marking the cut with "…".

@@ -83,6 +83,11 @@ func openStoreOf(ctx context.Context, path string, stderr io.Writer) (*store.SQL
 	return st, cfg, nil
 }
 
+// listStatuses are what `flow list -status` takes: the flow statuses and
+// the store's states.
+var listStatuses = []string{string(flowgate.FlowIntegrated), string(flowgate.FlowPartial), string(flowgate.FlowRejected),
+	store.StatePlanned, store.StateDone, store.StateQuarantined}
+
 func runFlowList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("flow list", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file (TOML)")
@@ -102,11 +107,19 @@ func runFlowList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprint(stderr, "flowgate flow list: -config FILE is required, -format is text or json, -since is positive\n\n"+usageFlow)
 		return exitError{2}
 	}
-	st, _, err := openStoreOf(ctx, *path, stderr)
+	if *status != "" && !slices.Contains(listStatuses, *status) {
+		fmt.Fprintf(stderr, "flowgate flow list: -status %q is none of %s\n", *status, strings.Join(listStatuses, ", "))
+		return exitError{2}
+	}
+	st, cfg, err := openStoreOf(ctx, *path, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if *partner != "" && !slices.ContainsFunc(cfg.Partners, func(p config.Partner) bool { return p.ID == *partner }) {
+		fmt.Fprintf(stderr, "flowgate flow list: no partner %q in %s\n", *partner, *path)
+		return exitError{2}
+	}
 	f := store.FlowFilter{Partner: *partner, Status: *status, Limit: *limit}
 	if *since > 0 {
 		f.FromID = time.Now().Add(-*since).UTC().Format(flows.FlowIDLayout)
@@ -254,7 +267,11 @@ func runFlowShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			if inv.Entry != "" {
 				name = inv.Entry + " " + name
 			}
-			fmt.Fprintf(stdout, "  %s: %s → %s [%s]\n", name, inv.Verdict, inv.Location, strings.Join(inv.Statuses, " "))
+			statuses := ""
+			if len(inv.Statuses) > 0 {
+				statuses = " [" + strings.Join(inv.Statuses, " ") + "]"
+			}
+			fmt.Fprintf(stdout, "  %s: %s → %s%s\n", name, inv.Verdict, inv.Location, statuses)
 		}
 	}
 	return nil

@@ -150,6 +150,9 @@ func TestFlowCommands(t *testing.T) {
 	if stdout, _, _ := runCmd("flow", "list", "-since", "1h", "-status", "done", "-partner", "FOURN01", "-config", path); !strings.Contains(stdout, first) {
 		t.Errorf("flow list -since 1h -status done -partner FOURN01:\n%s", stdout)
 	}
+	if _, stderr, code := runCmd("flow", "list", "-partner", "NOPE", "-config", path); code != 2 || !strings.Contains(stderr, `no partner "NOPE"`) {
+		t.Errorf("flow list -partner NOPE: exit %d, %s", code, stderr)
+	}
 
 	// show: from the store, whatever became of out/.
 	outs, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/FOURN01/out/*"))

@@ -24,8 +24,16 @@ const lockName = "flowgate.lock"
 // The lock goes with the process (the kernel drops it on exit, even on
 // SIGKILL); release closes it earlier.
 func lockRoot(root string) (release func(), err error) {
-	if err := os.MkdirAll(root, 0o750); err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
+	// A root made here gets the mode the mailboxes want (0711: traversed by
+	// local partners' accounts, listed by none), whatever the umask; one
+	// that exists is the mailboxes' set-up to check.
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(root, 0o711); err != nil {
+			return nil, fmt.Errorf("lock: %w", err)
+		}
+		if err := os.Chmod(root, 0o711); err != nil {
+			return nil, fmt.Errorf("lock: %w", err)
+		}
 	}
 	path := filepath.Join(root, lockName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
