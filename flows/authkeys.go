@@ -62,6 +62,9 @@ var noopOptions = map[string]bool{
 // ParseAuthorizedKeys reads them. An empty file, a line that is not a key
 // and an option flowgate does not implement are errors naming the file
 // and line.
+//
+// With an error, the keys of the lines that were read are returned too
+// (for reports only: a file with an error must not be used).
 func LoadAuthorizedKeys(path string) ([]AuthorizedKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -69,7 +72,7 @@ func LoadAuthorizedKeys(path string) ([]AuthorizedKey, error) {
 	}
 	keys, err := ParseAuthorizedKeys(path, data)
 	if err != nil {
-		return nil, err
+		return keys, err // the good lines too, so that every problem can be reported at once
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("authorized keys %s: no key", path)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +17,8 @@ import (
 	"time"
 
 	"flowgate/config"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // TestFlagsAnywhere: flags after positional arguments count as before them;
@@ -251,5 +255,50 @@ func TestFlowListStatus(t *testing.T) {
 	_, stderr, code := runCmd("flow", "list", "-config", "x.toml", "-status", "bogus")
 	if code != 2 || !strings.Contains(stderr, `-status "bogus" is none of IN_INTEGRE`) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestConfigCheckAllAtOnce: a missing directory, a bad authorized_keys line
+// and the same key in two partners' files are reported together.
+func TestConfigCheckAllAtOnce(t *testing.T) {
+	root := t.TempDir()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := string(ssh.MarshalAuthorizedKey(sk))
+	a, b := filepath.Join(root, "a.pub"), filepath.Join(root, "b.pub")
+	os.WriteFile(a, []byte(line+"command=\"/bin/sh\" "+line), 0o600)
+	os.WriteFile(b, []byte(line), 0o600)
+	cfg := fmt.Sprintf(`root = %q
+directory = %q
+[sftp]
+listen = "127.0.0.1:42999"
+host_key = %q
+[[partners]]
+id = "FOURN01"
+name = "A"
+sirets = [%q]
+authorized_keys = %q
+[[partners]]
+id = "FOURN02"
+name = "B"
+sirets = [%q]
+authorized_keys = %q
+`, filepath.Join(root, "hub"), filepath.Join(root, "nowhere"), filepath.Join(root, "host_key"), crashSupplier, a, crashSupplier, b)
+	path := filepath.Join(root, "flowgate.toml")
+	os.WriteFile(path, []byte(cfg), 0o644)
+	_, stderr, code := runCmd("config", "check", "-config", path)
+	for _, want := range []string{"directory:", "option command is not supported", "authorized for two partners: FOURN01"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
 	}
 }

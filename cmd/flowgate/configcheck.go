@@ -42,22 +42,27 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, err)
 		return exitError{2}
 	}
+	// Every problem at once: the directory and the keys are read even when
+	// the other fails.
+	failed := false
 	snap, rowErrs, err := directory.Load(cfg.Directory)
 	if err != nil {
 		fmt.Fprintf(stderr, "directory: %v\n", err)
-		return exitError{2}
+		failed = true
 	}
 	for _, re := range rowErrs {
 		fmt.Fprintf(stdout, "warning: directory row skipped: %v\n", re)
 	}
-	for _, w := range uncollected(cfg, snap) {
-		fmt.Fprintf(stdout, "warning: %s\n", w)
+	if snap != nil {
+		for _, w := range uncollected(cfg, snap) {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
+		}
 	}
 	if cfg.SFTP.Listen != "" {
 		keys, err := partnerKeys(cfg)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
-			return exitError{2}
+			failed = true
 		}
 		for _, w := range expiredKeys(keys, time.Now()) {
 			fmt.Fprintf(stdout, "warning: %s\n", w)
@@ -65,6 +70,9 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	for _, w := range keyFileWarnings(cfg) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	if failed {
+		return exitError{2}
 	}
 	structures, services := snap.Len()
 	fmt.Fprintf(stdout, "%s: ok (%d partners, directory: %d structures, %d services)\n",

@@ -112,9 +112,8 @@ func partnerKeys(cfg config.Config) ([]flows.PartnerKeys, error) {
 		k, err := flows.LoadAuthorizedKeys(p.AuthorizedKeys)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("partner %s: %w", p.ID, err))
-			continue
 		}
-		keys[i].Keys = k
+		keys[i].Keys = k // with an error, still checked for conflicts: every problem at once
 	}
 	if err := flows.KeyConflicts(keys); err != nil {
 		errs = append(errs, err)
