@@ -836,7 +836,8 @@ func (r *Router) invoiceRow(p *plan, line *flowgate.InvoiceReport, seq int, dir,
 	}
 	return store.Invoice{FlowID: p.FlowID, Seq: seq, Entry: line.Entry, Number: line.Number,
 		SupplierSIRET: line.SupplierSIRET, RecipientSIRET: line.RecipientSIRET, IssueYear: year,
-		Verdict: string(line.Verdict), Location: filepath.Join(dir, name)}
+		Verdict: string(line.Verdict), Location: filepath.Join(dir, name),
+		IssueDate: line.IssueDate, TypeCode: line.TypeCode, ServiceCode: line.ServiceCode, Engagement: line.Engagement}
 }
 
 // rel is a folder of the root, relative to it.
