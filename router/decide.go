@@ -47,6 +47,7 @@ type decided struct {
 	dupOf  *plan               // the original, for a duplicate flow
 	report []byte              // the report as its JSON CR says it, for the store
 	traces []trace             // each invoice and where it went, logged once the plan is saved
+	status *statusDecision     // a status flow's report and changes; nil for an invoice flow
 }
 
 // trace is one invoice of a decided flow and where it goes, relative to
@@ -126,7 +127,8 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 	// it); a shutdown past its drain leaves the flows not yet started for
 	// the next start, and saves those decided.
 	dctx := context.WithoutCancel(ctx)
-	seen := &roundSeen{bySHA: map[string]*decided{}, reprocess: map[string]bool{}}
+	seen := &roundSeen{bySHA: map[string]*decided{}, reprocess: map[string]bool{},
+		delivered: map[string][]store.Invoice{}, partnerOf: map[string]string{}, status: map[string]string{}}
 	hist := &history{ctx: dctx, store: r.cfg.Store, mem: validator.MemoryHistory{}}
 	var notMine []string // tried, failed for a reason not their own
 	// fault records a flow's own failure: the flow failed, or it is
@@ -161,6 +163,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 		switch {
 		case err == nil:
 			batch = append(batch, d)
+			seen.remember(d)
 			if key := d.plan.Partner + " " + d.plan.SHA256; d.plan.DuplicateOf == "" && d.plan.ReprocessOf == "" && d.plan.SHA256 != "" && seen.bySHA[key] == nil {
 				seen.bySHA[key] = d
 			}
@@ -602,6 +605,10 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 		p.ReprocessOf = of
 	}
 
+	if data, ok := statusEntry(prep); ok {
+		return r.decideStatus(ctx, p, sender, data, seen)
+	}
+
 	deadline := time.Now().Add(r.cfg.FlowTimeout - prep.spent)
 	in := validator.Input{Directory: r.cfg.Directory, History: hist,
 		Sender: &validator.Sender{ID: sender.ID, SIRETs: sender.SIRETs}}
@@ -736,6 +743,9 @@ func (r *Router) render(d *decided) (err error) {
 			r.cfg.Log.Error("panic while rendering a flow's status files", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		}
 	}()
+	if d.status != nil {
+		return r.renderStatus(d)
+	}
 	if d.sender != nil {
 		if err := r.statusFiles(d.plan, d.sender, d.rep, d.names, ""); err != nil {
 			return err
@@ -802,6 +812,12 @@ func clipName(s string, n int) string {
 type roundSeen struct {
 	bySHA     map[string]*decided // partner + " " + SHA-256
 	reprocess map[string]bool     // partner + " " + name
+	// For status flows: the invoices accepted in the round (by supplier
+	// SIRET + "\x00" + number, in order), the partner of each of its
+	// flows, and the statuses set in the round (by invoiceKey).
+	delivered map[string][]store.Invoice
+	partnerOf map[string]string
+	status    map[string]string
 }
 
 // reprocessRequested returns the flow an operator asked to run again as
