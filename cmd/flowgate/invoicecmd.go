@@ -314,8 +314,8 @@ func operatorStatusXML(hubID, supplier, number, date, status, comment, mandate s
 	clean := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 	d := doc{Envelope: envelope{Order: 1, Params: []param{{"0001", "DtPrd", now.Format(time.DateOnly)}, {"0002", "IdFlx", "OPERATEUR"}},
 		Receiver: hubID, Sender: hubID}, Statuses: statuses{Count: 1, Units: []unit{{Order: 1, Supplier: party{Type: 1, ID: clean(supplier)}, Debtor: party{Type: 1}, Code: clean(status),
-			Comment: clean(comment), Stamp: now.Format("2006-01-02T15:04:05.000Z07:00"), Number: clean(number), Date: clean(date),
-			Mandate: clean(mandate)}}}}
+		Comment: clean(comment), Stamp: now.Format("2006-01-02T15:04:05.000Z07:00"), Number: clean(number), Date: clean(date),
+		Mandate: clean(mandate)}}}}
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
 	enc := xml.NewEncoder(&buf)
