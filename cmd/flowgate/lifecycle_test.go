@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"flowgate/config"
+	"flowgate/internal/corpus"
+)
+
+// lifecycleDaemon starts the daemon with a supplier's partner (FOURN01),
+// the recipient's (VALMONT) and a partner collecting another recipient
+// (DEPT), all taking CPPStatut and JSON.
+func lifecycleDaemon(t *testing.T) (string, config.Config, *syncBuffer, func()) {
+	t.Helper()
+	root := t.TempDir()
+	dir, _ := filepath.Abs("../../samples/directory")
+	text := fmt.Sprintf(`root = %q
+directory = %q
+settle = "100ms"
+rescan = "1s"
+shutdown_timeout = "10s"
+
+[[partners]]
+id = "FOURN01"
+name = "Fournitures Durand"
+sirets = [%q]
+
+[[partners]]
+id = "VALMONT"
+name = "Commune de Valmont"
+receives = [%q]
+
+[[partners]]
+id = "DEPT"
+name = "Département"
+receives = ["22000002000010"]
+`, filepath.Join(root, "hub"), dir, crashSupplier, crashRecipient)
+	path := filepath.Join(root, "flowgate.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("daemon: %v", err)
+	}
+	return path, cfg, logs, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	}
+}
+
+// depositAs puts a file in a partner's in/ (temporary name, then rename).
+func depositAs(t *testing.T, cfg config.Config, partner, name string, data []byte) {
+	t.Helper()
+	in := filepath.Join(cfg.Root, "partners", partner, "in")
+	if err := os.WriteFile(filepath.Join(in, "."+name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(in, "."+name), filepath.Join(in, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// awaitFile waits for one file of a partner's out/ matching pattern and
+// returns its path.
+func awaitFile(t *testing.T, cfg config.Config, logs *syncBuffer, partner, pattern string) string {
+	t.Helper()
+	var got []string
+	waitUntil(t, logs, 20*time.Second, partner+" "+pattern, func() bool {
+		got, _ = filepath.Glob(filepath.Join(cfg.Root, "partners", partner, "out", pattern))
+		return len(got) > 0
+	})
+	return got[0]
+}
+
+type statusCRTest struct {
+	FlowID  string `json:"flow_id"`
+	Status  string `json:"flow_status"`
+	Updates []struct {
+		SupplierSIRET string `json:"supplier_siret"`
+		Number        string `json:"number"`
+		Status        string `json:"status"`
+		Verdict       string `json:"verdict"`
+		Findings      []struct {
+			Code      string `json:"code"`
+			Severity  string `json:"severity"`
+			MessageFR string `json:"message_fr"`
+		} `json:"findings"`
+	} `json:"updates"`
+}
+
+// sendStatuses deposits a status flow as partner and returns its JSON CR,
+// checking its CPPStatut twin against the schema.
+func sendStatuses(t *testing.T, cfg config.Config, logs *syncBuffer, partner, name string, units ...string) statusCRTest {
+	t.Helper()
+	depositAs(t, cfg, partner, name, []byte(statusDocT(units...)))
+	p := awaitFile(t, cfg, logs, partner, "CR_*_"+name+".json")
+	corpus.ValidateCPPStatut(t, []string{strings.TrimSuffix(p, ".json") + ".xml"})
+	data, _ := os.ReadFile(p)
+	var cr statusCRTest
+	if err := json.Unmarshal(data, &cr); err != nil {
+		t.Fatalf("%s: %v\n%s", p, err, data)
+	}
+	return cr
+}
+
+func statusDocT(units ...string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?>
+<CPPStatut><Enveloppe><EnveloppeUnitaire NumOrdre="1"><Parametres>
+<ParametreIndiv NumOrdre="0001"><Code>DtPrd</Code><Valeurparametre>2026-11-27</Valeurparametre></ParametreIndiv>
+<ParametreIndiv NumOrdre="0002"><Code>IdFlx</Code><Valeurparametre>X1</Valeurparametre></ParametreIndiv>
+</Parametres><Partenaires><Recepteur><Id>FLOWGATE</Id></Recepteur><Emetteur><Id>VALMONT</Id></Emetteur></Partenaires></EnveloppeUnitaire></Enveloppe>
+<CPPFactureStatuts compteur="` + fmt.Sprint(len(units)) + `">` + strings.Join(units, "\n") + `</CPPFactureStatuts></CPPStatut>
+`
+}
+
+// unitT is one CPPFactureStatutUnitaire for invoice number of the test
+// supplier; date "" leaves DateFacture out.
+func unitT(number, date, code, comment, mandate string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<CPPFactureStatutUnitaire NumOrdre="1"><Fournisseur><TypeIdentifiant>1</TypeIdentifiant><Identifiant>%s</Identifiant><RaisonSociale>Durand</RaisonSociale></Fournisseur>`, crashSupplier)
+	fmt.Fprintf(&b, `<Debiteur><TypeIdentifiant>1</TypeIdentifiant><Identifiant>%s</Identifiant></Debiteur><DonneesStatut><IdStatut>%s</IdStatut>`, crashRecipient, code)
+	if comment != "" {
+		fmt.Fprintf(&b, "<Commentaire>%s</Commentaire>", comment)
+	}
+	fmt.Fprintf(&b, "<Horodatage>2026-11-27T10:00:00.000+01:00</Horodatage><IdFacture>%s</IdFacture>", number)
+	if date != "" {
+		fmt.Fprintf(&b, "<DateFacture>%s</DateFacture>", date)
+	}
+	if mandate != "" {
+		fmt.Fprintf(&b, "<IdMandatDP>%s</IdMandatDP>", mandate)
+	}
+	b.WriteString("</DonneesStatut></CPPFactureStatutUnitaire>")
+	return b.String()
+}
+
+func verdicts(cr statusCRTest) string {
+	var out []string
+	for _, u := range cr.Updates {
+		s := u.Number + ":" + u.Status + ":" + u.Verdict
+		for _, f := range u.Findings {
+			s += ":" + f.Code
+		}
+		out = append(out, s)
+	}
+	return cr.Status + " " + strings.Join(out, " ")
+}
+
+// supplierStatuses reads a status flow's FACT_<flow>_STATUTS.json in a
+// partner's out/ ("" when there is none), checking its XML twin.
+func supplierStatuses(t *testing.T, cfg config.Config, partner, flowID string) string {
+	t.Helper()
+	base := filepath.Join(cfg.Root, "partners", partner, "out", "FACT_"+flowID+"_STATUTS")
+	data, err := os.ReadFile(base + ".json")
+	if errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(base + ".xml"); err == nil {
+			t.Errorf("%s.xml without its JSON", base)
+		}
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	corpus.ValidateCPPStatut(t, []string{base + ".xml"})
+	var doc struct {
+		Statuses []struct {
+			Code, InvoiceNumber, Comment, MandateID string
+		} `json:"statuses"`
+	}
+	// The JSON keys are snake_case: decode them by hand.
+	var raw struct {
+		Statuses []map[string]any `json:"statuses"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	_ = doc
+	var out []string
+	for _, s := range raw.Statuses {
+		line := fmt.Sprintf("%v:%v", s["invoice_number"], s["code"])
+		if c, ok := s["comment"]; ok {
+			line += fmt.Sprintf(":%v", c)
+		}
+		if m, ok := s["mandate_id"]; ok {
+			line += fmt.Sprintf(":%v", m)
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, " ")
+}
+
+func invoiceT(t *testing.T, number string) []byte {
+	t.Helper()
+	tmpl, err := os.ReadFile("../../samples/flows/facture-acceptee.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Replace(tmpl, []byte("FA-2026-0001"), []byte(number), 1)
+}
+
+// TestStatusFlows plays the recipient's side of the lifecycle through the
+// running daemon with real files: 03 → 06 (with its comment) → 04; 03 →
+// 05 → 03 (a rejection undone) → 11 by an operator; a refused transition,
+// an unknown invoice, a wrong date, a partner that does not collect the
+// recipient, a missing comment, the same update twice; the supplier's
+// partner hears of every change, in files that validate.
+func TestStatusFlows(t *testing.T) {
+	path, cfg, logs, stop := lifecycleDaemon(t)
+	defer stop()
+	for _, n := range []string{"LC-1", "LC-2"} {
+		depositAs(t, cfg, "FOURN01", n+".xml", invoiceT(t, n))
+		awaitFile(t, cfg, logs, "FOURN01", "FACT_*_"+n+".xml.json")
+	}
+
+	cr := sendStatuses(t, cfg, logs, "VALMONT", "s1.xml",
+		unitT("LC-1", "2026-11-02", "06", "bon de livraison manquant", ""),
+		unitT("LC-2", "", "05", "montant erroné", ""),
+		unitT("LC-9", "", "07", "", ""),
+		unitT("LC-1", "", "11", "", ""),
+		unitT("LC-2", "2025-11-02", "07", "", ""),
+		unitT("LC-1", "", "04", "", ""),
+		unitT("LC-1", "", "01", "", ""))
+	want := "IN_INTEGRE_PARTIEL LC-1:06:applied LC-2:05:applied LC-9:07:refused:CPP-STATUT-FACTURE-INCONNUE " +
+		"LC-1:11:refused:CPP-STATUT-TRANSITION LC-2:07:refused:CPP-STATUT-FACTURE-INCONNUE LC-1:04:refused:CPP-STATUT-COMMENTAIRE " +
+		"LC-1:01:refused:CPP-STATUT-CODE"
+	if got := verdicts(cr); got != want {
+		t.Fatalf("status flow 1:\n got %s\nwant %s", got, want)
+	}
+	if m := cr.Updates[3].Findings[0].MessageFR; !strings.Contains(m, "06 (Suspendue)") || !strings.Contains(m, "11 (Mise en paiement)") {
+		t.Errorf("transition message names both statuses: %s", m)
+	}
+	if got := supplierStatuses(t, cfg, "FOURN01", cr.FlowID); got != "LC-1:06:bon de livraison manquant LC-2:05:montant erroné" {
+		t.Errorf("supplier's status file: %s", got)
+	}
+	if got := supplierStatuses(t, cfg, "VALMONT", cr.FlowID); got != "" {
+		t.Errorf("the recipient's partner is told what it set itself: %s", got)
+	}
+
+	// A partner that does not collect the recipient may not touch it.
+	cr = sendStatuses(t, cfg, logs, "DEPT", "s2.xml", unitT("LC-1", "", "07", "", ""))
+	if got := verdicts(cr); got != "IN_REJETE LC-1:07:refused:CPP-STATUT-NON-HABILITE" {
+		t.Errorf("status flow of another partner: %s", got)
+	}
+
+	// The rejection was a mistake: undone (05 → 03); the suspension is
+	// sent again (harmless), then turned into a recycle (06 → 04).
+	cr = sendStatuses(t, cfg, logs, "VALMONT", "s3.xml",
+		unitT("LC-2", "", "03", "rejet par erreur", ""),
+		unitT("LC-1", "", "06", "bon de livraison manquant", ""),
+		unitT("LC-1", "", "04", "mauvais service", ""))
+	if got := verdicts(cr); got != "IN_INTEGRE LC-2:03:applied LC-1:06:applied:CPP-STATUT-INCHANGE LC-1:04:applied" {
+		t.Errorf("status flow 3: %s", got)
+	}
+	if got := supplierStatuses(t, cfg, "FOURN01", cr.FlowID); got != "LC-2:03:rejet par erreur LC-1:04:mauvais service" {
+		t.Errorf("supplier's status file: %s", got)
+	}
+
+	// An operator sets 11 (paid by direct debit, left at 03) on behalf of
+	// the recipient, through the daemon; then a transition it may not make.
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"invoice", "status", "-config", path, crashSupplier, "LC-2", "11", "-comment", "payée par prélèvement"}, &out, &errb)
+	if err != nil || !strings.Contains(out.String(), "appliqué") {
+		t.Fatalf("invoice status: %v\n%s%s", err, out.String(), errb.String())
+	}
+	out.Reset()
+	err = run(context.Background(), []string{"invoice", "status", "-config", path, "-comment", "x", crashSupplier, "LC-2", "07"}, &out, &errb)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out.String(), "CPP-STATUT-TRANSITION") {
+		t.Fatalf("refused invoice status: %v\n%s%s", err, out.String(), errb.String())
+	}
+	if err := run(context.Background(), []string{"invoice", "status", "-config", path, crashSupplier, "LC-2"}, &out, &errb); !errors.As(err, &ee) || ee.code != 2 {
+		t.Errorf("usage: %v", err)
+	}
+	// The recipient's partner hears of what the operator set on its behalf.
+	if got, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/VALMONT/out/FACT_*_STATUTS.json")); len(got) != 1 {
+		t.Errorf("recipient's status files: %v", got)
+	}
+
+	// The whole story.
+	out.Reset()
+	if err := run(context.Background(), []string{"invoice", "show", "-config", path, "-format", "json", crashSupplier, "LC-2"}, &out, &errb); err != nil {
+		t.Fatalf("invoice show: %v %s", err, errb.String())
+	}
+	var s invoiceStory
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	var hist []string
+	for _, e := range s.History {
+		hist = append(hist, e.Status+"/"+e.By)
+	}
+	if s.Status != "11" || s.IssueDate != "2026-11-02" || s.TypeCode != "380" || s.RecipientSIRET != crashRecipient ||
+		strings.Join(hist, " ") != "01/hub 03/hub 05/VALMONT 03/VALMONT 11/operator" ||
+		s.History[2].Comment != "montant erroné" || s.History[1].Location == "" || s.History[2].LabelFR != "Rejetée" {
+		t.Errorf("invoice show: %s", out.String())
+	}
+	for _, key := range []string{`"supplier_siret"`, `"engagement"`, `"credited_by": []`, `"credits": null`, `"label_fr"`, `"recipient_siret"`, `"location"`, `"mandate"`} {
+		if !strings.Contains(out.String(), key) {
+			t.Errorf("invoice show JSON lacks %s", key)
+		}
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"invoice", "show", "-config", path, crashSupplier, "LC-1"}, &out, &errb); err != nil ||
+		!strings.Contains(out.String(), "04 À recycler") || !strings.Contains(out.String(), "« mauvais service »") {
+		t.Errorf("invoice show text: %v\n%s", err, out.String())
+	}
+	if err := run(context.Background(), []string{"invoice", "show", "-config", path, crashSupplier, "LC-404"}, &out, &errb); !errors.As(err, &ee) || ee.code != 1 {
+		t.Errorf("unknown invoice: %v", err)
+	}
+
+	// Every status file written validates.
+	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/*.xml"))
+	corpus.ValidateCPPStatut(t, xmls)
+}
