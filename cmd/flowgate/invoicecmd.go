@@ -177,12 +177,17 @@ type statusAnswer struct {
 	FlowID  string               `json:"flow_id"`
 	Status  flowgate.FlowStatus  `json:"flow_status"`
 	Errors  []flowgate.FlowError `json:"errors"`
-	Updates []struct {
-		Number   string             `json:"number"`
-		Status   string             `json:"status"`
-		Verdict  string             `json:"verdict"`
-		Findings []flowgate.Finding `json:"findings"`
-	} `json:"updates"`
+	Updates []statusUpdateLine   `json:"updates"`
+}
+
+// statusUpdateLine is one update of a status flow's CR.
+type statusUpdateLine struct {
+	SupplierSIRET string             `json:"supplier_siret"`
+	Number        string             `json:"number"`
+	IssueDate     string             `json:"issue_date,omitempty"`
+	Status        string             `json:"status"`
+	Verdict       string             `json:"verdict"`
+	Findings      []flowgate.Finding `json:"findings"`
 }
 
 func runInvoiceStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -257,6 +257,13 @@ func TestStatusFlows(t *testing.T) {
 		t.Errorf("the recipient's partner is told what it set itself: %s", got)
 	}
 
+	// flow show tells a status flow's updates.
+	var shown bytes.Buffer
+	if err := run(context.Background(), []string{"flow", "show", "-config", path, cr.FlowID}, &shown, &shown); err != nil ||
+		!strings.Contains(shown.String(), "LC-9 → 07: refused") || !strings.Contains(shown.String(), "CPP-STATUT-FACTURE-INCONNUE") {
+		t.Errorf("flow show of a status flow: %v\n%s", err, shown.String())
+	}
+
 	// A partner that does not collect the recipient may not touch it.
 	cr = sendStatuses(t, cfg, logs, "DEPT", "s2.xml", unitT("LC-1", "", "07", "", ""))
 	if got := verdicts(cr); got != "IN_REJETE LC-1:07:refused:CPP-STATUT-NON-HABILITE" {
