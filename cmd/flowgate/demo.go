@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -103,11 +104,42 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	// The recipient's accounting suspends one delivered invoice: a status
+	// flow in VALMONT's in/, which the supplier's partner hears of.
+	mb := flows.Mailboxes{Root: cfg.Root}
+	doc, err := demoSuspension()
+	if err != nil {
+		return err
+	}
+	if err := depositNoReplace(mb.In("VALMONT"), "statuts-valmont.xml", doc); err != nil {
+		return err
+	}
+	for {
+		entries, _ := os.ReadDir(archive)
+		if len(entries) >= dropped+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			<-done
+			return fmt.Errorf("demo: the status flow did not finish in time")
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			<-done
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	stop()
 	if err := <-done; err != nil {
 		return err
 	}
 	if err := printJourney(ctx, stdout, cfg); err != nil {
+		return err
+	}
+	if err := printLifecycle(ctx, stdout, cfg); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "\nMailboxes:")
@@ -116,6 +148,46 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *keep {
 		fmt.Fprintln(stdout, "\nroot kept:", root)
+	}
+	return nil
+}
+
+// demoSupplier, demoInvoice: the sample invoice the demo's recipient suspends.
+const (
+	demoSupplier = "81000001000019"
+	demoInvoice  = "FA-2026-0001"
+)
+
+// demoSuspension is VALMONT's status flow: FA-2026-0001 suspended (06),
+// its delivery note missing.
+func demoSuspension() ([]byte, error) {
+	doc, err := operatorStatusXML("VALMONT", demoSupplier, demoInvoice, "2026-11-02", "06", "bon de livraison manquant", "")
+	if err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// printLifecycle prints what became of the demo's status flow and the
+// suspended invoice's story.
+func printLifecycle(ctx context.Context, w io.Writer, cfg config.Config) error {
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, ok, err := story(ctx, st, demoSupplier, demoInvoice)
+	if err != nil || !ok {
+		return cmp.Or(err, fmt.Errorf("demo: invoice %s not found", demoInvoice))
+	}
+	fmt.Fprintln(w, "\nLifecycle: VALMONT deposits statuts-valmont.xml (CPPStatut) and suspends "+demoInvoice+"; FOURN01 is told")
+	fmt.Fprintln(w, "  (partners/FOURN01/out/FACT_<flow>_STATUTS.xml). `flowgate invoice show` tells its story:")
+	for _, e := range s.History {
+		line := fmt.Sprintf("  %s  %s %s, by %s", e.At.UTC().Format(time.RFC3339), e.Status, e.LabelFR, e.By)
+		if e.Comment != "" {
+			line += " « " + e.Comment + " »"
+		}
+		fmt.Fprintln(w, clip(line, demoWidth))
 	}
 	return nil
 }
