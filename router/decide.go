@@ -26,6 +26,7 @@ import (
 	"flowgate"
 	"flowgate/flows"
 	"flowgate/internal/fsx"
+	"flowgate/lifecycle"
 	"flowgate/outbox"
 	"flowgate/parser"
 	"flowgate/store"
@@ -129,7 +130,8 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 	dctx := context.WithoutCancel(ctx)
 	seen := &roundSeen{bySHA: map[string]*decided{}, reprocess: map[string]bool{},
 		delivered: map[string][]store.Invoice{}, partnerOf: map[string]string{}, status: map[string]string{}}
-	hist := &history{ctx: dctx, store: r.cfg.Store, mem: validator.MemoryHistory{}}
+	hist := &history{ctx: dctx, store: r.cfg.Store, mem: validator.MemoryHistory{},
+		reopen: map[validator.DuplicateKey]store.Invoice{}, orig: map[validator.DuplicateKey]store.Invoice{}}
 	var notMine []string // tried, failed for a reason not their own
 	// fault records a flow's own failure: the flow failed, or it is
 	// quarantined (returned) at its last attempt.
@@ -374,13 +376,37 @@ type history struct {
 	store Store
 	mem   validator.MemoryHistory
 	err   error
+	// reopen: numbers whose newest accepted deposit waits at 04 or 06 for
+	// its supplier (see reopen); orig: the newest accepted deposit of
+	// numbers seen as duplicates, to compare them with.
+	reopen map[validator.DuplicateKey]store.Invoice
+	orig   map[validator.DuplicateKey]store.Invoice
 }
 
+// Seen reports whether an invoice with this key was accepted before, in
+// the round or in the store; but not when its newest deposit waits at 04
+// (à recycler) or 06 (suspendue): deposited again, it reopens it.
 func (h *history) Seen(k validator.DuplicateKey) bool {
 	if h.mem.Seen(k) {
 		return true
 	}
 	seen, err := h.store.Accepted(h.ctx, k.SupplierSIRET, k.Number, k.Year)
+	if err == nil && seen {
+		var invs []store.Invoice
+		if invs, err = h.store.Delivered(h.ctx, k.SupplierSIRET, k.Number, ""); err == nil {
+			for _, inv := range invs {
+				if inv.IssueYear != k.Year {
+					continue
+				}
+				if inv.Status == lifecycle.Recycle || inv.Status == lifecycle.Suspended {
+					h.reopen[k] = inv
+					return false
+				}
+				h.orig[k] = inv
+				break
+			}
+		}
+	}
 	if err != nil && h.err == nil {
 		h.err = err
 	}
@@ -613,7 +639,7 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 	in := validator.Input{Directory: r.cfg.Directory, History: hist,
 		Sender: &validator.Sender{ID: sender.ID, SIRETs: sender.SIRETs}}
 	d = &decided{plan: p, sender: sender}
-	b := &planBuilder{r: r, d: d, now: now, returns: r.rel(r.mb.Returns(sender.ID)), name: c.Name}
+	b := &planBuilder{r: r, d: d, now: now, returns: r.rel(r.mb.Returns(sender.ID)), name: c.Name, hist: hist}
 	var rep flowgate.FlowReport
 	if prep.entries != nil {
 		check := validator.NewFlowCheck(c.Name, in)
@@ -690,30 +716,42 @@ type planBuilder struct {
 	seq      int    // index of the next entry
 	returned bool   // an entry went back on its own
 	names    []partyNames
+	hist     *history // the round's, for re-deposits (see reopen); nil: none
 }
 
 func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 	seq, p, d := b.seq, b.d.plan, b.d
 	b.seq++
+	orig, reopened := b.reopen(e, line)
 	if e.Invoice != nil {
 		t := e.Invoice.Totals
 		b.names = append(b.names, partyNames{supplier: e.Invoice.Seller.Name, recipient: e.Invoice.Buyer.Name,
 			country: e.Invoice.Seller.CountryCode, taxExclusive: t.TaxExclusive.Raw, taxInclusive: t.TaxInclusive.Raw,
-			payable: t.Payable.Raw, currency: e.Invoice.Currency})
+			payable: t.Payable.Raw, currency: e.Invoice.Currency, completed: reopened && orig.Status == lifecycle.Suspended})
 	}
 	switch {
 	case line != nil && line.Verdict == flowgate.Accepted:
 		dir, name := b.r.delivery(p, line, e.Name, seq)
 		p.Writes = append(p.Writes, write{Dir: dir, Name: name, Entry: seq, SHA256: sum(e.Data)})
 		p.Held += int64(len(e.Data))
-		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, dir, name))
+		row := b.r.invoiceRow(p, line, seq, dir, name)
+		if e.Invoice != nil {
+			row.Currency, row.Amounts = e.Invoice.Currency, amountsOf(e.Invoice)
+		}
+		d.invs = append(d.invs, row)
 		t := trace{line: line, where: filepath.Join(dir, name)}
 		if b.r.recipient[line.RecipientSIRET] == nil {
 			t.portal = line.RecipientSIRET
 		}
 		d.traces = append(d.traces, t)
-		d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: b.now},
-			store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: b.now})
+		if reopened && orig.Status == lifecycle.Suspended {
+			// Completed: 12, delivered again to the same recipient.
+			d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: lifecycle.Completed, At: b.now})
+		} else {
+			// New, or recycled (04 → 01 → 03, routed afresh).
+			d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: b.now},
+				store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: b.now})
+		}
 	case e.Data != nil && e.Name != "":
 		// A rejected or unreadable archive member goes back as its own file.
 		name := returnName(p.FlowID, seq, e.Name)
@@ -946,6 +984,7 @@ type partyNames struct {
 	supplier, recipient, country        string
 	taxExclusive, taxInclusive, payable string
 	currency                            string
+	completed                           bool // a suspended invoice deposited again: 12, not 01 and 03
 }
 
 // reportName names a status file of a flow for its sender: kind ("CR",
@@ -1018,7 +1057,13 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, 
 		}
 		deposited, available := st, st
 		deposited.Code, available.Code = "01", "03"
-		toSupplier = append(toSupplier, deposited, available)
+		if i < len(names) && names[i].completed {
+			// Completed (12): supplier and recipient alike hear of it.
+			available.Code = lifecycle.Completed
+			toSupplier = append(toSupplier, available)
+		} else {
+			toSupplier = append(toSupplier, deposited, available)
+		}
 		if rp := r.recipient[line.RecipientSIRET]; rp != nil && (rp.CPPStatut || rp.JSON) {
 			toRecipient[rp.ID] = append(toRecipient[rp.ID], available)
 		}

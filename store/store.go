@@ -67,6 +67,11 @@ type Invoice struct {
 	TypeCode       string // BT-3
 	ServiceCode    string // BT-10 (or the buyer's contact id)
 	Engagement     string // BT-13
+	Currency       string // BT-5
+	// Amounts are the document totals BT-106 to BT-115 as written,
+	// "BT-106=200.40;BT-109=200.40;..." (present ones only): a recycled or
+	// completed invoice must keep them, a duplicate is compared to them.
+	Amounts string
 	// Status is the invoice's current lifecycle status (DOMAIN.md §7):
 	// the code of its last status event, "" for a rejected invoice. Kept
 	// by SavePlans from the statuses it saves.
@@ -242,6 +247,8 @@ var migrations = []string{
 	ALTER TABLE invoices ADD COLUMN service_code TEXT NOT NULL DEFAULT '';
 	ALTER TABLE invoices ADD COLUMN engagement TEXT NOT NULL DEFAULT '';
 	ALTER TABLE invoices ADD COLUMN status TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN currency TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN amounts TEXT NOT NULL DEFAULT '';
 	UPDATE invoices SET status = '03' WHERE verdict = 'accepted';
 	CREATE TABLE status_events (
 		flow_id TEXT NOT NULL REFERENCES flows (id),
@@ -345,10 +352,10 @@ func (s *SQLite) SavePlans(ctx context.Context, b PlanBatch) error {
 		}
 		for _, inv := range b.Invoices {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO invoices (flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
-				issue_date, type_code, service_code, engagement, status)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')`,
+				issue_date, type_code, service_code, engagement, status, currency, amounts)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)`,
 				inv.FlowID, inv.Seq, inv.Entry, inv.Number, inv.SupplierSIRET, inv.RecipientSIRET, inv.IssueYear, inv.Verdict, inv.Location,
-				inv.IssueDate, inv.TypeCode, inv.ServiceCode, inv.Engagement); err != nil {
+				inv.IssueDate, inv.TypeCode, inv.ServiceCode, inv.Engagement, inv.Currency, inv.Amounts); err != nil {
 				return fmt.Errorf("invoice %s/%d: %w", inv.FlowID, inv.Seq, err)
 			}
 		}
@@ -624,7 +631,7 @@ func (s *SQLite) MaxFlowID(ctx context.Context) (string, error) {
 }
 
 const invoiceColumns = `flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
-	issue_date, type_code, service_code, engagement, status`
+	issue_date, type_code, service_code, engagement, status, currency, amounts`
 
 func scanInvoices(rows *sql.Rows) ([]Invoice, error) {
 	defer rows.Close()
@@ -632,7 +639,7 @@ func scanInvoices(rows *sql.Rows) ([]Invoice, error) {
 	for rows.Next() {
 		var inv Invoice
 		if err := rows.Scan(&inv.FlowID, &inv.Seq, &inv.Entry, &inv.Number, &inv.SupplierSIRET, &inv.RecipientSIRET, &inv.IssueYear, &inv.Verdict, &inv.Location,
-			&inv.IssueDate, &inv.TypeCode, &inv.ServiceCode, &inv.Engagement, &inv.Status); err != nil {
+			&inv.IssueDate, &inv.TypeCode, &inv.ServiceCode, &inv.Engagement, &inv.Status, &inv.Currency, &inv.Amounts); err != nil {
 			return nil, err
 		}
 		out = append(out, inv)

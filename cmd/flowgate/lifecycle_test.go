@@ -340,3 +340,162 @@ func TestStatusFlows(t *testing.T) {
 	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/*.xml"))
 	corpus.ValidateCPPStatut(t, xmls)
 }
+
+func sample(t *testing.T, name, number string) []byte {
+	t.Helper()
+	data, err := os.ReadFile("../../samples/flows/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"FA-2026-0001", "FA-2026-0002", "FA-2026-0003"} {
+		data = bytes.Replace(data, []byte("<cbc:ID>"+n+"</cbc:ID>"), []byte("<cbc:ID>"+number+"</cbc:ID>"), 1)
+	}
+	if !bytes.Contains(data, []byte(number)) {
+		t.Fatalf("%s: no number replaced", name)
+	}
+	return data
+}
+
+// crOf waits for the JSON CR of a flow deposited by FOURN01 under name and
+// returns its one invoice's verdict and codes, "accepted" or
+// "rejected:CODE,...".
+func crOf(t *testing.T, cfg config.Config, logs *syncBuffer, name string) (string, map[string]any) {
+	t.Helper()
+	p := awaitFile(t, cfg, logs, "FOURN01", "CR_*_"+name+".json")
+	data, _ := os.ReadFile(p)
+	var cr struct {
+		FlowID   string `json:"flow_id"`
+		Invoices []map[string]any
+	}
+	if err := json.Unmarshal(data, &cr); err != nil || len(cr.Invoices) != 1 {
+		t.Fatalf("%s: %v\n%s", p, err, data)
+	}
+	inv := cr.Invoices[0]
+	v := inv["verdict"].(string)
+	for _, f := range inv["findings"].([]any) {
+		if f.(map[string]any)["severity"] == "fatal" {
+			v += ":" + f.(map[string]any)["code"].(string)
+		}
+	}
+	inv["flow_id"] = cr.FlowID
+	return v, inv
+}
+
+func historyOf(t *testing.T, path, number string) (invoiceStory, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"invoice", "show", "-config", path, "-format", "json", crashSupplier, number}, &out, &errb); err != nil {
+		t.Fatalf("invoice show %s: %v %s", number, err, errb.String())
+	}
+	var s invoiceStory
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	var h []string
+	for _, e := range s.History {
+		h = append(h, e.Status+"@"+e.RecipientSIRET[:2])
+	}
+	return s, strings.Join(h, " ")
+}
+
+// TestRecycleAndComplete plays the supplier's answers through the running
+// daemon: an invoice sent to the wrong SIRET (04) deposited again, same
+// number, to the right one and another partner; one whose totals changed
+// refused; a suspended invoice (06) completed (12) and delivered again;
+// any other re-deposit a CPP-DOUBLON that never touches the original and,
+// when its content differs, says so.
+func TestRecycleAndComplete(t *testing.T) {
+	path, cfg, logs, stop := lifecycleDaemon(t)
+	defer stop()
+	for _, n := range []string{"RC-1", "RC-2", "RC-3"} {
+		depositAs(t, cfg, "FOURN01", n+".xml", sample(t, "facture-acceptee.xml", n))
+		if v, _ := crOf(t, cfg, logs, n+".xml"); v != "accepted" {
+			t.Fatalf("%s: %s", n, v)
+		}
+	}
+	cr := sendStatuses(t, cfg, logs, "VALMONT", "s1.xml",
+		unitT("RC-1", "", "04", "mauvais SIRET : Département, service COMPTA", ""),
+		unitT("RC-2", "", "04", "mauvais destinataire", ""),
+		unitT("RC-3", "", "06", "pièces justificatives manquantes", ""))
+	if got := verdicts(cr); got != "IN_INTEGRE RC-1:04:applied RC-2:04:applied RC-3:06:applied" {
+		t.Fatalf("statuses: %s", got)
+	}
+
+	// Recycled to the department (collected by DEPT), totals unchanged.
+	depositAs(t, cfg, "FOURN01", "RC-1-bis.xml", sample(t, "facture-service.xml", "RC-1"))
+	if v, _ := crOf(t, cfg, logs, "RC-1-bis.xml"); v != "accepted" {
+		t.Fatalf("recycle: %s", v)
+	}
+	if got, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/DEPT/inbox/22000002000010_*_RC-1_*.xml")); len(got) != 1 {
+		t.Errorf("recycled invoice not in DEPT's inbox: %v", got)
+	}
+	s, h := historyOf(t, path, "RC-1")
+	if h != "01@21 03@21 04@21 01@22 03@22" || s.Status != "03" || s.RecipientSIRET != "22000002000010" || s.ServiceCode != "COMPTA" {
+		t.Errorf("recycled story: %s, %+v", h, s)
+	}
+	// DEPT may now set its statuses; VALMONT no longer.
+	if got := verdicts(sendStatuses(t, cfg, logs, "VALMONT", "s2.xml", unitT("RC-1", "", "07", "", ""))); got != "IN_REJETE RC-1:07:refused:CPP-STATUT-NON-HABILITE" {
+		t.Errorf("old recipient: %s", got)
+	}
+
+	// Recycled with other totals: refused, naming what differs; the
+	// invoice still waits at 04.
+	changed := bytes.ReplaceAll(sample(t, "facture-service.xml", "RC-2"), []byte(`<cbc:IssueDate>2026-11-02<`), []byte(`<cbc:IssueDate>2026-11-03<`))
+	depositAs(t, cfg, "FOURN01", "RC-2-bis.xml", changed)
+	v, inv := crOf(t, cfg, logs, "RC-2-bis.xml")
+	if v != "rejected:CPP-RECYCLAGE-MODIFIE" {
+		t.Errorf("changed recycle: %s", v)
+	}
+	if b, _ := json.Marshal(inv); !strings.Contains(string(b), "BT-2 2026-11-02 ≠ 2026-11-03") {
+		t.Errorf("changed recycle does not name BT-2: %s", b)
+	}
+	if s, _ := historyOf(t, path, "RC-2"); s.Status != "04" {
+		t.Errorf("RC-2 at %s after a refused recycle", s.Status)
+	}
+
+	// Completed: the suspended invoice with its attachment, same recipient.
+	completed := bytes.Replace(sample(t, "facture-acceptee.xml", "RC-3"), []byte("<cac:AccountingSupplierParty>"),
+		[]byte(`<cac:AdditionalDocumentReference><cbc:ID>BL-1</cbc:ID></cac:AdditionalDocumentReference><cac:AccountingSupplierParty>`), 1)
+	depositAs(t, cfg, "FOURN01", "RC-3-bis.xml", completed)
+	v, inv = crOf(t, cfg, logs, "RC-3-bis.xml")
+	if v != "accepted" {
+		t.Fatalf("completion: %s", v)
+	}
+	if got, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/VALMONT/inbox/*_RC-3_*.xml")); len(got) != 2 {
+		t.Errorf("completed invoice not delivered again: %v", got)
+	}
+	if _, h := historyOf(t, path, "RC-3"); h != "01@21 03@21 06@21 12@21" {
+		t.Errorf("completed story: %s", h)
+	}
+	flowID := inv["flow_id"].(string)
+	for _, p := range []string{"FOURN01/out/FACT_" + flowID + "_RC-3-bis.xml.json", "VALMONT/out/FACT_" + flowID + "_RECU.json"} {
+		data, err := os.ReadFile(filepath.Join(cfg.Root, "partners", p))
+		if err != nil || !strings.Contains(string(data), `"code":"12"`) || strings.Contains(string(data), `"code":"01"`) {
+			t.Errorf("%s: %v\n%s", p, err, data)
+		}
+	}
+	// The recipient may go on from 12.
+	if got := verdicts(sendStatuses(t, cfg, logs, "VALMONT", "s3.xml", unitT("RC-3", "", "07", "", ""))); got != "IN_INTEGRE RC-3:07:applied" {
+		t.Errorf("after completion: %s", got)
+	}
+
+	// Deposited once more: a duplicate, saying its amounts differ; the
+	// original untouched.
+	dup := bytes.ReplaceAll(sample(t, "facture-acceptee.xml", "RC-3"), []byte(`<cbc:PayableAmount currencyID="EUR">240.48<`), []byte(`<cbc:PayableAmount currencyID="EUR">99.00<`))
+	depositAs(t, cfg, "FOURN01", "RC-3-ter.xml", dup)
+	v, inv = crOf(t, cfg, logs, "RC-3-ter.xml")
+	if b, _ := json.Marshal(inv); !strings.Contains(v, "CPP-DOUBLON") || !strings.Contains(string(b), "montants différents (BT-115 240.48 ≠ 99.00)") {
+		t.Errorf("duplicate: %s %s", v, b)
+	}
+	depositAs(t, cfg, "FOURN01", "RC-3-quater.xml", sample(t, "facture-service.xml", "RC-3"))
+	v, inv = crOf(t, cfg, logs, "RC-3-quater.xml")
+	if b, _ := json.Marshal(inv); v != "rejected:CPP-DOUBLON" || !strings.Contains(string(b), "destinataire différent (21000001000012 ≠ 22000002000010)") ||
+		strings.Contains(string(b), "montants") {
+		t.Errorf("duplicate to another recipient: %s %s", v, b)
+	}
+	if s, h := historyOf(t, path, "RC-3"); s.Status != "07" || h != "01@21 03@21 06@21 12@21 07@21" {
+		t.Errorf("the duplicate touched the original: %s %s", s.Status, h)
+	}
+	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/*.xml"))
+	corpus.ValidateCPPStatut(t, xmls)
+}
