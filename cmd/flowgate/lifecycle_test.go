@@ -407,7 +407,7 @@ func historyOf(t *testing.T, path, number string) (invoiceStory, string) {
 func TestRecycleAndComplete(t *testing.T) {
 	path, cfg, logs, stop := lifecycleDaemon(t)
 	defer stop()
-	for _, n := range []string{"RC-1", "RC-2", "RC-3"} {
+	for _, n := range []string{"RC-1", "RC-2", "RC-3", "RC-4"} {
 		depositAs(t, cfg, "FOURN01", n+".xml", sample(t, "facture-acceptee.xml", n))
 		if v, _ := crOf(t, cfg, logs, n+".xml"); v != "accepted" {
 			t.Fatalf("%s: %s", n, v)
@@ -416,8 +416,9 @@ func TestRecycleAndComplete(t *testing.T) {
 	cr := sendStatuses(t, cfg, logs, "VALMONT", "s1.xml",
 		unitT("RC-1", "", "04", "mauvais SIRET : Département, service COMPTA", ""),
 		unitT("RC-2", "", "04", "mauvais destinataire", ""),
-		unitT("RC-3", "", "06", "pièces justificatives manquantes", ""))
-	if got := verdicts(cr); got != "IN_INTEGRE RC-1:04:applied RC-2:04:applied RC-3:06:applied" {
+		unitT("RC-3", "", "06", "pièces justificatives manquantes", ""),
+		unitT("RC-4", "", "06", "reçue trop tôt", ""))
+	if got := verdicts(cr); got != "IN_INTEGRE RC-1:04:applied RC-2:04:applied RC-3:06:applied RC-4:06:applied" {
 		t.Fatalf("statuses: %s", got)
 	}
 
@@ -451,6 +452,13 @@ func TestRecycleAndComplete(t *testing.T) {
 	}
 	if s, _ := historyOf(t, path, "RC-2"); s.Status != "04" {
 		t.Errorf("RC-2 at %s after a refused recycle", s.Status)
+	}
+
+	// A suspended invoice may not change recipient.
+	depositAs(t, cfg, "FOURN01", "RC-4-bis.xml", sample(t, "facture-service.xml", "RC-4"))
+	v, inv = crOf(t, cfg, logs, "RC-4-bis.xml")
+	if b, _ := json.Marshal(inv); v != "rejected:CPP-COMPLEMENT-MODIFIE" || !strings.Contains(string(b), "BT-46 21000001000012 ≠ 22000002000010") {
+		t.Errorf("completion to another recipient: %s %s", v, b)
 	}
 
 	// Completed: the suspended invoice with its attachment, same recipient.
