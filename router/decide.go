@@ -737,6 +737,7 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 		row := b.r.invoiceRow(p, line, seq, dir, name)
 		if e.Invoice != nil {
 			row.Currency, row.Amounts = e.Invoice.Currency, amountsOf(e.Invoice)
+			b.linkCredit(e.Invoice, line, &row)
 		}
 		d.invs = append(d.invs, row)
 		t := trace{line: line, where: filepath.Join(dir, name)}

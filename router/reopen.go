@@ -206,3 +206,47 @@ func (b *planBuilder) doubtDuplicate(orig store.Invoice, inv *flowgate.Invoice, 
 		return
 	}
 }
+
+// CodeCreditUnknown (a warning): a credit note names no invoice the hub
+// knows of the same supplier and recipient; it is accepted all the same
+// (the invoice may predate the hub).
+const CodeCreditUnknown = "CPP-AVOIR-FACTURE-INCONNUE"
+
+// linkCredit links an accepted credit note (381) to the invoice its BT-25
+// names, of the same supplier and recipient, delivered by the hub before
+// (row.Credits; `invoice show` tells both sides), or warns that it names
+// none the hub knows.
+func (b *planBuilder) linkCredit(inv *flowgate.Invoice, line *flowgate.InvoiceReport, row *store.Invoice) {
+	if b.hist == nil || line.TypeCode != "381" {
+		return
+	}
+	var named, ids []string
+	for _, ref := range inv.Preceding {
+		if ref.ID == "" {
+			continue
+		}
+		named, ids = append(named, quoteNumber(ref.ID)), append(ids, ref.ID)
+		date := ref.IssueDate
+		if len(date) != 10 {
+			date = ""
+		}
+		invs, err := b.hist.store.Delivered(b.hist.ctx, line.SupplierSIRET, ref.ID, date)
+		if err != nil {
+			if b.hist.err == nil {
+				b.hist.err = err
+			}
+			return
+		}
+		for _, orig := range invs {
+			if orig.RecipientSIRET == line.RecipientSIRET && orig.TypeCode != "381" {
+				row.Credits = orig.Number
+				return
+			}
+		}
+	}
+	list := strings.Join(named, ", ")
+	line.Findings = append(line.Findings, flowgate.Finding{Code: CodeCreditUnknown, Severity: flowgate.Warning, Field: "BT-25",
+		Value:     clipName(strings.Join(ids, " "), 100),
+		MessageFR: fmt.Sprintf("L'avoir cite la facture %s, que la plateforme ne connaît pas pour ce fournisseur et ce destinataire (antérieure à la plateforme ?) : il est accepté sans lien.", list),
+		Message:   fmt.Sprintf("The credit note names invoice %s, which the hub does not know for this supplier and recipient (older than the hub?): accepted without a link.", list)})
+}

@@ -72,6 +72,10 @@ type Invoice struct {
 	// "BT-106=200.40;BT-109=200.40;..." (present ones only): a recycled or
 	// completed invoice must keep them, a duplicate is compared to them.
 	Amounts string
+	// Credits is, for a credit note (381), the number of the invoice of
+	// the same supplier and recipient it names (BT-25) when the hub knows
+	// it; "" otherwise.
+	Credits string
 	// Status is the invoice's current lifecycle status (DOMAIN.md §7):
 	// the code of its last status event, "" for a rejected invoice. Kept
 	// by SavePlans from the statuses it saves.
@@ -249,6 +253,8 @@ var migrations = []string{
 	ALTER TABLE invoices ADD COLUMN status TEXT NOT NULL DEFAULT '';
 	ALTER TABLE invoices ADD COLUMN currency TEXT NOT NULL DEFAULT '';
 	ALTER TABLE invoices ADD COLUMN amounts TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN credits TEXT NOT NULL DEFAULT '';
+	CREATE INDEX invoices_credits ON invoices (supplier_siret, credits);
 	UPDATE invoices SET status = '03' WHERE verdict = 'accepted';
 	CREATE TABLE status_events (
 		flow_id TEXT NOT NULL REFERENCES flows (id),
@@ -352,10 +358,10 @@ func (s *SQLite) SavePlans(ctx context.Context, b PlanBatch) error {
 		}
 		for _, inv := range b.Invoices {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO invoices (flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
-				issue_date, type_code, service_code, engagement, status, currency, amounts)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)`,
+				issue_date, type_code, service_code, engagement, status, currency, amounts, credits)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
 				inv.FlowID, inv.Seq, inv.Entry, inv.Number, inv.SupplierSIRET, inv.RecipientSIRET, inv.IssueYear, inv.Verdict, inv.Location,
-				inv.IssueDate, inv.TypeCode, inv.ServiceCode, inv.Engagement, inv.Currency, inv.Amounts); err != nil {
+				inv.IssueDate, inv.TypeCode, inv.ServiceCode, inv.Engagement, inv.Currency, inv.Amounts, inv.Credits); err != nil {
 				return fmt.Errorf("invoice %s/%d: %w", inv.FlowID, inv.Seq, err)
 			}
 		}
@@ -631,7 +637,7 @@ func (s *SQLite) MaxFlowID(ctx context.Context) (string, error) {
 }
 
 const invoiceColumns = `flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
-	issue_date, type_code, service_code, engagement, status, currency, amounts`
+	issue_date, type_code, service_code, engagement, status, currency, amounts, credits`
 
 func scanInvoices(rows *sql.Rows) ([]Invoice, error) {
 	defer rows.Close()
@@ -639,7 +645,7 @@ func scanInvoices(rows *sql.Rows) ([]Invoice, error) {
 	for rows.Next() {
 		var inv Invoice
 		if err := rows.Scan(&inv.FlowID, &inv.Seq, &inv.Entry, &inv.Number, &inv.SupplierSIRET, &inv.RecipientSIRET, &inv.IssueYear, &inv.Verdict, &inv.Location,
-			&inv.IssueDate, &inv.TypeCode, &inv.ServiceCode, &inv.Engagement, &inv.Status, &inv.Currency, &inv.Amounts); err != nil {
+			&inv.IssueDate, &inv.TypeCode, &inv.ServiceCode, &inv.Engagement, &inv.Status, &inv.Currency, &inv.Amounts, &inv.Credits); err != nil {
 			return nil, err
 		}
 		out = append(out, inv)
@@ -683,6 +689,21 @@ func (s *SQLite) Delivered(ctx context.Context, supplier, number, date string) (
 	out, err := scanInvoices(rows)
 	if err != nil {
 		return nil, fmt.Errorf("delivered invoices: %w", err)
+	}
+	return out, nil
+}
+
+// CreditedBy returns the accepted credit notes of a supplier that name
+// the invoice number (Credits), to the same recipient, oldest first.
+func (s *SQLite) CreditedBy(ctx context.Context, supplier, number, recipient string) ([]Invoice, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+invoiceColumns+` FROM invoices
+		WHERE supplier_siret = ? AND credits = ? AND recipient_siret = ? AND verdict = 'accepted' ORDER BY flow_id, seq`, supplier, number, recipient)
+	if err != nil {
+		return nil, fmt.Errorf("credit notes of %s: %w", number, err)
+	}
+	out, err := scanInvoices(rows)
+	if err != nil {
+		return nil, fmt.Errorf("credit notes of %s: %w", number, err)
 	}
 	return out, nil
 }

@@ -117,6 +117,16 @@ func story(ctx context.Context, st *store.SQLite, supplier, number string) (invo
 		}
 	}
 	sort.SliceStable(out.History, func(i, j int) bool { return out.History[i].At.Before(out.History[j].At) })
+	if last.Credits != "" {
+		out.Credits = &last.Credits
+	}
+	credits, err := st.CreditedBy(ctx, last.SupplierSIRET, last.Number, last.RecipientSIRET)
+	if err != nil {
+		return out, false, err
+	}
+	for _, c := range credits {
+		out.CreditedBy = append(out.CreditedBy, c.Number)
+	}
 	return out, true, nil
 }
 
@@ -155,6 +165,12 @@ func runInvoiceShow(ctx context.Context, args []string, stdout, stderr io.Writer
 		s.Number, s.SupplierSIRET, s.IssueDate, s.TypeCode, s.Number, s.SupplierSIRET, s.IssueDate, s.TypeCode)
 	fmt.Fprintf(stdout, "destinataire / recipient %s, service %q, engagement %q\n", s.RecipientSIRET, s.ServiceCode, s.Engagement)
 	fmt.Fprintf(stdout, "statut / status: %s %s\n", s.Status, lifecycle.Label(s.Status))
+	if s.Credits != nil {
+		fmt.Fprintf(stdout, "avoir de la facture / credit note of invoice %s\n", *s.Credits)
+	}
+	if len(s.CreditedBy) > 0 {
+		fmt.Fprintf(stdout, "avoirs / credited by: %s\n", strings.Join(s.CreditedBy, ", "))
+	}
 	fmt.Fprintln(stdout, "historique / history:")
 	for _, e := range s.History {
 		fmt.Fprintf(stdout, "  %s  %s %s, par / by %s, flux / flow %s", e.At.UTC().Format(time.RFC3339), e.Status, e.LabelFR, e.By, e.Flow)

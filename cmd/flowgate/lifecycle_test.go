@@ -507,3 +507,53 @@ func TestRecycleAndComplete(t *testing.T) {
 	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/*.xml"))
 	corpus.ValidateCPPStatut(t, xmls)
 }
+
+// TestCreditNote: a credit note naming an invoice of the same supplier and
+// recipient is linked to it, both stories show the link, and the recipient
+// rejects both with a comment; one naming no known invoice is accepted
+// with a warning.
+func TestCreditNote(t *testing.T) {
+	path, cfg, logs, stop := lifecycleDaemon(t)
+	defer stop()
+	depositAs(t, cfg, "FOURN01", "CN-F1.xml", sample(t, "facture-acceptee.xml", "CN-F1"))
+	if v, _ := crOf(t, cfg, logs, "CN-F1.xml"); v != "accepted" {
+		t.Fatalf("invoice: %s", v)
+	}
+	avoir, err := os.ReadFile("../../samples/flows/avoir-accepte.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	credit := func(number, credits string) []byte {
+		return bytes.ReplaceAll(bytes.ReplaceAll(avoir, []byte("AV-2026-0001"), []byte(number)), []byte("FA-2026-0001"), []byte(credits))
+	}
+	depositAs(t, cfg, "FOURN01", "CN-A1.xml", credit("CN-A1", "CN-F1"))
+	v, inv := crOf(t, cfg, logs, "CN-A1.xml")
+	if b, _ := json.Marshal(inv); v != "accepted" || strings.Contains(string(b), "CPP-AVOIR-FACTURE-INCONNUE") {
+		t.Fatalf("credit note: %s %s", v, b)
+	}
+	if s, _ := historyOf(t, path, "CN-F1"); strings.Join(s.CreditedBy, ",") != "CN-A1" || s.Credits != nil {
+		t.Errorf("invoice's story: %+v", s)
+	}
+	if s, _ := historyOf(t, path, "CN-A1"); s.Credits == nil || *s.Credits != "CN-F1" || s.TypeCode != "381" {
+		t.Errorf("credit note's story: %+v", s)
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"invoice", "show", "-config", path, crashSupplier, "CN-F1"}, &out, &errb); err != nil ||
+		!strings.Contains(out.String(), "credited by: CN-A1") {
+		t.Errorf("invoice show text: %v\n%s", err, out.String())
+	}
+	cr := sendStatuses(t, cfg, logs, "VALMONT", "s1.xml",
+		unitT("CN-F1", "", "05", "annulée par l'avoir CN-A1", ""), unitT("CN-A1", "", "05", "avoir de la facture CN-F1, rejetée", ""))
+	if got := verdicts(cr); got != "IN_INTEGRE CN-F1:05:applied CN-A1:05:applied" {
+		t.Errorf("both rejected: %s", got)
+	}
+
+	depositAs(t, cfg, "FOURN01", "CN-A2.xml", credit("CN-A2", "OLD-1"))
+	v, inv = crOf(t, cfg, logs, "CN-A2.xml")
+	if b, _ := json.Marshal(inv); v != "accepted" || !strings.Contains(string(b), `"code":"CPP-AVOIR-FACTURE-INCONNUE"`) || !strings.Contains(string(b), `"severity":"warning"`) {
+		t.Errorf("credit note of an unknown invoice: %s %s", v, b)
+	}
+	if s, _ := historyOf(t, path, "CN-A2"); s.Credits != nil {
+		t.Errorf("linked to nothing: %+v", s)
+	}
+}
