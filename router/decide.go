@@ -632,7 +632,7 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 	}
 
 	if data, ok := statusEntry(prep); ok {
-		return r.decideStatus(ctx, p, sender, data, seen)
+		return r.decideStatus(ctx, p, sender, data, seen, time.Now().Add(r.cfg.FlowTimeout-prep.spent))
 	}
 
 	deadline := time.Now().Add(r.cfg.FlowTimeout - prep.spent)

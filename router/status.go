@@ -98,9 +98,11 @@ func statusEntry(prep prepared) ([]byte, bool) {
 	return data, data != nil && parser.IsStatusFlow(data)
 }
 
-// decideStatus decides a status flow: every update judged on its own.
-// An error is transient (the store): nothing was decided.
-func (r *Router) decideStatus(ctx context.Context, p *plan, sender *Partner, data []byte, seen *roundSeen) (*decided, error) {
+// decideStatus decides a status flow: every update judged on its own,
+// before deadline (flow_timeout: past it, the try fails and counts as an
+// attempt, as for an invoice flow). Another error is transient (the
+// store): nothing was decided.
+func (r *Router) decideStatus(ctx context.Context, p *plan, sender *Partner, data []byte, seen *roundSeen, deadline time.Time) (*decided, error) {
 	rep := statusReport{File: p.Name, Errors: []flowgate.FlowError{}, Updates: []updateReport{}}
 	sd := &statusDecision{}
 	d := &decided{plan: p, sender: sender, status: sd}
@@ -113,6 +115,9 @@ func (r *Router) decideStatus(ctx context.Context, p *plan, sender *Partner, dat
 		return nil, err
 	default:
 		for _, u := range sf.Updates {
+			if time.Now().After(deadline) {
+				return nil, &timeoutError{r.cfg.FlowTimeout}
+			}
 			ur, ch, err := r.judge(ctx, p, sender, u, seen)
 			if err != nil {
 				return nil, &transientError{err}
