@@ -461,6 +461,34 @@ func TestRecycleAndComplete(t *testing.T) {
 		t.Errorf("completion to another recipient: %s %s", v, b)
 	}
 
+	// Wrong service code, then missing engagement: the department's
+	// partner sends RC-5 back (04); deposited to service TRAVAUX without
+	// the engagement that service requires, it is rejected by the usual
+	// checks and still waits; with it, it is recycled.
+	depositAs(t, cfg, "FOURN01", "RC-5.xml", sample(t, "facture-service.xml", "RC-5"))
+	if v, _ := crOf(t, cfg, logs, "RC-5.xml"); v != "accepted" {
+		t.Fatalf("RC-5: %s", v)
+	}
+	if got := verdicts(sendStatuses(t, cfg, logs, "DEPT", "d1.xml", unitT("RC-5", "", "04", "service TRAVAUX, pas COMPTA", ""))); got != "IN_INTEGRE RC-5:04:applied" {
+		t.Fatalf("DEPT 04: %s", got)
+	}
+	travaux := bytes.Replace(sample(t, "facture-service.xml", "RC-5"), []byte("<cbc:BuyerReference>COMPTA<"), []byte("<cbc:BuyerReference>TRAVAUX<"), 1)
+	depositAs(t, cfg, "FOURN01", "RC-5-bis.xml", travaux)
+	if v, _ := crOf(t, cfg, logs, "RC-5-bis.xml"); !strings.HasPrefix(v, "rejected:") || strings.Contains(v, "CPP-DOUBLON") || strings.Contains(v, "MODIFIE") {
+		t.Errorf("recycle without its engagement: %s", v)
+	}
+	if s, _ := historyOf(t, path, "RC-5"); s.Status != "04" {
+		t.Errorf("RC-5 at %s", s.Status)
+	}
+	travaux = bytes.Replace(travaux, []byte("<cac:AccountingSupplierParty>"), []byte("<cac:OrderReference><cbc:ID>EJ-TRAV-7</cbc:ID></cac:OrderReference><cac:AccountingSupplierParty>"), 1)
+	depositAs(t, cfg, "FOURN01", "RC-5-ter.xml", travaux)
+	if v, _ := crOf(t, cfg, logs, "RC-5-ter.xml"); v != "accepted" {
+		t.Errorf("recycle with its engagement: %s", v)
+	}
+	if s, h := historyOf(t, path, "RC-5"); s.Status != "03" || s.ServiceCode != "TRAVAUX" || s.Engagement != "EJ-TRAV-7" || h != "01@22 03@22 04@22 01@22 03@22" {
+		t.Errorf("RC-5: %s %+v", h, s)
+	}
+
 	// Completed: the suspended invoice with its attachment, same recipient.
 	completed := bytes.Replace(sample(t, "facture-acceptee.xml", "RC-3"), []byte("<cac:AccountingSupplierParty>"),
 		[]byte(`<cac:AdditionalDocumentReference><cbc:ID>BL-1</cbc:ID></cac:AdditionalDocumentReference><cac:AccountingSupplierParty>`), 1)
