@@ -1027,6 +1027,8 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, 
 
 	var toSupplier []outbox.InvoiceStatus
 	toRecipient := map[string][]outbox.InvoiceStatus{}
+	var completedCDAR []outbox.CDARStatus
+	recipientCDAR := map[string][]outbox.CDARStatus{}
 	for i, line := range rep.Invoices {
 		if line.Verdict != flowgate.Accepted {
 			continue
@@ -1062,24 +1064,42 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, 
 			// Completed (12): supplier and recipient alike hear of it.
 			available.Code = lifecycle.Completed
 			toSupplier = append(toSupplier, available)
+			if c, err := outbox.CDARFromInvoiceStatus(available, line.TypeCode); err == nil {
+				completedCDAR = append(completedCDAR, c)
+			}
 		} else {
 			toSupplier = append(toSupplier, deposited, available)
 		}
 		if rp := r.recipient[line.RecipientSIRET]; rp != nil && (rp.CPPStatut || rp.JSON) {
 			toRecipient[rp.ID] = append(toRecipient[rp.ID], available)
 		}
+		if rp := r.recipient[line.RecipientSIRET]; rp != nil && rp.CDAR {
+			if c, err := outbox.CDARFromInvoiceStatus(available, line.TypeCode); err == nil {
+				recipientCDAR[rp.ID] = append(recipientCDAR[rp.ID], c)
+			}
+		}
 	}
 	if len(toSupplier) > 0 {
 		p.Writes = append(p.Writes, r.invoiceStatusFiles(p, sender, env(sender), out, reportName("FACT", p.FlowID, tag, p.Name, ""), toSupplier)...)
 	}
+	p.Writes = append(p.Writes, r.cdarFiles(p, sender, env(sender), out, reportName("CDAR", p.FlowID, tag, p.Name, ""),
+		integrationCDAR(rep, names, completedCDAR, p.DecidedAt))...)
 	ids := make([]string, 0, len(toRecipient))
 	for id := range toRecipient {
 		ids = append(ids, id)
 	}
+	for id := range recipientCDAR {
+		if _, ok := toRecipient[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
 	sort.Strings(ids)
 	for _, id := range ids {
 		rp := r.partners[id]
-		p.Writes = append(p.Writes, r.invoiceStatusFiles(p, rp, env(rp), r.rel(r.mb.Out(id)), "FACT_"+p.FlowID+"_RECU", toRecipient[id])...)
+		if len(toRecipient[id]) > 0 {
+			p.Writes = append(p.Writes, r.invoiceStatusFiles(p, rp, env(rp), r.rel(r.mb.Out(id)), "FACT_"+p.FlowID+"_RECU", toRecipient[id])...)
+		}
+		p.Writes = append(p.Writes, r.cdarFiles(p, rp, env(rp), r.rel(r.mb.Out(id)), "CDAR_"+p.FlowID+"_RECU", recipientCDAR[id])...)
 	}
 	return nil
 }

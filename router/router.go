@@ -54,6 +54,7 @@ type Partner struct {
 	Receives  []string // recipient SIRETs whose invoices it collects
 	CPPStatut bool     // wants CPPStatut XML status files
 	JSON      bool     // wants JSON status files
+	CDAR      bool     // wants CDAR D22B status files (outbox.CDAR)
 	// MaxFileSize bounds, in bytes, a flow the partner deposits: a larger
 	// one is refused (FLX-TAILLE) from its size alone, never read. 0: no
 	// bound.

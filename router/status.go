@@ -302,13 +302,21 @@ func (r *Router) renderStatus(d *decided) error {
 		p.Writes = append(p.Writes, write{Dir: out, Name: reportName("CR", p.FlowID, "", p.Name, ".json"), Entry: generated, Data: cr})
 	}
 	toPartner := map[string][]outbox.InvoiceStatus{}
+	cdar := map[string][]outbox.CDARStatus{}
 	for _, ch := range d.status.changes {
 		st := r.invoiceStatus(ch)
+		c, cerr := outbox.CDARFromInvoiceStatus(st, ch.inv.TypeCode)
+		tell := func(id string) {
+			toPartner[id] = append(toPartner[id], st)
+			if cerr == nil {
+				cdar[id] = append(cdar[id], c)
+			}
+		}
 		if ch.depositor != "" && r.partners[ch.depositor] != nil {
-			toPartner[ch.depositor] = append(toPartner[ch.depositor], st)
+			tell(ch.depositor)
 		}
 		if rp := r.recipient[ch.inv.RecipientSIRET]; rp != nil && rp.ID != sender.ID && rp.ID != ch.depositor {
-			toPartner[rp.ID] = append(toPartner[rp.ID], st)
+			tell(rp.ID)
 		}
 	}
 	ids := make([]string, 0, len(toPartner))
@@ -319,6 +327,7 @@ func (r *Router) renderStatus(d *decided) error {
 	for _, id := range ids {
 		to := r.partners[id]
 		p.Writes = append(p.Writes, r.invoiceStatusFiles(p, to, env(to), r.rel(r.mb.Out(id)), "FACT_"+p.FlowID+"_STATUTS", toPartner[id])...)
+		p.Writes = append(p.Writes, r.cdarFiles(p, to, env(to), r.rel(r.mb.Out(id)), "CDAR_"+p.FlowID+"_STATUTS", cdar[id])...)
 	}
 	d.report = cr
 	r.finish(d)

@@ -183,6 +183,7 @@ func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, ready c
 		}
 		partners[i] = router.Partner{ID: p.ID, Name: p.Name, SIRETs: p.SIRETs, Receives: p.Receives,
 			CPPStatut: slices.Contains(p.StatusFormats, "cppstatut"), JSON: slices.Contains(p.StatusFormats, "json"),
+			CDAR:        slices.Contains(p.StatusFormats, "cdar"),
 			MaxFileSize: p.MaxFileSize}
 	}
 	// The hub's own mailbox, partners/<hub id>/, takes the status flows of

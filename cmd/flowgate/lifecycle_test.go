@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"slices"
 
 	"flowgate/config"
 	"flowgate/internal/corpus"
@@ -34,11 +38,13 @@ shutdown_timeout = "10s"
 id = "FOURN01"
 name = "Fournitures Durand"
 sirets = [%q]
+status_formats = ["cppstatut", "json", "cdar"]
 
 [[partners]]
 id = "VALMONT"
 name = "Commune de Valmont"
 receives = [%q]
+status_formats = ["cppstatut", "json", "cdar"]
 
 [[partners]]
 id = "DEPT"
@@ -210,6 +216,64 @@ func supplierStatuses(t *testing.T, cfg config.Config, partner, flowID string) s
 	return strings.Join(out, " ")
 }
 
+// checkCDAR validates every CDAR file of the partners' out/ against the
+// CDAR D22B schema and the French CDAR rules (no fatal assert), and
+// returns the status codes (ProcessConditionCode) of each file by name.
+func checkCDAR(t *testing.T, cfg config.Config) map[string]string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/CDAR_*.xml"))
+	if len(files) == 0 {
+		t.Fatal("no CDAR file")
+	}
+	codes := map[string]string{}
+	dir := t.TempDir()
+	re := regexp.MustCompile(`<ram:ProcessConditionCode>(\d+)</ram:ProcessConditionCode>`)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cs []string
+		for _, m := range re.FindAllSubmatch(data, -1) {
+			cs = append(cs, string(m[1]))
+		}
+		rel, _ := filepath.Rel(filepath.Join(cfg.Root, "partners"), f)
+		codes[rel] = strings.Join(cs, " ")
+		if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(rel, "/", "_")), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := corpus.Path(corpus.CDARSchema...); ok {
+		corpus.ValidateXSD(t, corpus.CDARSchema, files)
+	}
+	if xslt, ok := corpus.Path(corpus.CDARRules...); ok && saxonInstalled() {
+		for name, r := range corpus.Schematron(t, xslt, dir) {
+			for _, a := range r.Fatal() {
+				t.Errorf("%s: fatal %s at %s: %s", name, a.ID, a.Location, a.Text)
+			}
+		}
+	} else {
+		t.Log("CDAR rules not run: corpus or Saxon HE missing")
+	}
+	return codes
+}
+
+// saxonInstalled tells whether corpus.Schematron can run (it skips the
+// test otherwise, which would hide the rest of it).
+func saxonInstalled() bool {
+	if _, err := exec.LookPath("java"); err != nil {
+		return false
+	}
+	for _, jar := range []string{os.Getenv("SAXON_JAR"), "/usr/share/java/Saxon-HE.jar"} {
+		if jar != "" {
+			if _, err := os.Stat(jar); err == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func invoiceT(t *testing.T, number string) []byte {
 	t.Helper()
 	tmpl, err := os.ReadFile("../../samples/flows/facture-acceptee.xml")
@@ -337,8 +401,21 @@ func TestStatusFlows(t *testing.T) {
 	}
 
 	// Every status file written validates.
-	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/*.xml"))
+	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/[CF][RA]*.xml")) // CR_, FACT_: CPPStatut
 	corpus.ValidateCPPStatut(t, xmls)
+	codes := checkCDAR(t, cfg)
+	var changes []string
+	for name, c := range codes {
+		if strings.HasPrefix(name, "FOURN01/out/CDAR_") && strings.Contains(name, "_STATUTS") {
+			changes = append(changes, c)
+		}
+	}
+	slices.Sort(changes)
+	// 06 → 208 and 05 → 210; 05 → 03 (undone) is 203, the recipient's
+	// 04 → 221 in a message of its own; 11 → 211 by the operator.
+	if got := strings.Join(changes, " | "); got != "203 | 208 210 | 211 | 221" {
+		t.Errorf("CDAR status changes to the supplier: %s (%v)", got, codes)
+	}
 }
 
 func sample(t *testing.T, name, number string) []byte {
@@ -510,6 +587,19 @@ func TestRecycleAndComplete(t *testing.T) {
 			t.Errorf("%s: %v\n%s", p, err, data)
 		}
 	}
+	codes := checkCDAR(t, cfg)
+	if c := codes["FOURN01/out/CDAR_"+flowID+"_RC-3-bis.xml.xml"]; c != "209" {
+		t.Errorf("completion in CDAR to the supplier: %q (%v)", c, codes)
+	}
+	if c := codes["VALMONT/out/CDAR_"+flowID+"_RECU.xml"]; c != "209" {
+		t.Errorf("completion in CDAR to the recipient: %q", c)
+	}
+	for name, c := range codes {
+		if strings.Contains(name, "_RC-2-bis.xml") && c != "213" {
+			t.Errorf("refused recycle in CDAR: %s %q", name, c)
+		}
+	}
+
 	// The recipient may go on from 12.
 	if got := verdicts(sendStatuses(t, cfg, logs, "VALMONT", "s3.xml", unitT("RC-3", "", "07", "", ""))); got != "IN_INTEGRE RC-3:07:applied" {
 		t.Errorf("after completion: %s", got)
@@ -532,7 +622,7 @@ func TestRecycleAndComplete(t *testing.T) {
 	if s, h := historyOf(t, path, "RC-3"); s.Status != "07" || h != "01@21 03@21 06@21 12@21 07@21" {
 		t.Errorf("the duplicate touched the original: %s %s", s.Status, h)
 	}
-	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/*.xml"))
+	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/[CF][RA]*.xml")) // CR_, FACT_: CPPStatut
 	corpus.ValidateCPPStatut(t, xmls)
 }
 
