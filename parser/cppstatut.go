@@ -28,6 +28,10 @@ type StatusUpdate struct {
 	Status         string // DonneesStatut/IdStatut
 	Comment        string // DonneesStatut/Commentaire
 	Mandate        string // DonneesStatut/IdMandatDP
+	// CDARCode is, in a CDAR status flow, the reform's status code as
+	// written (ProcessConditionCode: 221, 210, 208...); Status is then
+	// empty and the router maps the code to the hub's.
+	CDARCode string
 }
 
 // StatusFlow is what ParseStatusFlow reads of a status flow.
@@ -37,7 +41,8 @@ type StatusFlow struct {
 }
 
 // IsStatusFlow reports whether data is an XML document whose root is
-// CPPStatut in no namespace: a status flow rather than an invoice. It
+// CPPStatut in no namespace, or a CDAR CrossDomainAcknowledgementAndResponse
+// (by namespace URI): a status flow rather than an invoice. It
 // reads only up to the root's start tag; a document that cannot be read
 // so far is not one (the invoice parser reports why).
 func IsStatusFlow(data []byte) bool {
@@ -59,7 +64,7 @@ func IsStatusFlow(data []byte) bool {
 			return false
 		}
 		if kind == tokStart {
-			return string(s.local) == "CPPStatut" && len(s.space) == 0
+			return string(s.local) == "CPPStatut" && len(s.space) == 0 || string(s.local) == cdarRoot && string(s.space) == NSCDAR
 		}
 	}
 }
@@ -89,6 +94,13 @@ const (
 // FLX-SCHEMA when an element the schema admits once in an update is
 // written twice there. Elements in a namespace, and those not read, are
 // skipped. Nothing a document names is ever fetched.
+//
+// A CDAR status flow (root CrossDomainAcknowledgementAndResponse, see
+// parseCDAR) is read the same way, one update per AcknowledgementDocument:
+// the invoice's number (IssuerAssignedID), issue date
+// (FormattedIssueDateTime, format 102), seller's and buyer's SIRET
+// (GlobalID in scheme 0009), the status in CDARCode
+// (ProcessConditionCode) and the first reason's text as the comment.
 func ParseStatusFlow(data []byte) (*StatusFlow, error) {
 	data, ferr := prepare(data)
 	if ferr != nil {
@@ -99,6 +111,9 @@ func ParseStatusFlow(data []byte) (*StatusFlow, error) {
 	s.reset(data)
 	defer s.reset(nil)
 	s.pos = prologStart(data)
+	if isCDAR(data) {
+		return parseCDAR(s)
+	}
 	var (
 		sf       = &StatusFlow{Updates: []StatusUpdate{}}
 		path     []string // local names of the open elements ("" for one in a namespace)
@@ -107,17 +122,10 @@ func ParseStatusFlow(data []byte) (*StatusFlow, error) {
 		seen     map[string]bool
 		factures bool
 	)
-	flowErr := func(err error) error {
-		var se *scanError
-		if errors.As(err, &se) {
-			return se.flowError()
-		}
-		return &flowgate.FlowError{Code: flowgate.CodeXML, MessageFR: err.Error(), Message: err.Error()}
-	}
 	for {
 		kind, err := s.next()
 		if err != nil {
-			return nil, flowErr(err)
+			return nil, scanFlowError(err)
 		}
 		switch kind {
 		case tokStart:
@@ -174,6 +182,33 @@ func ParseStatusFlow(data []byte) (*StatusFlow, error) {
 					Message:   "CPPStatut without CPPFactureStatuts: only invoice statuses may be deposited"}
 			}
 			return sf, nil
+		}
+	}
+}
+
+// scanFlowError is the flow error of a scanner error.
+func scanFlowError(err error) error {
+	var se *scanError
+	if errors.As(err, &se) {
+		return se.flowError()
+	}
+	return &flowgate.FlowError{Code: flowgate.CodeXML, MessageFR: err.Error(), Message: err.Error()}
+}
+
+// isCDAR reports whether a document in UTF-8 has a CDAR root element.
+func isCDAR(data []byte) bool {
+	s := scanners.Get().(*scanner)
+	defer scanners.Put(s)
+	s.reset(data)
+	defer s.reset(nil)
+	s.pos = prologStart(data)
+	for {
+		kind, err := s.next()
+		if err != nil || kind == tokEOF {
+			return false
+		}
+		if kind == tokStart {
+			return string(s.local) == cdarRoot && string(s.space) == NSCDAR
 		}
 	}
 }

@@ -90,3 +90,36 @@ func TestStatusFlowRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCDARStatusFlow(t *testing.T) {
+	doc, err := os.ReadFile("../outbox/testdata/cdar_suspension.xml")
+	if err != nil {
+		t.Skip("no CDAR sample: ", err)
+	}
+	if !IsStatusFlow(doc) {
+		t.Fatal("a CDAR message is not told a status flow")
+	}
+	sf, err := ParseStatusFlow(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := StatusUpdate{Order: 1, SupplierSIRET: "12345678200010", RecipientSIRET: "11000201100044", Number: "FA-2026-001",
+		Date: "2026-11-02", CDARCode: "208", Comment: "Bon de livraison manquant"}
+	if sf.Sender != "FLOWGATE" || len(sf.Updates) != 1 || sf.Updates[0] != want {
+		t.Fatalf("got %+v", sf)
+	}
+	// Any prefix: matched by namespace URI; another namespace is not CDAR.
+	other := strings.ReplaceAll(string(doc), "rsm:", "x:")
+	other = strings.Replace(other, "xmlns:rsm=", "xmlns:x=", 1)
+	if sf, err := ParseStatusFlow([]byte(other)); err != nil || len(sf.Updates) != 1 {
+		t.Errorf("other prefix: %v %+v", err, sf)
+	}
+	if IsStatusFlow([]byte(strings.ReplaceAll(string(doc), NSCDAR, "urn:x"))) {
+		t.Error("a root in another namespace told a status flow")
+	}
+	twice := strings.Replace(string(doc), "<ram:ProcessConditionCode>208</ram:ProcessConditionCode>",
+		"<ram:ProcessConditionCode>208</ram:ProcessConditionCode><ram:ProcessConditionCode>210</ram:ProcessConditionCode>", 1)
+	if _, err := ParseStatusFlow([]byte(twice)); err == nil || err.(*flowgate.FlowError).Code != flowgate.CodeSchema {
+		t.Errorf("status twice: %v", err)
+	}
+}

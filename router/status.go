@@ -148,6 +148,14 @@ func (r *Router) decideStatus(ctx context.Context, p *plan, sender *Partner, dat
 // judge decides one update. It returns the change to record when the
 // invoice's status changes (nil when refused or unchanged).
 func (r *Router) judge(ctx context.Context, p *plan, sender *Partner, u parser.StatusUpdate, seen *roundSeen) (updateReport, *change, error) {
+	if u.CDARCode != "" && u.Status == "" {
+		// A CDAR status flow: the reform's code stands for a hub status
+		// (outbox/cdarmap.go); one a recipient may not send is no status.
+		u.Status = "CDAR " + u.CDARCode
+		if h, ok := outbox.HubStatusOfCDAR(u.CDARCode); ok {
+			u.Status = h
+		}
+	}
 	ur := updateReport{SupplierSIRET: clipName(u.SupplierSIRET, 40), Number: clipName(u.Number, 100), IssueDate: clipName(u.Date, 40),
 		Status: clipName(u.Status, 40), Verdict: UpdateRefused, Findings: []flowgate.Finding{}}
 	refuse := func(code, field, value, fr, en string) (updateReport, *change, error) {

@@ -675,3 +675,50 @@ func TestCreditNote(t *testing.T) {
 		t.Errorf("linked to nothing: %+v", s)
 	}
 }
+
+// cdarStatusDoc is a recipient's CDAR status flow: one
+// AcknowledgementDocument per (number, code, reason).
+func cdarStatusDoc(acks ...[3]string) string {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
+<r:CrossDomainAcknowledgementAndResponse xmlns:r="urn:un:unece:uncefact:data:standard:CrossDomainAcknowledgementAndResponse:100" xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100" xmlns:udt="urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100" xmlns:qdt="urn:un:unece:uncefact:data:standard:QualifiedDataType:100">
+<r:ExchangedDocumentContext><ram:GuidelineSpecifiedDocumentContextParameter><ram:ID>urn.cpro.gouv.fr:1p0:CDV:invoice</ram:ID></ram:GuidelineSpecifiedDocumentContextParameter></r:ExchangedDocumentContext>
+<r:ExchangedDocument><ram:ID>V1</ram:ID><ram:SenderTradeParty><ram:ID>VALMONT</ram:ID></ram:SenderTradeParty></r:ExchangedDocument>`)
+	for _, a := range acks {
+		fmt.Fprintf(&b, `<r:AcknowledgementDocument><ram:TypeCode>23</ram:TypeCode><ram:ReferenceReferencedDocument>
+<ram:IssuerAssignedID>%s</ram:IssuerAssignedID><ram:TypeCode>380</ram:TypeCode>
+<ram:FormattedIssueDateTime><qdt:DateTimeString format="102">20261102</qdt:DateTimeString></ram:FormattedIssueDateTime>
+<ram:ProcessConditionCode>%s</ram:ProcessConditionCode>
+<ram:IssuerTradeParty><ram:GlobalID schemeID="0002">810000010</ram:GlobalID><ram:GlobalID schemeID="0009">%s</ram:GlobalID><ram:RoleCode>SE</ram:RoleCode></ram:IssuerTradeParty>
+<ram:RecipientTradeParty><ram:GlobalID schemeID="0009">%s</ram:GlobalID><ram:RoleCode>BY</ram:RoleCode></ram:RecipientTradeParty>
+<ram:SpecifiedDocumentStatus><ram:ReasonCode>JUSTIF_ABS</ram:ReasonCode><ram:Reason>%s</ram:Reason></ram:SpecifiedDocumentStatus>
+</ram:ReferenceReferencedDocument></r:AcknowledgementDocument>`, a[0], a[1], crashSupplier, crashRecipient, a[2])
+	}
+	b.WriteString("</r:CrossDomainAcknowledgementAndResponse>\n")
+	return b.String()
+}
+
+// TestCDARStatusFlow: a recipient sends its statuses as CDAR, with the
+// same rules and codes as CPPStatut.
+func TestCDARStatusFlow(t *testing.T) {
+	path, cfg, logs, stop := lifecycleDaemon(t)
+	defer stop()
+	for _, n := range []string{"CD-1", "CD-2"} {
+		depositAs(t, cfg, "FOURN01", n+".xml", invoiceT(t, n))
+		awaitFile(t, cfg, logs, "FOURN01", "CR_*_"+n+".xml.json")
+	}
+	depositAs(t, cfg, "VALMONT", "cdar.xml", []byte(cdarStatusDoc(
+		[3]string{"CD-1", "208", "pièces manquantes"}, [3]string{"CD-2", "213", "x"}, [3]string{"CD-2", "211", ""}, [3]string{"CD-9", "204", ""})))
+	p := awaitFile(t, cfg, logs, "VALMONT", "CR_*_cdar.xml.json")
+	data, _ := os.ReadFile(p)
+	var cr statusCRTest
+	if err := json.Unmarshal(data, &cr); err != nil {
+		t.Fatal(err)
+	}
+	if got := verdicts(cr); got != "IN_INTEGRE_PARTIEL CD-1:06:applied CD-2:CDAR 213:refused:CPP-STATUT-CODE CD-2:11:applied CD-9:07:refused:CPP-STATUT-FACTURE-INCONNUE" {
+		t.Errorf("CDAR status flow: %s", got)
+	}
+	if s, _ := historyOf(t, path, "CD-1"); s.Status != "06" || s.History[2].Comment != "pièces manquantes" {
+		t.Errorf("CD-1: %+v", s)
+	}
+}
