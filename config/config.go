@@ -423,12 +423,12 @@ func (c *Config) Validate() error {
 			collector[s] = i
 		}
 		if len(p.StatusFormats) == 0 {
-			bad("%s.status_formats: at least one of cppstatut, json is required", field)
+			bad("%s.status_formats: at least one of cppstatut, json, cdar is required", field)
 		}
 		for j, f := range p.StatusFormats {
 			switch {
-			case !slices.Contains(statusFormats, f):
-				bad("%s.status_formats[%d] %q: must be cppstatut or json", field, j, f)
+			case !slices.Contains(statusFormats, f) && f != "cdar":
+				bad("%s.status_formats[%d] %q: must be cppstatut, json or cdar", field, j, f)
 			case slices.Index(p.StatusFormats, f) < j:
 				bad("%s.status_formats[%d] %q: listed twice", field, j, f)
 			}

@@ -506,8 +506,9 @@ func TestValidate(t *testing.T) {
 		{"receives bad", func(c *Config) { c.Partners[1].Receives = []string{"210000010000"} }, []string{`partners[1].receives[0] "210000010000": must be 14 digits`}},
 		{"recipient in two partners", func(c *Config) { c.Partners[0].Receives = []string{"21000001000012"} }, []string{`partners[1].receives[0] "21000001000012": already received by partners[0] (FOURN01)`}},
 		{"recipient twice in one partner accepted", func(c *Config) { c.Partners[1].Receives = append(c.Partners[1].Receives, "21000001000012") }, nil},
-		{"status_formats empty", func(c *Config) { c.Partners[1].StatusFormats = nil }, []string{"partners[1].status_formats: at least one of cppstatut, json is required"}},
-		{"status_formats unknown", func(c *Config) { c.Partners[0].StatusFormats = []string{"json", "pdf"} }, []string{`partners[0].status_formats[1] "pdf": must be cppstatut or json`}},
+		{"status_formats empty", func(c *Config) { c.Partners[1].StatusFormats = nil }, []string{"partners[1].status_formats: at least one of cppstatut, json, cdar is required"}},
+		{"status_formats cdar", func(c *Config) { c.Partners[0].StatusFormats = []string{"cdar"} }, nil},
+		{"status_formats unknown", func(c *Config) { c.Partners[0].StatusFormats = []string{"json", "pdf"} }, []string{`partners[0].status_formats[1] "pdf": must be cppstatut, json or cdar`}},
 		{"status_formats duplicate", func(c *Config) { c.Partners[0].StatusFormats = []string{"json", "cppstatut", "json"} }, []string{`partners[0].status_formats[2] "json": listed twice`}},
 
 		// [sftp]

@@ -108,6 +108,28 @@ const (
 // file details them). status is the outcome to report; rep.Status, when
 // set, must agree with it.
 func FlowStatusXML(env Envelope, status flowgate.FlowStatus, rep flowgate.FlowReport) ([]byte, error) {
+	return flowStatusXML(env, status, rep, summary(rep))
+}
+
+// StatusFlowXML renders the flow-level status of a recipient's status flow
+// as FlowStatusXML does, rep holding one line per status update (its
+// invoice number and SIRETs, Rejected with its findings when refused), and
+// a Commentaire that counts updates applied and refused.
+func StatusFlowXML(env Envelope, status flowgate.FlowStatus, rep flowgate.FlowReport) ([]byte, error) {
+	applied := 0
+	for _, u := range rep.Invoices {
+		if u.Verdict == flowgate.Accepted {
+			applied++
+		}
+	}
+	s := fmt.Sprintf("%d statut(s) de facture appliqué(s), %d refusé(s), %d erreur(s) de lecture", applied, len(rep.Invoices)-applied, len(rep.Errors))
+	if rep.File != "" {
+		s = "Fichier " + quote(rep.File) + " : " + s
+	}
+	return flowStatusXML(env, status, rep, s)
+}
+
+func flowStatusXML(env Envelope, status flowgate.FlowStatus, rep flowgate.FlowReport, comment string) ([]byte, error) {
 	envXML, err := env.render()
 	fc, known := flowCodes[status]
 	if !known {
@@ -195,7 +217,7 @@ func FlowStatusXML(env Envelope, status flowgate.FlowStatus, rep flowgate.FlowRe
 		Units: []fluxUnit{{Order: 1, Data: fluxData{
 			Code:       fc.code,
 			Complement: clip(fc.label, maxComplement),
-			Comment:    clip(summary(rep), maxText),
+			Comment:    clip(comment, maxText),
 			Stamp:      stamp,
 			FlowID:     clean(env.FlowID),
 			Details:    details,

@@ -860,3 +860,23 @@ func TestRemoveTemps(t *testing.T) {
 		t.Errorf("left %d entries", len(entries))
 	}
 }
+
+// TestStatusFlowXML: a status flow's CR counts updates, not invoices, and
+// lists each refusal.
+func TestStatusFlowXML(t *testing.T) {
+	env := Envelope{FlowID: "S1", Produced: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
+		Sender: Partner{ID: "FLOWGATE"}, Receiver: Partner{ID: "VALMONT"}}
+	rep := flowgate.FlowReport{File: "s.xml", Status: flowgate.FlowPartial, Invoices: []flowgate.InvoiceReport{
+		{Number: "F1", Verdict: flowgate.Accepted},
+		{Number: "F2", Verdict: flowgate.Rejected, Findings: []flowgate.Finding{{Code: "CPP-STATUT-TRANSITION", Severity: flowgate.Fatal, MessageFR: "non"}}},
+	}}
+	data, err := StatusFlowXML(env, flowgate.FlowPartial, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<IdStatut>96</IdStatut>", "1 statut(s) de facture appliqué(s), 1 refusé(s)", "<CodeErreur>CPP-STATUT-TRANSITION</CodeErreur>"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("no %s in\n%s", want, data)
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"flowgate"
 	"flowgate/flows"
 	"flowgate/internal/fsx"
+	"flowgate/lifecycle"
 	"flowgate/outbox"
 	"flowgate/parser"
 	"flowgate/store"
@@ -47,6 +48,7 @@ type decided struct {
 	dupOf  *plan               // the original, for a duplicate flow
 	report []byte              // the report as its JSON CR says it, for the store
 	traces []trace             // each invoice and where it went, logged once the plan is saved
+	status *statusDecision     // a status flow's report and changes; nil for an invoice flow
 }
 
 // trace is one invoice of a decided flow and where it goes, relative to
@@ -126,8 +128,10 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 	// it); a shutdown past its drain leaves the flows not yet started for
 	// the next start, and saves those decided.
 	dctx := context.WithoutCancel(ctx)
-	seen := &roundSeen{bySHA: map[string]*decided{}, reprocess: map[string]bool{}}
-	hist := &history{ctx: dctx, store: r.cfg.Store, mem: validator.MemoryHistory{}}
+	seen := &roundSeen{bySHA: map[string]*decided{}, reprocess: map[string]bool{},
+		delivered: map[string][]store.Invoice{}, partnerOf: map[string]string{}, status: map[string]string{}}
+	hist := &history{ctx: dctx, store: r.cfg.Store, mem: validator.MemoryHistory{},
+		reopen: map[validator.DuplicateKey]store.Invoice{}, orig: map[validator.DuplicateKey]store.Invoice{}}
 	var notMine []string // tried, failed for a reason not their own
 	// fault records a flow's own failure: the flow failed, or it is
 	// quarantined (returned) at its last attempt.
@@ -161,6 +165,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 		switch {
 		case err == nil:
 			batch = append(batch, d)
+			seen.remember(d)
 			if key := d.plan.Partner + " " + d.plan.SHA256; d.plan.DuplicateOf == "" && d.plan.ReprocessOf == "" && d.plan.SHA256 != "" && seen.bySHA[key] == nil {
 				seen.bySHA[key] = d
 			}
@@ -371,13 +376,37 @@ type history struct {
 	store Store
 	mem   validator.MemoryHistory
 	err   error
+	// reopen: numbers whose newest accepted deposit waits at 04 or 06 for
+	// its supplier (see reopen); orig: the newest accepted deposit of
+	// numbers seen as duplicates, to compare them with.
+	reopen map[validator.DuplicateKey]store.Invoice
+	orig   map[validator.DuplicateKey]store.Invoice
 }
 
+// Seen reports whether an invoice with this key was accepted before, in
+// the round or in the store; but not when its newest deposit waits at 04
+// (à recycler) or 06 (suspendue): deposited again, it reopens it.
 func (h *history) Seen(k validator.DuplicateKey) bool {
 	if h.mem.Seen(k) {
 		return true
 	}
 	seen, err := h.store.Accepted(h.ctx, k.SupplierSIRET, k.Number, k.Year)
+	if err == nil && seen {
+		var invs []store.Invoice
+		if invs, err = h.store.Delivered(h.ctx, k.SupplierSIRET, k.Number, ""); err == nil {
+			for _, inv := range invs {
+				if inv.IssueYear != k.Year {
+					continue
+				}
+				if inv.Status == lifecycle.Recycle || inv.Status == lifecycle.Suspended {
+					h.reopen[k] = inv
+					return false
+				}
+				h.orig[k] = inv
+				break
+			}
+		}
+	}
 	if err != nil && h.err == nil {
 		h.err = err
 	}
@@ -602,11 +631,15 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 		p.ReprocessOf = of
 	}
 
+	if data, ok := statusEntry(prep); ok {
+		return r.decideStatus(ctx, p, sender, data, seen, time.Now().Add(r.cfg.FlowTimeout-prep.spent))
+	}
+
 	deadline := time.Now().Add(r.cfg.FlowTimeout - prep.spent)
 	in := validator.Input{Directory: r.cfg.Directory, History: hist,
 		Sender: &validator.Sender{ID: sender.ID, SIRETs: sender.SIRETs}}
 	d = &decided{plan: p, sender: sender}
-	b := &planBuilder{r: r, d: d, now: now, returns: r.rel(r.mb.Returns(sender.ID)), name: c.Name}
+	b := &planBuilder{r: r, d: d, now: now, returns: r.rel(r.mb.Returns(sender.ID)), name: c.Name, hist: hist}
 	var rep flowgate.FlowReport
 	if prep.entries != nil {
 		check := validator.NewFlowCheck(c.Name, in)
@@ -683,30 +716,43 @@ type planBuilder struct {
 	seq      int    // index of the next entry
 	returned bool   // an entry went back on its own
 	names    []partyNames
+	hist     *history // the round's, for re-deposits (see reopen); nil: none
 }
 
 func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 	seq, p, d := b.seq, b.d.plan, b.d
 	b.seq++
+	orig, reopened := b.reopen(e, line)
 	if e.Invoice != nil {
 		t := e.Invoice.Totals
 		b.names = append(b.names, partyNames{supplier: e.Invoice.Seller.Name, recipient: e.Invoice.Buyer.Name,
 			country: e.Invoice.Seller.CountryCode, taxExclusive: t.TaxExclusive.Raw, taxInclusive: t.TaxInclusive.Raw,
-			payable: t.Payable.Raw, currency: e.Invoice.Currency})
+			payable: t.Payable.Raw, currency: e.Invoice.Currency, completed: reopened && orig.Status == lifecycle.Suspended})
 	}
 	switch {
 	case line != nil && line.Verdict == flowgate.Accepted:
 		dir, name := b.r.delivery(p, line, e.Name, seq)
 		p.Writes = append(p.Writes, write{Dir: dir, Name: name, Entry: seq, SHA256: sum(e.Data)})
 		p.Held += int64(len(e.Data))
-		d.invs = append(d.invs, b.r.invoiceRow(p, line, seq, dir, name))
+		row := b.r.invoiceRow(p, line, seq, dir, name)
+		if e.Invoice != nil {
+			row.Currency, row.Amounts = e.Invoice.Currency, amountsOf(e.Invoice)
+			b.linkCredit(e.Invoice, line, &row)
+		}
+		d.invs = append(d.invs, row)
 		t := trace{line: line, where: filepath.Join(dir, name)}
 		if b.r.recipient[line.RecipientSIRET] == nil {
 			t.portal = line.RecipientSIRET
 		}
 		d.traces = append(d.traces, t)
-		d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: b.now},
-			store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: b.now})
+		if reopened && orig.Status == lifecycle.Suspended {
+			// Completed: 12, delivered again to the same recipient.
+			d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: lifecycle.Completed, At: b.now})
+		} else {
+			// New, or recycled (04 → 01 → 03, routed afresh).
+			d.sts = append(d.sts, store.Status{FlowID: p.FlowID, Seq: seq, Code: "01", At: b.now},
+				store.Status{FlowID: p.FlowID, Seq: seq, Code: "03", At: b.now})
+		}
 	case e.Data != nil && e.Name != "":
 		// A rejected or unreadable archive member goes back as its own file.
 		name := returnName(p.FlowID, seq, e.Name)
@@ -736,6 +782,9 @@ func (r *Router) render(d *decided) (err error) {
 			r.cfg.Log.Error("panic while rendering a flow's status files", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		}
 	}()
+	if d.status != nil {
+		return r.renderStatus(d)
+	}
 	if d.sender != nil {
 		if err := r.statusFiles(d.plan, d.sender, d.rep, d.names, ""); err != nil {
 			return err
@@ -802,6 +851,12 @@ func clipName(s string, n int) string {
 type roundSeen struct {
 	bySHA     map[string]*decided // partner + " " + SHA-256
 	reprocess map[string]bool     // partner + " " + name
+	// For status flows: the invoices accepted in the round (by supplier
+	// SIRET + "\x00" + number, in order), the partner of each of its
+	// flows, and the statuses set in the round (by invoiceKey).
+	delivered map[string][]store.Invoice
+	partnerOf map[string]string
+	status    map[string]string
 }
 
 // reprocessRequested returns the flow an operator asked to run again as
@@ -836,7 +891,8 @@ func (r *Router) invoiceRow(p *plan, line *flowgate.InvoiceReport, seq int, dir,
 	}
 	return store.Invoice{FlowID: p.FlowID, Seq: seq, Entry: line.Entry, Number: line.Number,
 		SupplierSIRET: line.SupplierSIRET, RecipientSIRET: line.RecipientSIRET, IssueYear: year,
-		Verdict: string(line.Verdict), Location: filepath.Join(dir, name)}
+		Verdict: string(line.Verdict), Location: filepath.Join(dir, name),
+		IssueDate: line.IssueDate, TypeCode: line.TypeCode, ServiceCode: line.ServiceCode, Engagement: line.Engagement}
 }
 
 // rel is a folder of the root, relative to it.
@@ -929,6 +985,7 @@ type partyNames struct {
 	supplier, recipient, country        string
 	taxExclusive, taxInclusive, payable string
 	currency                            string
+	completed                           bool // a suspended invoice deposited again: 12, not 01 and 03
 }
 
 // reportName names a status file of a flow for its sender: kind ("CR",
@@ -970,6 +1027,8 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, 
 
 	var toSupplier []outbox.InvoiceStatus
 	toRecipient := map[string][]outbox.InvoiceStatus{}
+	var completedCDAR []outbox.CDARStatus
+	recipientCDAR := map[string][]outbox.CDARStatus{}
 	for i, line := range rep.Invoices {
 		if line.Verdict != flowgate.Accepted {
 			continue
@@ -1001,22 +1060,46 @@ func (r *Router) statusFiles(p *plan, sender *Partner, rep flowgate.FlowReport, 
 		}
 		deposited, available := st, st
 		deposited.Code, available.Code = "01", "03"
-		toSupplier = append(toSupplier, deposited, available)
+		if i < len(names) && names[i].completed {
+			// Completed (12): supplier and recipient alike hear of it.
+			available.Code = lifecycle.Completed
+			toSupplier = append(toSupplier, available)
+			if c, err := outbox.CDARFromInvoiceStatus(available, line.TypeCode); err == nil {
+				completedCDAR = append(completedCDAR, c)
+			}
+		} else {
+			toSupplier = append(toSupplier, deposited, available)
+		}
 		if rp := r.recipient[line.RecipientSIRET]; rp != nil && (rp.CPPStatut || rp.JSON) {
 			toRecipient[rp.ID] = append(toRecipient[rp.ID], available)
+		}
+		if rp := r.recipient[line.RecipientSIRET]; rp != nil && rp.CDAR {
+			if c, err := outbox.CDARFromInvoiceStatus(available, line.TypeCode); err == nil {
+				recipientCDAR[rp.ID] = append(recipientCDAR[rp.ID], c)
+			}
 		}
 	}
 	if len(toSupplier) > 0 {
 		p.Writes = append(p.Writes, r.invoiceStatusFiles(p, sender, env(sender), out, reportName("FACT", p.FlowID, tag, p.Name, ""), toSupplier)...)
 	}
+	p.Writes = append(p.Writes, r.cdarFiles(p, sender, env(sender), out, reportName("CDAR", p.FlowID, tag, p.Name, ""),
+		integrationCDAR(rep, names, completedCDAR, p.DecidedAt))...)
 	ids := make([]string, 0, len(toRecipient))
 	for id := range toRecipient {
 		ids = append(ids, id)
 	}
+	for id := range recipientCDAR {
+		if _, ok := toRecipient[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
 	sort.Strings(ids)
 	for _, id := range ids {
 		rp := r.partners[id]
-		p.Writes = append(p.Writes, r.invoiceStatusFiles(p, rp, env(rp), r.rel(r.mb.Out(id)), "FACT_"+p.FlowID+"_RECU", toRecipient[id])...)
+		if len(toRecipient[id]) > 0 {
+			p.Writes = append(p.Writes, r.invoiceStatusFiles(p, rp, env(rp), r.rel(r.mb.Out(id)), "FACT_"+p.FlowID+"_RECU", toRecipient[id])...)
+		}
+		p.Writes = append(p.Writes, r.cdarFiles(p, rp, env(rp), r.rel(r.mb.Out(id)), "CDAR_"+p.FlowID+"_RECU", recipientCDAR[id])...)
 	}
 	return nil
 }

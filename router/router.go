@@ -38,6 +38,10 @@ type Store interface {
 	// deposited under name with these bytes, to be run again as a new
 	// flow (the flow returned), not refused as a repeat.
 	ReprocessRequested(ctx context.Context, partner, name, sum string) (string, error)
+
+	// Delivered: the accepted invoices of a supplier with a number (and
+	// issue date, when not empty), newest first, for status flows.
+	Delivered(ctx context.Context, supplier, number, date string) ([]store.Invoice, error)
 }
 
 var _ Store = (*store.SQLite)(nil)
@@ -50,10 +54,15 @@ type Partner struct {
 	Receives  []string // recipient SIRETs whose invoices it collects
 	CPPStatut bool     // wants CPPStatut XML status files
 	JSON      bool     // wants JSON status files
+	CDAR      bool     // wants CDAR D22B status files (outbox.CDAR)
 	// MaxFileSize bounds, in bytes, a flow the partner deposits: a larger
 	// one is refused (FLX-TAILLE) from its size alone, never read. 0: no
 	// bound.
 	MaxFileSize int64
+	// Operator: the hub's own mailbox (partners/<hub id>/), where
+	// `flowgate invoice status` deposits status flows that set statuses on
+	// behalf of any recipient.
+	Operator bool
 }
 
 // Config is what a Router is built from.
@@ -198,6 +207,16 @@ func (r *Router) logFlow(d *decided) {
 	r.cfg.Log.Info("flow", "flow", p.FlowID, "partner", p.Partner, "file", p.Name,
 		"status", string(p.Status), "invoices", len(d.invs), "duplicate_of", p.DuplicateOf, "reprocess_of", p.ReprocessOf,
 		"quarantined", p.Quarantine)
+	if d.status != nil {
+		for _, u := range d.status.rep.Updates {
+			codes := make([]string, 0, len(u.Findings))
+			for _, f := range u.Findings {
+				codes = append(codes, f.Code)
+			}
+			r.cfg.Log.Info("status update", "flow", p.FlowID, "partner", p.Partner, "invoice", u.Number, "supplier", u.SupplierSIRET,
+				"status", u.Status, "verdict", u.Verdict, "codes", strings.Join(codes, ","))
+		}
+	}
 	for _, t := range d.traces {
 		codes := make([]string, 0, len(t.line.Findings))
 		for _, f := range t.line.Findings {

@@ -63,14 +63,43 @@ type Invoice struct {
 	IssueYear      string
 	Verdict        string // accepted or rejected
 	Location       string // where its bytes went, relative to the root
+	IssueDate      string // BT-2 as written
+	TypeCode       string // BT-3
+	ServiceCode    string // BT-10 (or the buyer's contact id)
+	Engagement     string // BT-13
+	Currency       string // BT-5
+	// Amounts are the document totals BT-106 to BT-115 as written,
+	// "BT-106=200.40;BT-109=200.40;..." (present ones only): a recycled or
+	// completed invoice must keep them, a duplicate is compared to them.
+	Amounts string
+	// Credits is, for a credit note (381), the number of the invoice of
+	// the same supplier and recipient it names (BT-25) when the hub knows
+	// it; "" otherwise.
+	Credits string
+	// Status is the invoice's current lifecycle status (DOMAIN.md §7):
+	// the code of its last status event, "" for a rejected invoice. Kept
+	// by SavePlans from the statuses it saves.
+	Status string
 }
 
-// Status is one lifecycle event of an invoice (DOMAIN.md §7), e.g. 01 Déposée.
+// Status is one lifecycle event of an invoice (DOMAIN.md §7), e.g. 01
+// Déposée: the invoice is (FlowID, Seq), the flow and position it was
+// deposited in.
 type Status struct {
 	FlowID string
 	Seq    int
 	Code   string
 	At     time.Time
+	// N orders the invoice's events (from 1); set by SavePlans, which
+	// appends each status after the invoice's last.
+	N int
+	// By is who set it: "hub", a partner id, or "operator".
+	By      string
+	Comment string // required for 04, 05, 06
+	Mandate string // IdMandatDP, with 08
+	// SetIn is the flow that set it: the invoice's own flow for 01 and 03
+	// at integration, a recipient's status flow for the others.
+	SetIn string
 }
 
 // SQLite is the store on one SQLite file.
@@ -213,6 +242,37 @@ var migrations = []string{
 		new_flow_id TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (partner, name, flow_id)
 	);`,
+	// The invoice lifecycle: each invoice's current status and the facts
+	// its story shows; statuses become a history (an invoice may come back
+	// to a status: 05, 03, 05), each event with who set it, its comment,
+	// its mandate number and the flow that set it.
+	`ALTER TABLE invoices ADD COLUMN issue_date TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN type_code TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN service_code TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN engagement TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN status TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN currency TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN amounts TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN credits TEXT NOT NULL DEFAULT '';
+	CREATE INDEX invoices_credits ON invoices (supplier_siret, credits);
+	UPDATE invoices SET status = '03' WHERE verdict = 'accepted';
+	CREATE TABLE status_events (
+		flow_id TEXT NOT NULL REFERENCES flows (id),
+		seq INTEGER NOT NULL,
+		n INTEGER NOT NULL,
+		code TEXT NOT NULL,
+		at TEXT NOT NULL,
+		set_by TEXT NOT NULL DEFAULT 'hub',
+		comment TEXT NOT NULL DEFAULT '',
+		mandate TEXT NOT NULL DEFAULT '',
+		set_in TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (flow_id, seq, n)
+	);
+	INSERT INTO status_events (flow_id, seq, n, code, at, set_by, set_in)
+		SELECT flow_id, seq, CAST(code AS INTEGER), code, at, 'hub', flow_id FROM statuses;
+	DROP TABLE statuses;
+	ALTER TABLE status_events RENAME TO statuses;
+	CREATE INDEX statuses_set_in ON statuses (set_in)`,
 }
 
 func (s *SQLite) migrate(ctx context.Context) error {
@@ -297,9 +357,11 @@ func (s *SQLite) SavePlans(ctx context.Context, b PlanBatch) error {
 			}
 		}
 		for _, inv := range b.Invoices {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO invoices (flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				inv.FlowID, inv.Seq, inv.Entry, inv.Number, inv.SupplierSIRET, inv.RecipientSIRET, inv.IssueYear, inv.Verdict, inv.Location); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO invoices (flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
+				issue_date, type_code, service_code, engagement, status, currency, amounts, credits)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
+				inv.FlowID, inv.Seq, inv.Entry, inv.Number, inv.SupplierSIRET, inv.RecipientSIRET, inv.IssueYear, inv.Verdict, inv.Location,
+				inv.IssueDate, inv.TypeCode, inv.ServiceCode, inv.Engagement, inv.Currency, inv.Amounts, inv.Credits); err != nil {
 				return fmt.Errorf("invoice %s/%d: %w", inv.FlowID, inv.Seq, err)
 			}
 		}
@@ -311,10 +373,23 @@ func (s *SQLite) SavePlans(ctx context.Context, b PlanBatch) error {
 	return nil
 }
 
+// insertStatuses appends each status to its invoice's history, in order,
+// and makes it the invoice's current status.
 func insertStatuses(ctx context.Context, tx *sql.Tx, statuses []Status) error {
 	for _, st := range statuses {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO statuses (flow_id, seq, code, at) VALUES (?, ?, ?, ?)`,
-			st.FlowID, st.Seq, st.Code, stamp(st.At)); err != nil {
+		by, setIn := st.By, st.SetIn
+		if by == "" {
+			by = "hub"
+		}
+		if setIn == "" {
+			setIn = st.FlowID
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO statuses (flow_id, seq, n, code, at, set_by, comment, mandate, set_in)
+			VALUES (?, ?, (SELECT COALESCE(MAX(n), 0) + 1 FROM statuses WHERE flow_id = ? AND seq = ?), ?, ?, ?, ?, ?, ?)`,
+			st.FlowID, st.Seq, st.FlowID, st.Seq, st.Code, stamp(st.At), by, st.Comment, st.Mandate, setIn); err != nil {
+			return fmt.Errorf("status %s/%d/%s: %w", st.FlowID, st.Seq, st.Code, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE invoices SET status = ? WHERE flow_id = ? AND seq = ?`, st.Code, st.FlowID, st.Seq); err != nil {
 			return fmt.Errorf("status %s/%d/%s: %w", st.FlowID, st.Seq, st.Code, err)
 		}
 	}
@@ -561,43 +636,121 @@ func (s *SQLite) MaxFlowID(ctx context.Context) (string, error) {
 	return id.String, nil
 }
 
-// Invoices returns the invoices of a flow in order.
-func (s *SQLite) Invoices(ctx context.Context, flowID string) ([]Invoice, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location
-		FROM invoices WHERE flow_id = ? ORDER BY seq`, flowID)
-	if err != nil {
-		return nil, fmt.Errorf("invoices of %s: %w", flowID, err)
-	}
+const invoiceColumns = `flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
+	issue_date, type_code, service_code, engagement, status, currency, amounts, credits`
+
+func scanInvoices(rows *sql.Rows) ([]Invoice, error) {
 	defer rows.Close()
 	var out []Invoice
 	for rows.Next() {
 		var inv Invoice
-		if err := rows.Scan(&inv.FlowID, &inv.Seq, &inv.Entry, &inv.Number, &inv.SupplierSIRET, &inv.RecipientSIRET, &inv.IssueYear, &inv.Verdict, &inv.Location); err != nil {
-			return nil, fmt.Errorf("invoices of %s: %w", flowID, err)
+		if err := rows.Scan(&inv.FlowID, &inv.Seq, &inv.Entry, &inv.Number, &inv.SupplierSIRET, &inv.RecipientSIRET, &inv.IssueYear, &inv.Verdict, &inv.Location,
+			&inv.IssueDate, &inv.TypeCode, &inv.ServiceCode, &inv.Engagement, &inv.Status, &inv.Currency, &inv.Amounts, &inv.Credits); err != nil {
+			return nil, err
 		}
 		out = append(out, inv)
 	}
 	return out, rows.Err()
 }
 
-// Statuses returns the status events of a flow's invoices.
-func (s *SQLite) Statuses(ctx context.Context, flowID string) ([]Status, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT flow_id, seq, code, at FROM statuses WHERE flow_id = ? ORDER BY seq, code`, flowID)
+// Invoices returns the invoices of a flow in order.
+func (s *SQLite) Invoices(ctx context.Context, flowID string) ([]Invoice, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE flow_id = ? ORDER BY seq`, flowID)
 	if err != nil {
-		return nil, fmt.Errorf("statuses of %s: %w", flowID, err)
+		return nil, fmt.Errorf("invoices of %s: %w", flowID, err)
 	}
+	out, err := scanInvoices(rows)
+	if err != nil {
+		return nil, fmt.Errorf("invoices of %s: %w", flowID, err)
+	}
+	return out, nil
+}
+
+// Delivered returns the accepted invoices of a supplier with this number,
+// newest deposit first: those issued on date (YYYY-MM-DD) when date is
+// not empty (for an invoice recorded before issue dates were, its issue
+// year must be date's), all of them otherwise. A number may come back in
+// another year; a recycled invoice is deposited again under its number.
+func (s *SQLite) Delivered(ctx context.Context, supplier, number, date string) ([]Invoice, error) {
+	q := `SELECT ` + invoiceColumns + ` FROM invoices WHERE supplier_siret = ? AND number = ? AND verdict = 'accepted'`
+	args := []any{supplier, number}
+	if date != "" {
+		year := date
+		if len(year) > 4 {
+			year = year[:4]
+		}
+		q += ` AND (issue_date = ? OR issue_date = '' AND issue_year = ?)`
+		args = append(args, date, year)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY flow_id DESC, seq DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("delivered invoices: %w", err)
+	}
+	out, err := scanInvoices(rows)
+	if err != nil {
+		return nil, fmt.Errorf("delivered invoices: %w", err)
+	}
+	return out, nil
+}
+
+// CreditedBy returns the accepted credit notes of a supplier that name
+// the invoice number (Credits), to the same recipient, oldest first.
+func (s *SQLite) CreditedBy(ctx context.Context, supplier, number, recipient string) ([]Invoice, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+invoiceColumns+` FROM invoices
+		WHERE supplier_siret = ? AND credits = ? AND recipient_siret = ? AND verdict = 'accepted' ORDER BY flow_id, seq`, supplier, number, recipient)
+	if err != nil {
+		return nil, fmt.Errorf("credit notes of %s: %w", number, err)
+	}
+	out, err := scanInvoices(rows)
+	if err != nil {
+		return nil, fmt.Errorf("credit notes of %s: %w", number, err)
+	}
+	return out, nil
+}
+
+const statusColumns = `flow_id, seq, n, code, at, set_by, comment, mandate, set_in`
+
+func scanStatuses(rows *sql.Rows) ([]Status, error) {
 	defer rows.Close()
 	var out []Status
 	for rows.Next() {
 		var st Status
 		var at string
-		if err := rows.Scan(&st.FlowID, &st.Seq, &st.Code, &at); err != nil {
-			return nil, fmt.Errorf("statuses of %s: %w", flowID, err)
+		if err := rows.Scan(&st.FlowID, &st.Seq, &st.N, &st.Code, &at, &st.By, &st.Comment, &st.Mandate, &st.SetIn); err != nil {
+			return nil, err
 		}
 		st.At = parseStamp(at)
 		out = append(out, st)
 	}
 	return out, rows.Err()
+}
+
+// Statuses returns the status events of a flow's invoices, by invoice,
+// oldest first.
+func (s *SQLite) Statuses(ctx context.Context, flowID string) ([]Status, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+statusColumns+` FROM statuses WHERE flow_id = ? ORDER BY seq, n`, flowID)
+	if err != nil {
+		return nil, fmt.Errorf("statuses of %s: %w", flowID, err)
+	}
+	out, err := scanStatuses(rows)
+	if err != nil {
+		return nil, fmt.Errorf("statuses of %s: %w", flowID, err)
+	}
+	return out, nil
+}
+
+// History returns the status events of one invoice (the seq-th of flow
+// flowID), oldest first.
+func (s *SQLite) History(ctx context.Context, flowID string, seq int) ([]Status, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+statusColumns+` FROM statuses WHERE flow_id = ? AND seq = ? ORDER BY n`, flowID, seq)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s/%d: %w", flowID, seq, err)
+	}
+	out, err := scanStatuses(rows)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s/%d: %w", flowID, seq, err)
+	}
+	return out, nil
 }
 
 // Counts returns how many flows are in each state, for the logs and tests.

@@ -182,8 +182,14 @@ func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, ready c
 		}
 		partners[i] = router.Partner{ID: p.ID, Name: p.Name, SIRETs: p.SIRETs, Receives: p.Receives,
 			CPPStatut: slices.Contains(p.StatusFormats, "cppstatut"), JSON: slices.Contains(p.StatusFormats, "json"),
+			CDAR:        slices.Contains(p.StatusFormats, "cdar"),
 			MaxFileSize: p.MaxFileSize}
 	}
+	// The hub's own mailbox, partners/<hub id>/, takes the status flows of
+	// `flowgate invoice status`: operators set statuses on behalf of any
+	// recipient, through the same machinery as partners.
+	ids = append(ids, cfg.HubID)
+	partners = append(partners, router.Partner{ID: cfg.HubID, Name: "operators", CPPStatut: true, JSON: true, Operator: true})
 	if err := mb.Setup(ids, log); err != nil {
 		return err
 	}

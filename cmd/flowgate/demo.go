@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -104,11 +106,61 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	// The recipient's accounting suspends one delivered invoice and sends
+	// another back "à recycler" (status flows in VALMONT's in/); the
+	// supplier deposits the latter again, same number, to the right SIRET.
+	mb := flows.Mailboxes{Root: cfg.Root}
+	waitArchived := func(n int, what string) error {
+		for {
+			entries, _ := os.ReadDir(archive)
+			if len(entries) >= n {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				stop()
+				<-done
+				return fmt.Errorf("demo: %s did not finish in time", what)
+			}
+			select {
+			case <-ctx.Done():
+				stop()
+				<-done
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	for i, st := range demoStatuses {
+		doc, err := operatorStatusXML("VALMONT", demoSupplier, st.number, "2026-11-02", st.code, st.comment, "")
+		if err != nil {
+			return err
+		}
+		if err := depositNoReplace(mb.In("VALMONT"), st.file, doc); err != nil {
+			return err
+		}
+		if err := waitArchived(dropped+1+i, st.file); err != nil {
+			return err
+		}
+	}
+	recycled, err := fs.ReadFile(samples.FS, "flows/facture-acceptee.xml")
+	if err != nil {
+		return err
+	}
+	recycled = bytes.Replace(recycled, []byte("<cbc:ID>"+demoInvoice+"</cbc:ID>"), []byte("<cbc:ID>"+demoRecycled+"</cbc:ID>"), 1)
+	if err := depositNoReplace(mb.In("FOURN01"), demoRecycledFile, recycled); err != nil {
+		return err
+	}
+	if err := waitArchived(dropped+len(demoStatuses)+1, demoRecycledFile); err != nil {
+		return err
+	}
 	stop()
 	if err := <-done; err != nil {
 		return err
 	}
 	if err := printJourney(ctx, stdout, cfg); err != nil {
+		return err
+	}
+	if err := printLifecycle(ctx, stdout, cfg); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "\nMailboxes:")
@@ -117,6 +169,49 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *keep {
 		fmt.Fprintln(stdout, "\nroot kept:", root)
+	}
+	return nil
+}
+
+// The demo's lifecycle: VALMONT suspends FA-2026-0001 (its delivery note
+// missing) and sends FA-2026-0002, addressed to the department, back "à
+// recycler"; the supplier deposits FA-2026-0002 again to the commune.
+const (
+	demoSupplier     = "81000001000019"
+	demoInvoice      = "FA-2026-0001"
+	demoRecycled     = "FA-2026-0002"
+	demoRecycledFile = "FA-2026-0002-recyclee.xml"
+)
+
+var demoStatuses = []struct{ file, number, code, comment string }{
+	{"statuts-valmont-1.xml", demoInvoice, "06", "bon de livraison manquant"},
+	{"statuts-valmont-2.xml", demoRecycled, "04", "adressée au Département : destinée à la commune"},
+}
+
+// printLifecycle prints what became of the demo's status flow and the
+// suspended invoice's story.
+func printLifecycle(ctx context.Context, w io.Writer, cfg config.Config) error {
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintln(w, "\nLifecycle: VALMONT deposits statuses (CPPStatut) in its in/: "+demoInvoice+" suspended, "+demoRecycled+" to recycle;")
+	fmt.Fprintln(w, "  FOURN01 is told (FACT_<flow>_STATUTS.xml) and deposits "+demoRecycledFile+" to the commune, same number.")
+	fmt.Fprintln(w, "  `flowgate invoice show` tells each story:")
+	for _, number := range []string{demoInvoice, demoRecycled} {
+		s, ok, err := story(ctx, st, demoSupplier, number)
+		if err != nil || !ok {
+			return cmp.Or(err, fmt.Errorf("demo: invoice %s not found", number))
+		}
+		fmt.Fprintf(w, "  %s, now %s %s:\n", number, s.Status, s.History[len(s.History)-1].LabelFR)
+		for _, e := range s.History {
+			line := fmt.Sprintf("    %s %s, by %s, recipient %s", e.Status, e.LabelFR, e.By, e.RecipientSIRET)
+			if e.Comment != "" {
+				line += " « " + e.Comment + " »"
+			}
+			fmt.Fprintln(w, clip(line, demoWidth))
+		}
 	}
 	return nil
 }

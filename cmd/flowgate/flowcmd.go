@@ -170,6 +170,8 @@ type shownFlow struct {
 	FinishedAt  *time.Time          `json:"finished_at,omitempty"`
 	Report      flowgate.FlowReport `json:"report"`
 	Invoices    []shownInvoice      `json:"invoices"`
+	// Updates are a status flow's status updates, as its CR says them.
+	Updates []statusUpdateLine `json:"updates,omitempty"`
 }
 
 type shownInvoice struct {
@@ -219,6 +221,10 @@ func runFlowShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err := json.Unmarshal(rep, &out.Report); err != nil {
 			return fmt.Errorf("flow %s: report in store: %w", fl.ID, err)
 		}
+		var a statusAnswer
+		if err := json.Unmarshal(rep, &a); err == nil {
+			out.Updates = a.Updates
+		}
 	}
 	invs, err := st.Invoices(ctx, fl.ID)
 	if err != nil {
@@ -260,6 +266,12 @@ func runFlowShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		out.Report.Status = flowgate.FlowStatus(fl.Status)
 	}
 	writeText(stdout, &out.Report)
+	for _, u := range out.Updates {
+		fmt.Fprintf(stdout, "  %s %s → %s: %s\n", u.SupplierSIRET, u.Number, u.Status, u.Verdict)
+		for _, f := range u.Findings {
+			fmt.Fprintf(stdout, "      %s %s / %s\n", f.Code, f.MessageFR, f.Message)
+		}
+	}
 	if len(out.Invoices) > 0 {
 		fmt.Fprintln(stdout, "where each invoice went:")
 		for _, inv := range out.Invoices {

@@ -45,7 +45,7 @@ const (
       Print the version and the revision flowgate was built from.
 `
 	usage = "flowgate: the e-invoicing hub\n\nUsage:\n" + usageValidate + "\n" + usageRun + "\n" +
-		usageConfigCheck + "\n" + usageFlow + "\n" + usageDemo + "\n" + usageVersion + `
+		usageConfigCheck + "\n" + usageFlow + "\n" + usageInvoice + "\n" + usageDemo + "\n" + usageVersion + `
 Flags may come before or after the other arguments; -h or --help after a
 command shows its usage.
 `
@@ -91,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err = runConfig(ctx, args[1:], stdout, stderr)
 	case "flow":
 		err = runFlow(ctx, args[1:], stdout, stderr)
+	case "invoice":
+		err = runInvoice(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":

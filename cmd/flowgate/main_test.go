@@ -219,7 +219,9 @@ func TestDemo(t *testing.T) {
 		return nil
 	})
 	for _, want := range []string{fmt.Sprintf("%d sample flows dropped", n), "CPP-EMETTEUR-NON-HABILITE", "partners/VALMONT/inbox/", "FLX-DTD", "Mailboxes:", "archive/",
-		"facture-la-poste.xml, which `flowgate validate` accepts", "accepted: no partner collects 23000003000018, so it waits on the portal"} {
+		"facture-la-poste.xml, which `flowgate validate` accepts", "accepted: no partner collects 23000003000018, so it waits on the portal",
+		"06 Suspendue, by VALMONT, recipient 21000001000012 « bon de livraison manquant »", "FACT_",
+		"04 À recycler, by VALMONT, recipient 22000002000010", "FA-2026-0002, now 03 Mise à disposition"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
