@@ -199,6 +199,15 @@ func IntegrationCDAR(rep flowgate.FlowReport, at time.Time) []CDARStatus {
 		})
 	}
 	for _, inv := range rep.Invoices {
+		// An xs:date may carry a time zone (2026-11-02+01:00), which UBL
+		// allows and the validator accepts; CDAR's date is the day alone.
+		date := inv.IssueDate
+		if len(date) > 10 {
+			if _, err := time.Parse(time.DateOnly, date[:10]); err == nil {
+				date = date[:10]
+			}
+		}
+		inv.IssueDate = date
 		st := CDARStatus{
 			At: at, InvoiceNumber: inv.Number, InvoiceDate: inv.IssueDate, TypeCode: inv.TypeCode,
 			SupplierSIRET: inv.SupplierSIRET, RecipientSIRET: inv.RecipientSIRET,

@@ -367,7 +367,8 @@ func TestIntegrationCDAR(t *testing.T) {
 		File:   "lot.zip",
 		Errors: []flowgate.FlowError{{Code: "FLX-TAILLE", Entry: "gros.xml", MessageFR: "trop gros"}},
 		Invoices: []flowgate.InvoiceReport{
-			{Number: "A1", IssueDate: "2026-01-05", SupplierSIRET: supplierSIRET, RecipientSIRET: recipientSIRET, Verdict: flowgate.Accepted},
+			// An xs:date with a time zone, as UBL allows: CDAR has the day.
+			{Number: "A1", IssueDate: "2026-01-05+01:00", SupplierSIRET: supplierSIRET, RecipientSIRET: recipientSIRET, Verdict: flowgate.Accepted},
 			{Number: "R1", IssueDate: "2026-01-05", SupplierSIRET: supplierSIRET, Verdict: flowgate.Rejected, Findings: []flowgate.Finding{
 				{Code: "BR-CO-15", Severity: flowgate.Fatal, MessageFR: "BT-112 faux"},
 				{Code: "BR-CO-26", Severity: flowgate.Warning},
@@ -395,6 +396,9 @@ func TestIntegrationCDAR(t *testing.T) {
 	}
 	if !slices.Equal(summary, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(summary, "\n"), strings.Join(want, "\n"))
+	}
+	if got[1].InvoiceDate != "2026-01-05" || got[2].InvoiceDate != "2026-01-05" {
+		t.Errorf("dates %q %q, want the day", got[1].InvoiceDate, got[2].InvoiceDate)
 	}
 	if got[3].Reasons[0].Text != "BR-CO-15 : BT-112 faux" {
 		t.Errorf("reason text %q", got[3].Reasons[0].Text)

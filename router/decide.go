@@ -992,9 +992,15 @@ type partyNames struct {
 // "FACT"), the flow id, tag (e.g. "_INCIDENT", or ""), then the deposited
 // file's base name made safe and bounded, then ext: CR_<flow>_<name>.xml.
 // The partner matches it to its upload by the name; the flow id keeps it
-// unique.
+// unique. A name that would give the hub's own FACT_<flow>_RECU or
+// _STATUTS files ("RECU", "STATUTS", in any case) gets a "_": a partner
+// that collects the invoices it deposits has both in the same out/.
 func reportName(kind, flowID, tag, name, ext string) string {
-	return kind + "_" + flowID + tag + "_" + safeName(filepath.Base(strings.ReplaceAll(name, "\\", "/")), 80) + ext
+	base := safeName(filepath.Base(strings.ReplaceAll(name, "\\", "/")), 80)
+	if strings.EqualFold(base, "RECU") || strings.EqualFold(base, "STATUTS") {
+		base += "_"
+	}
+	return kind + "_" + flowID + tag + "_" + base + ext
 }
 
 // statusFiles adds the flow's status files to its plan: the flow-level CR

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +228,36 @@ func (f *fixture) sha(c flows.Claimed) string {
 		f.t.Fatalf("flow %s: %v %v", c.FlowID, ok, err)
 	}
 	return fl.SHA256
+}
+
+// TestDepositNamedRECU: a partner that collects the invoices it deposits
+// has its supplier's and its recipient's status files in one out/; a
+// deposit named RECU (any case) must not take the name of the recipient's
+// FACT_<flow>_RECU files, or the flow could never be carried out.
+func TestDepositNamedRECU(t *testing.T) {
+	f := newFixture(t)
+	f.tune = func(c *Config) {
+		c.Partners[0].Receives, c.Partners[1].Receives = []string{collected}, nil
+	}
+	f.open()
+	var cs []flows.Claimed
+	for i, name := range []string{"RECU", "recu", "STATUTS"} {
+		cs = append(cs, f.claim(name, invoice(fmt.Sprintf("R-%d", i), collected)))
+	}
+	if failed, notDone := f.r.Process(context.Background(), cs); len(failed)+notDone != 0 {
+		t.Fatalf("blocked: %v %d\n%s", failed, notDone, f.logs)
+	}
+	out := f.files("partners/FOURN01/out")
+	for _, c := range cs {
+		base := reportName("FACT", c.FlowID, "", c.Name, "")
+		if !strings.HasSuffix(base, "_") {
+			t.Errorf("%s: named %s", c.Name, base)
+		}
+		for _, want := range []string{base + ".xml", "FACT_" + c.FlowID + "_RECU.xml"} {
+			if !slices.Contains(out, want) {
+				t.Errorf("%s: no %s in out/ %v", c.Name, want, out)
+			}
+		}
+	}
+	validateXML(t, f.root)
 }
