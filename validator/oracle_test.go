@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -22,10 +23,10 @@ import (
 // with Saxon HE) and flowgate judge the same mutated documents, and must
 // fire the same rules with the same flags, document by document.
 
-// oracleDocs is how many mutated documents the differential test makes:
-// every official example and test file once as is, the rest mutants. One
-// Saxon run over them takes about 30 s on one core.
-const oracleDocs = 2000
+// oracleDocs is how many documents the differential test makes: every
+// official example, test file and unit test document once as is (about
+// 650), the rest mutants. One Saxon run over them takes about 15 s.
+const oracleDocs = 2500
 
 // oracleSeed makes the mutation corpus the same on every run.
 const oracleSeed = 16931
@@ -81,9 +82,10 @@ func officialRuleFlags(t testing.TB, xslt string) map[string]string {
 	return flags
 }
 
-// oracleSeeds returns the official UBL examples and test files, by name.
-func oracleSeeds(t testing.TB, dir string) map[string][]byte {
-	seeds := map[string][]byte{}
+// oracleSeeds returns the official UBL examples and test files, and the
+// documents of the CEN unit tests, by name.
+func oracleSeeds(t *testing.T, dir string) (seeds, units map[string][]byte) {
+	seeds, units = map[string][]byte{}, map[string][]byte{}
 	for _, sub := range []string{"ubl-examples", "testfiles"} {
 		entries, err := os.ReadDir(filepath.Join(dir, sub))
 		if err != nil {
@@ -103,7 +105,20 @@ func oracleSeeds(t testing.TB, dir string) map[string][]byte {
 	if len(seeds) == 0 {
 		t.Fatalf("no UBL example in %s", dir)
 	}
-	return seeds
+	// The CEN unit tests: one invoice or credit note per test, made to
+	// pass or fail one rule each, so that every rule has documents near
+	// its edge.
+	for _, set := range []string{"unit-ubl-invoice", "unit-ubl-creditnote"} {
+		files, _ := filepath.Glob(filepath.Join(dir, set, "*.xml"))
+		for _, file := range files {
+			for i, ut := range readUnitTests(t, file) {
+				if ut.fragment != nil {
+					units[fmt.Sprintf("%s/%s#%d", set, filepath.Base(file), i)] = ut.fragment
+				}
+			}
+		}
+	}
+	return seeds, units
 }
 
 // ruleSet is a set of fired rules, each "ID flag".
@@ -167,7 +182,8 @@ func TestOfficialXSLTDifferential(t *testing.T) {
 	t.Logf("official rules: %d; compared (implemented): %d; not yet implemented: %d %v",
 		len(official), len(official)-len(missing), len(missing), families(missing))
 
-	docs := mutationCorpus(oracleSeeds(t, dir), oracleDocs, oracleSeed)
+	seeds, units := oracleSeeds(t, dir)
+	docs := mutationCorpus(seeds, units, oracleDocs, oracleSeed)
 	in := t.TempDir()
 	names := make([]string, 0, len(docs))
 	for name, m := range docs {
@@ -215,6 +231,11 @@ func TestOfficialXSLTDifferential(t *testing.T) {
 	t.Logf("documents: %d (%d without official verdict, %d flowgate does not read); agree %d, disagree %d, "+
 		"disagree where the parser loses the change (parserGap) %d; rules fired: %d %v",
 		len(names), len(errs), parseErr, agree, disagree, gaps, len(firedBy), firedBy)
+	for id := range compared {
+		if firedBy[id+" "+official[id]] == 0 {
+			t.Errorf("%s never fired in the corpus: nothing compares it", id)
+		}
+	}
 	if n := len(names) - len(errs); n < oracleDocs*9/10 {
 		t.Errorf("only %d of %d documents have an official verdict", n, len(names))
 	}
@@ -252,19 +273,20 @@ type mutant struct {
 	gap  string // why flowgate cannot judge it yet (parserGap), or ""
 }
 
-// mutationCorpus returns n documents by file name: each seed as is, then
-// mutants of seeds taken in turn, each changing one thing (see mutate).
-// The same seeds, n and seed give the same corpus.
-func mutationCorpus(seeds map[string][]byte, n int, seed uint64) map[string]mutant {
+// mutationCorpus returns n documents by file name: each seed and unit
+// test document as is, then mutants of the seeds taken in turn, each
+// changing one thing (see mutate). The unit test documents, minimal
+// invoices, are not mutated: mutants of complete invoices reach more rules.
+// The same inputs give the same corpus.
+func mutationCorpus(seeds, units map[string][]byte, n int, seed uint64) map[string]mutant {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
-	names := make([]string, 0, len(seeds))
-	for name := range seeds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	docs := make(map[string]mutant, n)
+	for i, name := range slices.Sorted(maps.Keys(units)) {
+		docs[fmt.Sprintf("u%04d.xml", i)] = mutant{data: units[name], what: name}
+	}
+	names := slices.Sorted(maps.Keys(seeds))
 	for i, name := range names {
-		docs[fmt.Sprintf("s%02d.xml", i)] = mutant{data: seeds[name], what: name}
+		docs[fmt.Sprintf("s%04d.xml", i)] = mutant{data: seeds[name], what: name}
 	}
 	for i := 0; len(docs) < n; i++ {
 		name := names[i%len(names)]
