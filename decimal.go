@@ -19,13 +19,21 @@ type Decimal struct {
 // ErrDecimal reports a string that is not an xs:decimal literal.
 var ErrDecimal = errors.New("not a decimal number")
 
-// maxDecimalDigits bounds the literals we accept: no real amount comes near,
-// and it keeps hostile input from costing quadratic time.
-const maxDecimalDigits = 64
+// maxDecimalDigits bounds the digits of a literal that count: no real
+// amount comes near, and it keeps the arithmetic on hostile input cheap
+// (coefficients of at most 1,000 digits, scales of at most 1,000). A longer
+// literal is read when its leading zeros (integer part) and trailing zeros
+// (fraction) are what makes it longer: "100.000…0" with 70 or a million
+// zeros is 100, as XPath's xs:decimal reads it.
+const maxDecimalDigits = 1000
 
 // ParseDecimal reads an xs:decimal literal: optional sign, digits, optional
 // fraction; leading and trailing XML whitespace is ignored (the schema type
-// collapses it). Exponents, "NaN" and thousands separators are refused.
+// collapses it). Exponents, "NaN" and thousands separators are refused, and
+// so is a literal of more than maxDecimalDigits digits once its leading
+// zeros and its fraction's trailing zeros are dropped (they are dropped only
+// from a literal longer than that, which then keeps no trailing zero in
+// Places and String). Its cost is linear in the length of s.
 func ParseDecimal(s string) (Decimal, error) {
 	s = strings.Trim(s, " \t\r\n")
 	neg := false
@@ -34,8 +42,21 @@ func ParseDecimal(s string) (Decimal, error) {
 		s = s[1:]
 	}
 	intPart, frac, _ := strings.Cut(s, ".")
-	if intPart == "" && frac == "" || len(intPart)+len(frac) > maxDecimalDigits {
+	if intPart == "" && frac == "" {
 		return Decimal{}, ErrDecimal
+	}
+	if len(intPart)+len(frac) > maxDecimalDigits {
+		if strings.Trim(intPart+frac, "0123456789") != "" {
+			return Decimal{}, ErrDecimal
+		}
+		intPart = strings.TrimLeft(intPart, "0")
+		frac = strings.TrimRight(frac, "0")
+		if len(intPart)+len(frac) > maxDecimalDigits {
+			return Decimal{}, ErrDecimal
+		}
+		if intPart == "" && frac == "" {
+			intPart = "0"
+		}
 	}
 	var v uint64
 	small := len(intPart)+len(frac) <= 18
@@ -151,7 +172,8 @@ func (d Decimal) Round(places int32) Decimal {
 	return Decimal{coef: q, scale: places}
 }
 
-// Places returns the number of fractional digits as written (1.50 has 2).
+// Places returns the number of fractional digits as written (1.50 has 2;
+// see ParseDecimal for literals of more than maxDecimalDigits digits).
 func (d Decimal) Places() int32 { return d.scale }
 
 // String formats d with its own scale, without exponent: "-12.50".

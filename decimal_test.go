@@ -1,6 +1,9 @@
 package flowgate
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseDecimal(t *testing.T) {
 	for in, want := range map[string]string{
@@ -47,5 +50,45 @@ func TestRound(t *testing.T) {
 		if got := MustDecimal(in).Round(2); got.String() != want {
 			t.Errorf("Round(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestParseDecimalLongLiterals: xs:decimal has no length limit, and the
+// official rules read "100.000…0" with 70 zeros as 100. Padding zeros of
+// any length are read; the digits that count are bounded.
+func TestParseDecimalLongLiterals(t *testing.T) {
+	zeros := func(n int) string { return strings.Repeat("0", n) }
+	for _, tc := range []struct {
+		lit, want string // want "" means refused
+	}{
+		{"100." + zeros(70), "100"},
+		{"-100." + zeros(70), "-100"},
+		{zeros(70) + "42.5", "42.5"},
+		{"1." + zeros(1<<20), "1"},
+		{zeros(1<<20) + "." + zeros(1<<20), "0"},
+		{"0." + zeros(999) + "1", "0." + zeros(999) + "1"},
+		{"1" + zeros(999), "1" + zeros(999)},
+		{"0." + zeros(1000) + "1", ""},
+		{"1" + zeros(1000), ""},
+		{"1." + zeros(70) + "x", ""},
+		{"1." + zeros(70) + "-", ""},
+	} {
+		d, err := ParseDecimal(tc.lit)
+		short := tc.lit
+		if len(short) > 40 {
+			short = short[:20] + "…" + short[len(short)-10:]
+		}
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("ParseDecimal(%q) = %s, want an error", short, d)
+			}
+			continue
+		}
+		if err != nil || !d.Equal(MustDecimal(tc.want)) {
+			t.Errorf("ParseDecimal(%q) = %s, %v; want %s", short, d, err, tc.want)
+		}
+	}
+	if d := MustDecimal("100." + zeros(70)); !d.Add(MustDecimal("0.01")).Round(2).Equal(MustDecimal("100.01")) {
+		t.Errorf("arithmetic on a long literal: %s", d)
 	}
 }

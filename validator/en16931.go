@@ -10,7 +10,7 @@ import (
 )
 
 // Rule is one EN 16931 business rule, under its official id, as bound to
-// UBL by the CEN Schematron (v1.3.13). Each check reproduces the XPath of
+// UBL by the CEN Schematron (v1.3.16). Each check reproduces the XPath of
 // that Schematron, including what it does with absent elements, so that the
 // CEN unit tests can serve as the oracle.
 type Rule struct {
@@ -895,38 +895,22 @@ var enRules = []Rule{
 		"Chaque charge sur une ligne de facture (BG-28) doit contenir un motif (BT-144) ou un code de motif (BT-145), ou les deux.",
 		"Each Invoice line charge (BG-28) shall contain an Invoice line charge reason (BT-144) or an Invoice line charge reason code (BT-145), or both.",
 		true, noReason),
-	{ID: "BR-CO-25", Field: "BT-9",
-		FR: "Si le montant à payer (BT-115) est positif, la date d'échéance (BT-9) ou les conditions de paiement (BT-20) doivent être présentes.",
-		EN: "In case the Amount due for payment (BT-115) is positive, either the Payment due date (BT-9) or the Payment terms (BT-20) shall be present.",
-		check: func(inv *flowgate.Invoice, fail func(hit)) {
-			// Context /ubl:Invoice/cac:LegalMonetaryTotal/cbc:PayableAmount:
-			// invoices only, not credit notes, in this Schematron version.
-			p := inv.Totals.Payable
-			if inv.Kind != flowgate.KindInvoice || inv.Count.LegalMonetaryTotal == 0 || !p.Present {
-				return
-			}
-			detail := func() text {
-				d := declared(p)
-				return text{"Montant à payer BT-115 : " + d.fr, "Amount due for payment BT-115: " + d.en}
-			}
-			if !p.OK {
-				fail(hit{detail: detail})
-				return
-			}
-			if p.Value.Sign() > 0 && !inv.HasDueDate && !inv.HasPaymentTerms {
-				fail(hit{detail: detail})
-			}
-		}},
 	{ID: "BR-CO-26", Field: "BT-29",
 		FR: "Pour que l'acheteur identifie automatiquement le fournisseur, l'identifiant du vendeur (BT-29), son numéro d'immatriculation légale (BT-30) ou son numéro de TVA (BT-31) doit être présent.",
 		EN: "In order for the buyer to automatically identify a supplier, the Seller identifier (BT-29), the Seller legal registration identifier (BT-30) and/or the Seller VAT identifier (BT-31) shall be present.",
 		check: func(inv *flowgate.Invoice, fail func(hit)) {
-			// Context cac:AccountingSupplierParty.
-			if s := &inv.Seller; inv.Count.AccountingSupplierParty > 0 && len(s.Identifiers) == 0 && !s.HasLegalID && !hasVATID(s) {
+			// Context cac:AccountingSupplierParty. Since v1.3.16 a
+			// cac:PartyIdentification/cbc:ID with schemeID SEPA (a SEPA
+			// creditor identifier, BT-90) does not identify the seller.
+			if s := &inv.Seller; inv.Count.AccountingSupplierParty > 0 && !slices.ContainsFunc(s.Identifiers, notSEPA) && !s.HasLegalID && !hasVATID(s) {
 				fail(hit{})
 			}
 		}},
 }
+
+// notSEPA is cbc:ID[not(@schemeID = 'SEPA')]: an identifier without a
+// scheme, or under another scheme than SEPA as written.
+func notSEPA(id flowgate.Identifier) bool { return !id.HasSchemeID || id.SchemeID != "SEPA" }
 
 // taxExclusiveConsistent is BR-CO-13 as the Schematron writes it: BT-109
 // against BT-106 - BT-107 + BT-108, rounded, each branch by which of

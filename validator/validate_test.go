@@ -270,7 +270,13 @@ func TestRules(t *testing.T) {
 		{[]string{"BR-CO-20"}, func(inv *flowgate.Invoice) {
 			details(inv, 1).Periods = []flowgate.Period{{DescriptionCode: "3", HasDescriptionCode: true}}
 		}},
-		{[]string{"BR-CO-25"}, func(inv *flowgate.Invoice) { inv.HasDueDate = false }},
+		// A SEPA creditor identifier does not identify the seller (v1.3.16), nor carry its SIRET.
+		{[]string{"BR-CO-26", "FR-SIRET-FOURNISSEUR"}, func(inv *flowgate.Invoice) {
+			inv.Seller.TaxSchemes = nil
+			for i := range inv.Seller.Identifiers {
+				inv.Seller.Identifiers[i].SchemeID, inv.Seller.Identifiers[i].HasSchemeID = "SEPA", true
+			}
+		}},
 		// Without any seller identifier there is no SIRET either.
 		{[]string{"BR-CO-26", "FR-SIRET-FOURNISSEUR"}, func(inv *flowgate.Invoice) {
 			inv.Seller.Identifiers, inv.Seller.TaxSchemes = nil, nil

@@ -156,3 +156,52 @@ func ValidateXSD(t testing.TB, elem []string, files []string) {
 		files = files[n:]
 	}
 }
+
+// SchematronEach is Schematron for files the rules may fail to read: a
+// file whose run stops on a dynamic error (an amount that is not a decimal,
+// for xs:decimal) has no result but its error, in errs by base name, and
+// the other files still get theirs. It fails the test when Saxon fails for
+// another reason or a file has neither.
+func SchematronEach(t testing.TB, xslt, dir string) (results map[string]SVRL, errs map[string]string) {
+	t.Helper()
+	saxon := NeedSaxon(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	args := append(saxon[1:], "-s:"+dir, "-o:"+out, "-xsl:"+xslt)
+	msg, runErr := exec.Command(saxon[0], args...).CombinedOutput()
+	errs = map[string]string{}
+	for _, line := range strings.Split(string(msg), "\n") {
+		if name, why, ok := strings.Cut(strings.TrimPrefix(line, "While processing "), ": "); ok && len(name) < len(line) {
+			errs[name] = why
+		}
+	}
+	if runErr != nil && len(errs) == 0 {
+		if len(msg) > 3000 {
+			msg = msg[len(msg)-3000:]
+		}
+		t.Fatalf("saxon %s on %s: %v\n%s", filepath.Base(xslt), dir, runErr, msg)
+	}
+	results = make(map[string]SVRL, len(entries))
+	for _, e := range entries {
+		if e.IsDir() || errs[e.Name()] != "" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(out, e.Name()))
+		if err != nil {
+			t.Fatalf("no Schematron result for %s: %v", e.Name(), err)
+		}
+		r, err := ParseSVRL(data)
+		if err != nil {
+			t.Fatalf("Schematron result for %s: %v", e.Name(), err)
+		}
+		results[e.Name()] = r
+	}
+	return results, errs
+}
+
+// EN16931UBLRules is the CEN EN 16931 validation artefact for UBL
+// (v1.3.16), compiled Schematron as XSLT 2.0 (run with Saxon HE).
+var EN16931UBLRules = []string{"en16931", "validation", "EN16931-UBL-validation.xslt"}
