@@ -17,12 +17,15 @@ import (
 	"flowgate"
 )
 
-// Parse reads one UBL 2.1 Invoice or CreditNote from r. It returns a
-// *flowgate.FlowError when the document cannot be read as one: too large,
-// not well-formed, carrying a DTD, in an unsupported encoding, with another
-// root, or with an element the UBL 2.1 schema admits once written twice in
-// the same parent (FLX-SCHEMA: the hub never chooses between two
-// readings). A document that is well-formed but incomplete parses: what is
+// Parse reads one UBL 2.1 Invoice or CreditNote, or one UN/CEFACT CII
+// CrossIndustryInvoice (D16B, and the D22B files of the reform, which keep
+// its namespace; see cii.go), from r: the root element's namespace URI
+// decides. It returns a *flowgate.FlowError when the document cannot be
+// read as one: too large, not well-formed, carrying a DTD, in an
+// unsupported encoding, with another root (FLX-TYPE), or with an element
+// the UBL 2.1 (or CII D16B) schema admits once written twice in the same
+// parent (FLX-SCHEMA: the hub never chooses between two readings); a CII
+// date not in format 102 is FLX-SCHEMA too. A document that is well-formed but incomplete parses: what is
 // missing is for the validator to report. Where the schema lets an element
 // repeat and the Invoice keeps one value, it keeps the first, as XPath
 // (and so the official rules) reads it. Nothing a document names is ever
@@ -111,6 +114,8 @@ func build(s *scanner) (*flowgate.Invoice, error) {
 					b.inv.Kind = flowgate.KindInvoice
 				case string(s.local) == "CreditNote" && string(s.space) == NSCreditNote:
 					b.inv.Kind = flowgate.KindCreditNote
+				case string(s.local) == "CrossIndustryInvoice" && string(s.space) == NSCII:
+					return buildCII(s)
 				default:
 					return nil, notUBL(s)
 				}
@@ -148,8 +153,8 @@ func notUBL(s *scanner) *flowgate.FlowError {
 		name = "{" + string(s.space) + "}" + name
 	}
 	return &flowgate.FlowError{Code: flowgate.CodeType,
-		MessageFR: "l'élément racine " + name + " n'est ni une facture (Invoice) ni un avoir (CreditNote) UBL 2.1",
-		Message:   "root element " + name + " is not a UBL 2.1 Invoice or CreditNote"}
+		MessageFR: "l'élément racine " + name + " n'est ni une facture (Invoice) ni un avoir (CreditNote) UBL 2.1, ni une facture CII (CrossIndustryInvoice)",
+		Message:   "root element " + name + " is not a UBL 2.1 Invoice or CreditNote, nor a CII CrossIndustryInvoice"}
 }
 
 // prologStart skips a UTF-8 byte order mark and the XML declaration, which
