@@ -1,5 +1,7 @@
 package flowgate
 
+import "strings"
+
 // DocumentKind tells a UBL Invoice from a UBL CreditNote.
 type DocumentKind uint8
 
@@ -153,8 +155,11 @@ type TaxCategory struct {
 }
 
 // SIRET returns the party's SIRET: the first identifier in scheme 0009
-// (ISO 6523 code for SIRET) or, in legacy Chorus Pro UBL, schemeName "1";
-// failing that a legal identifier in scheme 0009. The second result is false
+// (ISO 6523 code for SIRET) or, in legacy Chorus Pro UBL, schemeName "1"
+// (in CII: ram:ID then ram:GlobalID, in document order); failing that a
+// legal identifier in scheme 0009; failing that, as older Chorus Pro files
+// wrote it, a legal identifier of 14 digits in scheme 0002 (the SIREN's
+// scheme, where 14 digits can only be a SIRET). The second result is false
 // when the party names no SIRET at all.
 func (p *Party) SIRET() (string, bool) {
 	for _, id := range p.Identifiers {
@@ -164,6 +169,9 @@ func (p *Party) SIRET() (string, bool) {
 	}
 	if p.LegalID.SchemeID == "0009" && p.LegalID.Value != "" {
 		return p.LegalID.Value, true
+	}
+	if v := p.LegalID.Value; p.LegalID.SchemeID == "0002" && len(v) == 14 && strings.Trim(v, "0123456789") == "" {
+		return v, true
 	}
 	return "", false
 }

@@ -279,10 +279,12 @@ func classifyCII(space, local []byte) cel {
 //     legal identifier; each ram:SpecifiedTaxRegistration/ram:ID a tax
 //     scheme entry, "VAT" when its schemeID is VA (BT-31, BT-48, BT-63),
 //     else its schemeID as written (FC: BT-32).
-//   - The VAT breakdown (header ram:ApplicableTradeTax) becomes the
-//     subtotals of the TaxTotal whose amount (ram:TaxTotalAmount) is in the
-//     invoice currency, as UBL nests them; each ram:TaxTotalAmount is one
-//     TaxTotal (BT-110, BT-111).
+//   - Each ram:TaxTotalAmount is one TaxTotal (BT-110, BT-111). The VAT
+//     breakdown (header ram:ApplicableTradeTax) becomes the subtotals of
+//     the one in the invoice currency, as UBL nests them (failing that, of
+//     the first; with no ram:TaxTotalAmount at all, of a TaxTotal without
+//     amount, on which BR-CO-14 then fails where the CII Schematron, whose
+//     context is the total in the invoice currency, does not fire).
 //   - BT-8 (ram:ApplicableTradeTax/ram:DueDateTypeCode) is kept on the
 //     first invoicing period, where UBL writes it; with no period it is
 //     not kept.
@@ -359,9 +361,12 @@ func (b *ciiBuilder) finish() {
 				break
 			}
 		}
+		if at < 0 && len(inv.TaxTotals) > 0 {
+			at = 0 // no total in the invoice currency: the first
+		}
 		if at < 0 {
-			// No total in the invoice currency: the breakdown stands
-			// alone, as a UBL cac:TaxTotal without its cbc:TaxAmount.
+			// No total at all: the breakdown stands alone, as a UBL
+			// cac:TaxTotal without its cbc:TaxAmount.
 			inv.TaxTotals = append(inv.TaxTotals, flowgate.TaxTotal{})
 			at = len(inv.TaxTotals) - 1
 		}
