@@ -20,14 +20,18 @@ func (k DocumentKind) String() string {
 	return "unknown"
 }
 
-// Invoice is what flowgate reads of one UBL 2.1 Invoice or CreditNote: the
+// Invoice is what flowgate reads of one UBL 2.1 Invoice or CreditNote, or
+// of one UN/CEFACT CII CrossIndustryInvoice (Kind Invoice, whatever its
+// type code; parser/cii.go tells where each field is read from): the
 // fields of the EN 16931 model that the integration checks and the routing
 // use (DOMAIN.md §3). Every field is as written in the document, trimmed of
-// surrounding whitespace; an absent element leaves its field empty (or its
+// surrounding whitespace (CII dates, written YYYYMMDD, are held as
+// YYYY-MM-DD); an absent element leaves its field empty (or its
 // Amount not Present): a missing element is a finding for the validator, not
 // a parse failure.
 type Invoice struct {
 	Kind            DocumentKind
+	Syntax          string        // "ubl" or "cii", from the root element; a Factur-X reader sets "facturx"
 	CustomizationID string        // BT-24 specification identifier
 	Number          string        // BT-1
 	IssueDate       string        // BT-2, as written (YYYY-MM-DD when well-formed)

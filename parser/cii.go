@@ -318,7 +318,7 @@ type cframe struct {
 // buildCII reads a CII document whose root start tag the scanner has just
 // returned.
 func buildCII(s *scanner) (*flowgate.Invoice, error) {
-	b := ciiBuilder{inv: &flowgate.Invoice{Kind: flowgate.KindInvoice},
+	b := ciiBuilder{inv: &flowgate.Invoice{Kind: flowgate.KindInvoice, Syntax: "cii"},
 		stack: make([]cel, 0, 16), frames: make([]cframe, 0, 16)}
 	b.start(s)
 	for {

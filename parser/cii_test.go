@@ -98,6 +98,10 @@ func TestCIITwin(t *testing.T) {
 			t.Fatalf("total VAT: %+v, want one in EUR", inv.TaxTotals)
 		}
 	}
+	if u.Syntax != "ubl" || c.Syntax != "cii" {
+		t.Errorf("syntax %q and %q", u.Syntax, c.Syntax)
+	}
+	u.Syntax = c.Syntax
 	clearCurrencies(reflect.ValueOf(u))
 	clearCurrencies(reflect.ValueOf(c))
 	var d []string

@@ -111,9 +111,9 @@ func build(s *scanner) (*flowgate.Invoice, error) {
 			if len(b.stack) == 0 {
 				switch {
 				case string(s.local) == "Invoice" && string(s.space) == NSInvoice:
-					b.inv.Kind = flowgate.KindInvoice
+					b.inv.Kind, b.inv.Syntax = flowgate.KindInvoice, "ubl"
 				case string(s.local) == "CreditNote" && string(s.space) == NSCreditNote:
-					b.inv.Kind = flowgate.KindCreditNote
+					b.inv.Kind, b.inv.Syntax = flowgate.KindCreditNote, "ubl"
 				case string(s.local) == "CrossIndustryInvoice" && string(s.space) == NSCII:
 					return buildCII(s)
 				default:
