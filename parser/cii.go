@@ -285,6 +285,9 @@ func classifyCII(space, local []byte) cel {
 //     the first; with no ram:TaxTotalAmount at all, of a TaxTotal without
 //     amount, on which BR-CO-14 then fails where the CII Schematron, whose
 //     context is the total in the invoice currency, does not fire).
+//   - The electronic address (BT-34, BT-49) is the first
+//     ram:URIUniversalCommunication: HasEndpoint once it is open, even
+//     without its ram:URIID, as the CII rules BR-62 and BR-63 read it.
 //   - BT-8 (ram:ApplicableTradeTax/ram:DueDateTypeCode) is kept on the
 //     first invoicing period, where UBL writes it; with no period it is
 //     not kept.
@@ -528,6 +531,8 @@ func (b *ciiBuilder) partyStart(e cel) {
 	case ceSpecifiedTaxRegistration:
 		b.records++
 		p.TaxSchemes = append(p.TaxSchemes, flowgate.PartyTaxScheme{})
+	case ceURIUniversalCommunication:
+		p.HasEndpoint = true
 	}
 }
 

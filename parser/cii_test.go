@@ -234,8 +234,14 @@ func TestCIIRefused(t *testing.T) {
 			}
 		})
 	}
+	// An electronic address without its URIID is still an address, which
+	// BR-62 wants with a scheme.
+	inv, err := ParseBytes([]byte(ciiDoc("<ram:URIUniversalCommunication/>", "")))
+	if err != nil || !inv.Seller.HasEndpoint || inv.Seller.Endpoint.HasSchemeID {
+		t.Errorf("empty electronic address: %+v, %v", inv.Seller, err)
+	}
 	// Empty dates are read as missing, for the rules to report.
-	inv, err := ParseBytes([]byte(strings.Replace(ciiDoc("", ""), "20261102", "", 1)))
+	inv, err = ParseBytes([]byte(strings.Replace(ciiDoc("", ""), "20261102", "", 1)))
 	if err != nil || inv.IssueDate != "" || inv.Number != "F1" {
 		t.Errorf("empty date: %+v, %v", inv, err)
 	}
