@@ -153,8 +153,8 @@ func notUBL(s *scanner) *flowgate.FlowError {
 		name = "{" + string(s.space) + "}" + name
 	}
 	return &flowgate.FlowError{Code: flowgate.CodeType,
-		MessageFR: "l'élément racine " + name + " n'est ni une facture (Invoice) ni un avoir (CreditNote) UBL 2.1, ni une facture CII (CrossIndustryInvoice)",
-		Message:   "root element " + name + " is not a UBL 2.1 Invoice or CreditNote, nor a CII CrossIndustryInvoice"}
+		MessageFR: "l'élément racine " + name + " n'est ni une facture (Invoice) ni un avoir (CreditNote) UBL 2.1",
+		Message:   "root element " + name + " is not a UBL 2.1 Invoice or CreditNote"}
 }
 
 // prologStart skips a UTF-8 byte order mark and the XML declaration, which
