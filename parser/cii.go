@@ -288,9 +288,10 @@ func classifyCII(space, local []byte) cel {
 //   - The electronic address (BT-34, BT-49) is the first
 //     ram:URIUniversalCommunication: HasEndpoint once it is open, even
 //     without its ram:URIID, as the CII rules BR-62 and BR-63 read it.
-//   - BT-8 (ram:ApplicableTradeTax/ram:DueDateTypeCode) is kept on the
-//     first invoicing period, where UBL writes it; with no period it is
-//     not kept.
+//   - BT-7 is the first header ram:ApplicableTradeTax/ram:TaxPointDate.
+//     BT-8 (the first header ram:ApplicableTradeTax/ram:DueDateTypeCode)
+//     is kept on the first invoicing period, where UBL writes it, or, with
+//     no period, on a period of its own, as UBL writes it alone.
 type ciiBuilder struct {
 	inv    *flowgate.Invoice
 	stack  []cel
@@ -375,7 +376,12 @@ func (b *ciiBuilder) finish() {
 		}
 		inv.TaxTotals[at].Subtotals = b.vat
 	}
-	if b.hasDueCode && len(inv.Periods) > 0 {
+	if b.hasDueCode {
+		if len(inv.Periods) == 0 {
+			// UBL writes BT-8 alone as a cac:InvoicePeriod holding only
+			// its cbc:DescriptionCode.
+			inv.Periods = append(inv.Periods, flowgate.Period{})
+		}
 		inv.Periods[0].DescriptionCode, inv.Periods[0].HasDescriptionCode = b.dueDateCode, true
 	}
 }

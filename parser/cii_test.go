@@ -240,6 +240,11 @@ func TestCIIRefused(t *testing.T) {
 	if err != nil || !inv.Seller.HasEndpoint || inv.Seller.Endpoint.HasSchemeID {
 		t.Errorf("empty electronic address: %+v, %v", inv.Seller, err)
 	}
+	// BT-8 without an invoicing period is a period of its own, as in UBL.
+	inv, err = ParseBytes([]byte(ciiDoc("", `<ram:ApplicableTradeTax><ram:DueDateTypeCode>5</ram:DueDateTypeCode></ram:ApplicableTradeTax>`)))
+	if err != nil || len(inv.Periods) != 1 || inv.Periods[0] != (flowgate.Period{DescriptionCode: "5", HasDescriptionCode: true}) {
+		t.Errorf("BT-8 alone: %+v, %v", inv, err)
+	}
 	// Empty dates are read as missing, for the rules to report.
 	inv, err = ParseBytes([]byte(strings.Replace(ciiDoc("", ""), "20261102", "", 1)))
 	if err != nil || inv.IssueDate != "" || inv.Number != "F1" {

@@ -88,6 +88,17 @@ func TestCIITwinVerdicts(t *testing.T) {
     <cac:TaxSubtotal>`}},
 			cii:  []edit{{`<ram:TaxTotalAmount currencyID="EUR">`, `<ram:TaxTotalAmount currencyID="USD">`}},
 			want: []string{"BR-CO-15"}},
+		{name: "tax point date and its code",
+			ubl: []edit{{"<cbc:InvoiceTypeCode>", "<cbc:TaxPointDate>2026-11-01</cbc:TaxPointDate><cbc:InvoiceTypeCode>"},
+				{"<cbc:EndDate>2026-10-31</cbc:EndDate>", "<cbc:EndDate>2026-10-31</cbc:EndDate><cbc:DescriptionCode>5</cbc:DescriptionCode>"}},
+			cii: []edit{{`<ram:CategoryCode>S</ram:CategoryCode>
+        <ram:RateApplicablePercent>20</ram:RateApplicablePercent>
+      </ram:ApplicableTradeTax>`, `<ram:CategoryCode>S</ram:CategoryCode>
+        <ram:TaxPointDate><udt:DateString format="102">20261101</udt:DateString></ram:TaxPointDate>
+        <ram:DueDateTypeCode>5</ram:DueDateTypeCode>
+        <ram:RateApplicablePercent>20</ram:RateApplicablePercent>
+      </ram:ApplicableTradeTax>`}},
+			want: []string{"BR-CO-03"}},
 		{name: "no currency",
 			ubl:  []edit{{"<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>", ""}},
 			cii:  []edit{{"<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>", ""}},
