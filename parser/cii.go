@@ -712,7 +712,7 @@ func (b *ciiBuilder) settlementLeaf(e cel) {
 	case ceApplicableTradeTax:
 		st := &b.vat[len(b.vat)-1]
 		switch {
-		case depth == 4:
+		case depth == 4 && b.first(4): // the schema lets amounts repeat: the first, as XPath reads it
 			switch e {
 			case ceCalculatedAmount:
 				st.TaxAmount = b.amount()
@@ -840,7 +840,7 @@ func (b *ciiBuilder) lineLeaf(e cel) {
 		}
 	case ceSpecifiedTradeProduct:
 		switch {
-		case depth == 4 && e == ceName:
+		case depth == 4 && e == ceName && b.first(4):
 			line.ItemName = b.value()
 		case depth == 4 && e == ceGlobalID:
 			d := details(line)
@@ -864,7 +864,7 @@ func (b *ciiBuilder) lineLeaf(e cel) {
 			}
 		}
 	case ceSpecifiedLineTradeAgreement:
-		if depth == 5 && e == ceChargeAmount && b.first(4) {
+		if depth == 5 && e == ceChargeAmount && b.first(4) && b.first(5) {
 			switch b.stack[4] {
 			case ceNetPriceProductTradePrice:
 				line.Price = b.amount()
@@ -886,7 +886,7 @@ func (b *ciiBuilder) lineLeaf(e cel) {
 			case ceTypeCode:
 				line.TaxCategory.TaxScheme = b.value()
 			}
-		case depth == 5 && b.stack[4] == ceSpecifiedTradeSettlementLineMonetarySummation && e == ceLineTotalAmount && b.first(4):
+		case depth == 5 && b.stack[4] == ceSpecifiedTradeSettlementLineMonetarySummation && e == ceLineTotalAmount && b.first(4) && b.first(5):
 			line.LineExtension = b.amount()
 		case depth >= 5 && b.stack[4] == ceBillingSpecifiedPeriod:
 			d := line.Details

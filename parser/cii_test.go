@@ -245,6 +245,22 @@ func TestCIIRefused(t *testing.T) {
 	if err != nil || len(inv.Periods) != 1 || inv.Periods[0] != (flowgate.Period{DescriptionCode: "5", HasDescriptionCode: true}) {
 		t.Errorf("BT-8 alone: %+v, %v", inv, err)
 	}
+	// Where the schema lets an element repeat, the first is read.
+	inv, err = ParseBytes([]byte(strings.Replace(ciiDoc("", `<ram:ApplicableTradeTax><ram:CalculatedAmount>1</ram:CalculatedAmount><ram:CalculatedAmount>2</ram:CalculatedAmount>
+<ram:BasisAmount>3</ram:BasisAmount><ram:BasisAmount>4</ram:BasisAmount></ram:ApplicableTradeTax>`), "<ram:ApplicableHeaderTradeAgreement>",
+		`<ram:IncludedSupplyChainTradeLineItem><ram:SpecifiedTradeProduct><ram:Name>A</ram:Name><ram:Name>B</ram:Name></ram:SpecifiedTradeProduct>
+<ram:SpecifiedLineTradeAgreement><ram:NetPriceProductTradePrice><ram:ChargeAmount>5</ram:ChargeAmount><ram:ChargeAmount>6</ram:ChargeAmount></ram:NetPriceProductTradePrice></ram:SpecifiedLineTradeAgreement>
+<ram:SpecifiedLineTradeSettlement><ram:SpecifiedTradeSettlementLineMonetarySummation><ram:LineTotalAmount>7</ram:LineTotalAmount><ram:LineTotalAmount>8</ram:LineTotalAmount></ram:SpecifiedTradeSettlementLineMonetarySummation></ram:SpecifiedLineTradeSettlement>
+</ram:IncludedSupplyChainTradeLineItem><ram:ApplicableHeaderTradeAgreement>`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := inv.TaxTotals[0].Subtotals[0]; st.TaxAmount.Raw != "1" || st.TaxableAmount.Raw != "3" {
+		t.Errorf("repeated amounts of a VAT breakdown read as %+v", st)
+	}
+	if l := inv.Lines[0]; l.ItemName != "A" || l.Price.Raw != "5" || l.LineExtension.Raw != "7" {
+		t.Errorf("repeated elements of a line read as %+v", l)
+	}
 	// Empty dates are read as missing, for the rules to report.
 	inv, err = ParseBytes([]byte(strings.Replace(ciiDoc("", ""), "20261102", "", 1)))
 	if err != nil || inv.IssueDate != "" || inv.Number != "F1" {
