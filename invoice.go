@@ -1,5 +1,7 @@
 package flowgate
 
+import "strings"
+
 // DocumentKind tells a UBL Invoice from a UBL CreditNote.
 type DocumentKind uint8
 
@@ -18,14 +20,18 @@ func (k DocumentKind) String() string {
 	return "unknown"
 }
 
-// Invoice is what flowgate reads of one UBL 2.1 Invoice or CreditNote: the
+// Invoice is what flowgate reads of one UBL 2.1 Invoice or CreditNote, or
+// of one UN/CEFACT CII CrossIndustryInvoice (Kind Invoice, whatever its
+// type code; parser/cii.go tells where each field is read from): the
 // fields of the EN 16931 model that the integration checks and the routing
 // use (DOMAIN.md §3). Every field is as written in the document, trimmed of
-// surrounding whitespace; an absent element leaves its field empty (or its
+// surrounding whitespace (CII dates, written YYYYMMDD, are held as
+// YYYY-MM-DD); an absent element leaves its field empty (or its
 // Amount not Present): a missing element is a finding for the validator, not
 // a parse failure.
 type Invoice struct {
 	Kind            DocumentKind
+	Syntax          string        // "ubl" or "cii", from the root element; a Factur-X reader sets "facturx"
 	CustomizationID string        // BT-24 specification identifier
 	Number          string        // BT-1
 	IssueDate       string        // BT-2, as written (YYYY-MM-DD when well-formed)
@@ -153,8 +159,11 @@ type TaxCategory struct {
 }
 
 // SIRET returns the party's SIRET: the first identifier in scheme 0009
-// (ISO 6523 code for SIRET) or, in legacy Chorus Pro UBL, schemeName "1";
-// failing that a legal identifier in scheme 0009. The second result is false
+// (ISO 6523 code for SIRET) or, in legacy Chorus Pro UBL, schemeName "1"
+// (in CII: ram:ID then ram:GlobalID, in document order); failing that a
+// legal identifier in scheme 0009; failing that, as older Chorus Pro files
+// wrote it, a legal identifier of 14 digits in scheme 0002 (the SIREN's
+// scheme, where 14 digits can only be a SIRET). The second result is false
 // when the party names no SIRET at all.
 func (p *Party) SIRET() (string, bool) {
 	for _, id := range p.Identifiers {
@@ -164,6 +173,9 @@ func (p *Party) SIRET() (string, bool) {
 	}
 	if p.LegalID.SchemeID == "0009" && p.LegalID.Value != "" {
 		return p.LegalID.Value, true
+	}
+	if v := p.LegalID.Value; p.LegalID.SchemeID == "0002" && len(v) == 14 && strings.Trim(v, "0123456789") == "" {
+		return v, true
 	}
 	return "", false
 }

@@ -11,8 +11,9 @@ import (
 
 // FuzzParse feeds arbitrary bytes to the flow reader and the XML parser.
 // They must never panic, and every entry must carry exactly one of an
-// invoice or an error. Seeds: the bundled samples and, when present, the
-// shared EN 16931 corpus; found inputs are kept in testdata/fuzz.
+// invoice or an error. Seeds: the bundled samples, a CII invoice and, when
+// present, the shared EN 16931 corpus (UBL and CII); found inputs are kept
+// in testdata/fuzz.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("../samples/flows/*")
 	rejects, _ := filepath.Glob("../samples/flows/rejets/*")
@@ -20,6 +21,11 @@ func FuzzParse(f *testing.F) {
 	if dir, ok := corpus.Path("en16931", "ubl-examples"); ok {
 		examples, _ = filepath.Glob(filepath.Join(dir, "ubl-tc434-*.xml"))
 	}
+	if dir, ok := corpus.Path("en16931", "cii-examples"); ok {
+		cii, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
+		examples = append(examples, cii...)
+	}
+	examples = append(examples, filepath.Join("testdata", "twin-cii.xml"))
 	for _, path := range append(append(seeds, rejects...), examples...) {
 		if data, err := os.ReadFile(path); err == nil && len(data) < 64<<10 {
 			f.Add(data)

@@ -17,12 +17,15 @@ import (
 	"flowgate"
 )
 
-// Parse reads one UBL 2.1 Invoice or CreditNote from r. It returns a
-// *flowgate.FlowError when the document cannot be read as one: too large,
-// not well-formed, carrying a DTD, in an unsupported encoding, with another
-// root, or with an element the UBL 2.1 schema admits once written twice in
-// the same parent (FLX-SCHEMA: the hub never chooses between two
-// readings). A document that is well-formed but incomplete parses: what is
+// Parse reads one UBL 2.1 Invoice or CreditNote, or one UN/CEFACT CII
+// CrossIndustryInvoice (D16B, and the D22B files of the reform, which keep
+// its namespace; see cii.go), from r: the root element's namespace URI
+// decides. It returns a *flowgate.FlowError when the document cannot be
+// read as one: too large, not well-formed, carrying a DTD, in an
+// unsupported encoding, with another root (FLX-TYPE), or with an element
+// the UBL 2.1 (or CII D16B) schema admits once written twice in the same
+// parent (FLX-SCHEMA: the hub never chooses between two readings); a CII
+// date not in format 102 is FLX-SCHEMA too. A document that is well-formed but incomplete parses: what is
 // missing is for the validator to report. Where the schema lets an element
 // repeat and the Invoice keeps one value, it keeps the first, as XPath
 // (and so the official rules) reads it. Nothing a document names is ever
@@ -108,9 +111,11 @@ func build(s *scanner) (*flowgate.Invoice, error) {
 			if len(b.stack) == 0 {
 				switch {
 				case string(s.local) == "Invoice" && string(s.space) == NSInvoice:
-					b.inv.Kind = flowgate.KindInvoice
+					b.inv.Kind, b.inv.Syntax = flowgate.KindInvoice, "ubl"
 				case string(s.local) == "CreditNote" && string(s.space) == NSCreditNote:
-					b.inv.Kind = flowgate.KindCreditNote
+					b.inv.Kind, b.inv.Syntax = flowgate.KindCreditNote, "ubl"
+				case string(s.local) == "CrossIndustryInvoice" && string(s.space) == NSCII:
+					return buildCII(s)
 				default:
 					return nil, notUBL(s)
 				}
