@@ -147,9 +147,11 @@ func TestFlowCommands(t *testing.T) {
 			t.Errorf("flow list %v lists %s:\n%s", args, first, stdout)
 		}
 	}
-	if stdout, _, _ := runCmd("flow", "list", "-since", "1h", "-status", "done", "-partner", "FOURN01", "-config", path); !strings.Contains(stdout, first) {
-		t.Errorf("flow list -since 1h -status done -partner FOURN01:\n%s", stdout)
-	}
+	// A CR is in out/ a moment before its flow is marked done.
+	waitUntil(t, logs, 20*time.Second, "flow list -since 1h -status done -partner FOURN01 to list the flow", func() bool {
+		stdout, _, _ := runCmd("flow", "list", "-since", "1h", "-status", "done", "-partner", "FOURN01", "-config", path)
+		return strings.Contains(stdout, first)
+	})
 	if _, stderr, code := runCmd("flow", "list", "-partner", "NOPE", "-config", path); code != 2 || !strings.Contains(stderr, `no partner "NOPE"`) {
 		t.Errorf("flow list -partner NOPE: exit %d, %s", code, stderr)
 	}
