@@ -160,13 +160,22 @@ func SplitCDAR(statuses []CDARStatus) [][]CDARStatus {
 
 // CDARFromInvoiceStatus is the CDAR status standing for a hub status
 // (cdarmap.go), for the same invoice, time, comment and mandate. typeCode
-// is the invoice's BT-3 (InvoiceStatus has none).
+// is the invoice's BT-3 (InvoiceStatus has none). A comment that begins
+// with a reason code the rules admit with the CDAR status ("TX_TVA_ERR :
+// text", lifecycle.SplitReason: a recipient's own CDAR reason) gives the
+// status that reason, with the rest as its text, in place of the default
+// one (reasonOfComment).
 func CDARFromInvoiceStatus(st InvoiceStatus, typeCode string) (CDARStatus, error) {
 	code, ok := CDARCode(st.Code)
 	if !ok {
 		return CDARStatus{}, fmt.Errorf("hub status %q has no CDAR status", st.Code)
 	}
+	var reasons []CDARReason
+	if r, ok := reasonOfComment(code, st.Comment); ok {
+		reasons, st.Comment = []CDARReason{r}, ""
+	}
 	return CDARStatus{
+		Reasons:        reasons,
 		Code:           code,
 		HubStatus:      st.Code,
 		At:             st.At,

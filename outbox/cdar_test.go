@@ -13,6 +13,7 @@ import (
 
 	"flowgate"
 	"flowgate/internal/corpus"
+	"flowgate/lifecycle"
 )
 
 var (
@@ -67,6 +68,17 @@ func cdarCases(t *testing.T) []cdarCase {
 			t.Fatalf("hub status %s: %v", code, err)
 		}
 		cases = append(cases, cdarCase{"hub-" + code, []CDARStatus{st}})
+	}
+	// A recipient's own reason code, carried in the comment: admitted with
+	// the status, or not (then the default reason, the comment as text).
+	for i, c := range recipientReasons {
+		in := hubStatus(c.hub)
+		in.Comment = c.comment
+		st, err := CDARFromInvoiceStatus(in, "380")
+		if err != nil {
+			t.Fatalf("%s %q: %v", c.hub, c.comment, err)
+		}
+		cases = append(cases, cdarCase{fmt.Sprintf("reason-%s-%d", c.hub, i), []CDARStatus{st}})
 	}
 	base := CDARStatus{
 		At: cdarAt, InvoiceNumber: "FA-2026-002", InvoiceDate: "2026-02-28", TypeCode: "381",
@@ -359,6 +371,46 @@ func TestCDARMapping(t *testing.T) {
 	}
 }
 
+// recipientReasons are comments of a recipient's statuses and the reason
+// each gives the CDAR: a code of the list that the rules admit with the
+// CDAR status, or else the status's default with the whole comment.
+var recipientReasons = []struct{ hub, comment, code, text string }{
+	{"05", "TX_TVA_ERR : Taux de TVA à 20 % au lieu de 10 %", "TX_TVA_ERR", "Taux de TVA à 20 % au lieu de 10 %"},
+	{"05", "TX_TVA_ERR", "TX_TVA_ERR", "Taux de TVA erroné"},
+	{"05", "JUSTIF_ABS : pièce manquante", "NON_CONFORME", "JUSTIF_ABS : pièce manquante"}, // not admitted with 210
+	{"05", "INCONNU : texte", "NON_CONFORME", "INCONNU : texte"},
+	{"06", "CMD_ERR : bon de commande absent", "CMD_ERR", "bon de commande absent"},
+	{"06", "TX_TVA_ERR : taux", "JUSTIF_ABS", "TX_TVA_ERR : taux"}, // not admitted with 208
+	{"04", "ROUTAGE_ERR : mauvais service", "ROUTAGE_ERR", "mauvais service"},
+	{"07", "JUSTIF_ABS : x", "", ""}, // 204 takes no reason: the comment stays a comment
+}
+
+// TestCDARRecipientReason: a recipient's reason code in the comment
+// becomes the CDAR's ReasonCode in place of the default one, when the
+// rules admit it with the status (the rules run on each in
+// TestCDARConformance).
+func TestCDARRecipientReason(t *testing.T) {
+	for _, c := range recipientReasons {
+		in := hubStatus(c.hub)
+		in.Comment = c.comment
+		st, err := CDARFromInvoiceStatus(in, "380")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := CDAR(cdarEnv, []CDARStatus{st})
+		if err != nil {
+			t.Fatalf("%s %q: %v", c.hub, c.comment, err)
+		}
+		first := readCDAR(t, data).Acks[0].Ref.Status[0]
+		if first.ReasonCode != c.code || c.code != "" && first.Reason != c.text {
+			t.Errorf("%s %q: reason %q %q, want %q %q", c.hub, c.comment, first.ReasonCode, first.Reason, c.code, c.text)
+		}
+		if c.code == "" && !strings.Contains(string(data), c.comment) {
+			t.Errorf("%s %q: the comment is lost\n%s", c.hub, c.comment, data)
+		}
+	}
+}
+
 // TestIntegrationCDAR: accepted invoices are 200 then 203, a rejected one
 // 213 with one reason per distinct reason of its fatal findings, a flow
 // error 501, and a rejected invoice without a date 501.
@@ -441,6 +493,11 @@ func TestCDARTables(t *testing.T) {
 	for c, hub := range cdarToHub {
 		if hubToCDAR[hub] != c || cdarStatuses[c].role != roleBuyer {
 			t.Errorf("cdarToHub %s → %s, which maps to %s", c, hub, hubToCDAR[hub])
+		}
+	}
+	for _, r := range cdarReasons {
+		if lifecycle.ReasonLabel(r) == "" {
+			t.Errorf("reason %s has no label in lifecycle", r)
 		}
 	}
 	if RejectionReason("BR-01") != "REJ_SEMAN" || UnreadableReason("FLX-INCIDENT") != "IRR_SYNTAX" {

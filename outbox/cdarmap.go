@@ -1,6 +1,10 @@
 package outbox
 
-import "strings"
+import (
+	"strings"
+
+	"flowgate/lifecycle"
+)
 
 // This file is the one place where flowgate's statuses and codes meet the
 // lifecycle codes of the 2026 reform (XP Z12-012 v1.4, CDAR D22B; DOMAIN.md
@@ -16,6 +20,13 @@ import "strings"
 //	04 À recycler                   → 221 Erreur de routage recipient (23, BY), ROUTAGE_ERR
 //	05 Rejetée                      → 210 Refusée           recipient (23, BY), NON_CONFORME unless given
 //	06 Suspendue                    → 208 Suspendue         recipient (23, BY), JUSTIF_ABS unless given
+//
+// "Unless given": a recipient's CDAR reason code reaches the supplier. The
+// recipient's status is recorded with the comment "CODE : text"
+// (lifecycle.ReasonComment, the CPPStatut and JSON files carry it so);
+// reasonOfComment reads the code back when the rules admit it with the
+// CDAR status (a CDAR 210 with TX_TVA_ERR goes out as 210 TX_TVA_ERR), and
+// otherwise the default reason is written with the whole comment as text.
 //	07 Service fait                 → 204 Prise en charge   recipient (23, BY)
 //	08 Mandatée                     → 205 Approuvée         recipient (23, BY)
 //	09 Mise à disposition comptable → 205 Approuvée         recipient (23, BY)
@@ -189,6 +200,18 @@ func UnreadableReason(flowErrorCode string) string {
 		return r
 	}
 	return "IRR_SYNTAX"
+}
+
+// reasonOfComment returns the reason a comment gives a CDAR status: its
+// leading reason code (lifecycle.SplitReason) when code is a status that
+// takes a reason (208, 210, 221...) and the rules admit that one with it,
+// the rest of the comment as its text.
+func reasonOfComment(code, comment string) (CDARReason, bool) {
+	r, text, ok := lifecycle.SplitReason(comment)
+	if !ok || !cdarStatuses[code].needs || !reasonAllowed(code, r) {
+		return CDARReason{}, false
+	}
+	return CDARReason{Code: r, Text: text}, true
 }
 
 // reasonAllowed reports whether reason may come with the CDAR status code.

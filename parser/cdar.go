@@ -3,8 +3,10 @@ package parser
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"flowgate"
+	"flowgate/lifecycle"
 )
 
 // A recipient may send its status flow as a CDAR D22B message
@@ -56,20 +58,35 @@ var cdarFields = map[string]func(u *StatusUpdate) *string{
 	cdarRef + "ram:RecipientTradeParty/ram:GlobalID":          func(u *StatusUpdate) *string { return &u.RecipientSIRET },
 }
 
-// cdarReason is the reason's text, read as the update's comment (the first
-// status's first reason).
-const cdarReason = cdarRef + "ram:SpecifiedDocumentStatus/ram:Reason"
+// The reason of a status: its code (of the reform's list) and its text,
+// read of the first SpecifiedDocumentStatus that has either; the update's
+// comment is lifecycle.ReasonComment of both.
+const (
+	cdarStatus     = cdarRef + "ram:SpecifiedDocumentStatus"
+	cdarReason     = cdarStatus + "/ram:Reason"
+	cdarReasonCode = cdarStatus + "/ram:ReasonCode"
+	cdarDate       = cdarRef + "ram:FormattedIssueDateTime/qdt:DateTimeString"
+)
 
-// parseCDAR reads a CDAR status flow: see ParseStatusFlow. A date in
-// format 102 (YYYYMMDD) is read as YYYY-MM-DD.
+// parseCDAR reads a CDAR status flow: see ParseStatusFlow. The invoice's
+// issue date must be written in format 102 (YYYYMMDD, a real date), and is
+// read as YYYY-MM-DD; another format or text, or an AcknowledgementDocument
+// without the invoice's number or the seller's SIRET, makes the flow
+// unreadable (FLX-SCHEMA): these name the invoice, and a status for no
+// invoice in particular cannot be judged.
 func parseCDAR(s *scanner) (*StatusFlow, error) {
 	var (
 		sf     = &StatusFlow{Updates: []StatusUpdate{}}
 		path   []string
 		scheme []string // schemeID of each open element
+		format []string // format of each open element
 		text   strings.Builder
 		unit   *StatusUpdate
 		seen   map[string]bool
+		// the reason of the open SpecifiedDocumentStatus, and whether
+		// the unit's reason was already read
+		reasonCode, reasonText string
+		reasonDone             bool
 	)
 	for {
 		kind, err := s.next()
@@ -82,13 +99,17 @@ func parseCDAR(s *scanner) (*StatusFlow, error) {
 			if len(path) == 0 && name != "rsm:"+cdarRoot {
 				return nil, notStatus(s)
 			}
-			sch := ""
+			sch, fmt102 := "", ""
 			for _, a := range s.attrs {
-				if len(a.space) == 0 && string(a.local) == "schemeID" {
+				switch {
+				case len(a.space) != 0:
+				case string(a.local) == "schemeID":
 					sch = string(a.value)
+				case string(a.local) == "format":
+					fmt102 = string(a.value)
 				}
 			}
-			path, scheme = append(path, name), append(scheme, sch)
+			path, scheme, format = append(path, name), append(scheme, sch), append(format, fmt102)
 			text.Reset()
 			if strings.Join(path, "/") == cdarAck {
 				if len(sf.Updates) == MaxStatusUpdates {
@@ -98,6 +119,10 @@ func parseCDAR(s *scanner) (*StatusFlow, error) {
 				}
 				sf.Updates = append(sf.Updates, StatusUpdate{Order: len(sf.Updates) + 1})
 				unit, seen = &sf.Updates[len(sf.Updates)-1], map[string]bool{}
+				reasonDone = false
+			}
+			if unit != nil && strings.Join(path, "/") == cdarAck+"/"+cdarStatus {
+				reasonCode, reasonText = "", ""
 			}
 		case tokText:
 			if text.Len() < 1<<16 {
@@ -111,11 +136,15 @@ func parseCDAR(s *scanner) (*StatusFlow, error) {
 				sf.Sender = value
 			case unit != nil && strings.HasPrefix(full, cdarAck+"/"):
 				rel := strings.TrimPrefix(full, cdarAck+"/")
-				if rel == cdarReason {
-					if unit.Comment == "" {
-						unit.Comment = value
+				switch rel {
+				case cdarReason:
+					reasonText = value
+				case cdarReasonCode:
+					reasonCode = value
+				case cdarStatus:
+					if !reasonDone && (reasonCode != "" || reasonText != "") {
+						unit.ReasonCode, unit.Comment, reasonDone = reasonCode, lifecycle.ReasonComment(reasonCode, reasonText), true
 					}
-					break
 				}
 				field, ok := cdarFields[rel]
 				if !ok || strings.HasSuffix(rel, "ram:GlobalID") && scheme[len(scheme)-1] != "0009" {
@@ -127,14 +156,23 @@ func parseCDAR(s *scanner) (*StatusFlow, error) {
 						fmt.Sprintf("element %s written twice in status %d: one invoice, one status per AcknowledgementDocument", rel, unit.Order)).flowError()
 				}
 				seen[rel] = true
-				if strings.HasSuffix(rel, "qdt:DateTimeString") && len(value) == 8 && isDigitsOnly(value) {
-					value = value[:4] + "-" + value[4:6] + "-" + value[6:]
+				if rel == cdarDate {
+					d, err := time.Parse("20060102", value)
+					if f := format[len(format)-1]; err != nil || f != "102" || len(value) != 8 {
+						return nil, s.fail(flowgate.CodeSchema, s.at,
+							fmt.Sprintf("date de facture « %s » (format « %s ») du statut n° %d : seul le format 102 AAAAMMJJ est lu", clipText(value), clipText(f), unit.Order),
+							fmt.Sprintf("invoice date '%s' (format '%s') of status %d: only format 102 YYYYMMDD is read", clipText(value), clipText(f), unit.Order)).flowError()
+					}
+					value = d.Format(time.DateOnly)
 				}
 				*field(unit) = value
 			case full == cdarAck:
+				if err := missing(s, unit, "ram:IssuerAssignedID", "ram:IssuerTradeParty/ram:GlobalID (schemeID 0009)"); err != nil {
+					return nil, err
+				}
 				unit = nil
 			}
-			path, scheme = path[:len(path)-1], scheme[:len(scheme)-1]
+			path, scheme, format = path[:len(path)-1], scheme[:len(scheme)-1], format[:len(format)-1]
 			text.Reset()
 		case tokEOF:
 			return sf, nil
@@ -142,11 +180,31 @@ func parseCDAR(s *scanner) (*StatusFlow, error) {
 	}
 }
 
-func isDigitsOnly(s string) bool {
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return false
-		}
+// missing refuses a status update that does not name its invoice: no
+// number (written numberAt), or no supplier SIRET (supplierAt). Without
+// them no invoice can be looked up, and "no invoice « »" would say less
+// than the truth.
+func missing(s *scanner, u *StatusUpdate, numberAt, supplierAt string) error {
+	var fr, en []string
+	if u.Number == "" {
+		fr, en = append(fr, "IdFacture manquant ("+numberAt+")"), append(en, "IdFacture missing ("+numberAt+")")
 	}
-	return s != ""
+	if u.SupplierSIRET == "" {
+		fr, en = append(fr, "Fournisseur manquant ("+supplierAt+")"), append(en, "Fournisseur missing ("+supplierAt+")")
+	}
+	if fr == nil {
+		return nil
+	}
+	return s.fail(flowgate.CodeSchema, s.at,
+		fmt.Sprintf("statut n° %d : %s : la facture n'est pas désignée", u.Order, strings.Join(fr, ", ")),
+		fmt.Sprintf("status %d: %s: no invoice is named", u.Order, strings.Join(en, ", "))).flowError()
+}
+
+// clipText bounds a value quoted in a message to 40 characters.
+func clipText(v string) string {
+	v = strings.ToValidUTF8(v, "\uFFFD")
+	if r := []rune(v); len(r) > 40 {
+		return string(r[:39]) + "…"
+	}
+	return v
 }

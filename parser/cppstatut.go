@@ -28,6 +28,10 @@ type StatusUpdate struct {
 	Status         string // DonneesStatut/IdStatut
 	Comment        string // DonneesStatut/Commentaire
 	Mandate        string // DonneesStatut/IdMandatDP
+	// ReasonCode is, in a CDAR status flow, the reason code of the
+	// reform's list as written (ReasonCode: TX_TVA_ERR...); Comment then
+	// holds it too, with its text or label (lifecycle.ReasonComment).
+	ReasonCode string
 	// CDARCode is, in a CDAR status flow, the reform's status code as
 	// written (ProcessConditionCode: 221, 210, 208...); Status is then
 	// empty and the router maps the code to the hub's.
@@ -92,15 +96,18 @@ const (
 // root is not CPPStatut or holds no CPPFactureStatuts (a flow-level
 // CPPStatut is the hub's to write), FLX-TAILLE past MaxStatusUpdates, and
 // FLX-SCHEMA when an element the schema admits once in an update is
-// written twice there. Elements in a namespace, and those not read, are
-// skipped. Nothing a document names is ever fetched.
+// written twice there or when an update does not name its invoice (no
+// IdFacture or no Fournisseur/Identifiant, "IdFacture manquant"). Elements
+// in a namespace, and those not read, are skipped. Nothing a document names
+// is ever fetched.
 //
 // A CDAR status flow (root CrossDomainAcknowledgementAndResponse, see
 // parseCDAR) is read the same way, one update per AcknowledgementDocument:
 // the invoice's number (IssuerAssignedID), issue date
 // (FormattedIssueDateTime, format 102), seller's and buyer's SIRET
 // (GlobalID in scheme 0009), the status in CDARCode
-// (ProcessConditionCode) and the first reason's text as the comment.
+// (ProcessConditionCode), and the first reason's code (ReasonCode) and
+// text as the comment (lifecycle.ReasonComment: "CODE : text").
 func ParseStatusFlow(data []byte) (*StatusFlow, error) {
 	data, ferr := prepare(data)
 	if ferr != nil {
@@ -171,6 +178,9 @@ func ParseStatusFlow(data []byte) (*StatusFlow, error) {
 					*field(unit) = strings.TrimSpace(text.String())
 				}
 			case full == unitPath:
+				if err := missing(s, unit, "DonneesStatut/IdFacture", "Fournisseur/Identifiant"); err != nil {
+					return nil, err
+				}
 				unit = nil
 			}
 			path = path[:len(path)-1]

@@ -80,7 +80,7 @@ func TestStatusFlowRefused(t *testing.T) {
 		{"malformed", `<CPPStatut><CPPFactureStatuts></CPPStatut>`, flowgate.CodeXML},
 		{"other root", `<Invoice/>`, flowgate.CodeType},
 		{"twice", statusDoc(statusUnit(1, "FA-1", "07", "", "<IdMandatDP>a</IdMandatDP><IdMandatDP>b</IdMandatDP>")), flowgate.CodeSchema},
-		{"too many", statusDoc(strings.Repeat("<CPPFactureStatutUnitaire/>", MaxStatusUpdates+1)), flowgate.CodeSize},
+		{"too many", statusDoc(strings.Repeat("<CPPFactureStatutUnitaire><Fournisseur><Identifiant>1</Identifiant></Fournisseur><DonneesStatut><IdFacture>F</IdFacture></DonneesStatut></CPPFactureStatutUnitaire>", MaxStatusUpdates+1)), flowgate.CodeSize},
 	}
 	for _, c := range cases {
 		_, err := ParseStatusFlow([]byte(c.doc))
@@ -104,7 +104,7 @@ func TestParseCDARStatusFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := StatusUpdate{Order: 1, SupplierSIRET: "12345678200010", RecipientSIRET: "11000201100044", Number: "FA-2026-001",
-		Date: "2026-11-02", CDARCode: "208", Comment: "Bon de livraison manquant"}
+		Date: "2026-11-02", CDARCode: "208", ReasonCode: "JUSTIF_ABS", Comment: "JUSTIF_ABS : Bon de livraison manquant"}
 	if sf.Sender != "FLOWGATE" || len(sf.Updates) != 1 || sf.Updates[0] != want {
 		t.Fatalf("got %+v", sf)
 	}
@@ -121,5 +121,92 @@ func TestParseCDARStatusFlow(t *testing.T) {
 		"<ram:ProcessConditionCode>208</ram:ProcessConditionCode><ram:ProcessConditionCode>210</ram:ProcessConditionCode>", 1)
 	if _, err := ParseStatusFlow([]byte(twice)); err == nil || err.(*flowgate.FlowError).Code != flowgate.CodeSchema {
 		t.Errorf("status twice: %v", err)
+	}
+}
+
+// TestStatusFlowNamesNoInvoice: an update without its invoice's number or
+// supplier is a read error that says so, not an unknown invoice « ».
+func TestStatusFlowNamesNoInvoice(t *testing.T) {
+	full := statusUnit(1, "FA-1", "07", "", "")
+	cases := map[string]string{
+		"no IdFacture":    strings.Replace(full, "<IdFacture>FA-1</IdFacture>", "", 1),
+		"empty IdFacture": strings.Replace(full, "<IdFacture>FA-1</IdFacture>", "<IdFacture>  </IdFacture>", 1),
+		"no Fournisseur":  strings.Replace(full, "<Identifiant> 81000001000019 </Identifiant>", "", 1),
+		"no Identifiant":  strings.Replace(full, "<Fournisseur><TypeIdentifiant>1</TypeIdentifiant><Identifiant> 81000001000019 </Identifiant><RaisonSociale>Durand</RaisonSociale></Fournisseur>", "", 1),
+	}
+	for name, unit := range cases {
+		if unit == full {
+			t.Fatalf("%s: nothing removed", name)
+		}
+		_, err := ParseStatusFlow([]byte(statusDoc(full, unit)))
+		fe, ok := err.(*flowgate.FlowError)
+		if !ok || fe.Code != flowgate.CodeSchema || !strings.Contains(fe.MessageFR, "manquant") || !strings.Contains(fe.MessageFR, "statut n° 2") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := ParseStatusFlow([]byte(statusDoc(full))); err != nil {
+		t.Errorf("a complete update: %v", err)
+	}
+}
+
+// cdarAckDoc is a CDAR status flow of one AcknowledgementDocument whose
+// ReferenceReferencedDocument holds ref.
+func cdarAckDoc(ref string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?>
+<rsm:CrossDomainAcknowledgementAndResponse xmlns:rsm="` + NSCDAR + `" xmlns:ram="` + nsRAM + `" xmlns:qdt="` + nsQDT + `">
+<rsm:ExchangedDocument><ram:ID>V1</ram:ID></rsm:ExchangedDocument>
+<rsm:AcknowledgementDocument><ram:TypeCode>23</ram:TypeCode><ram:ReferenceReferencedDocument>` + ref + `</ram:ReferenceReferencedDocument></rsm:AcknowledgementDocument>
+</rsm:CrossDomainAcknowledgementAndResponse>`
+}
+
+const (
+	cdarNumber = `<ram:IssuerAssignedID>FA-1</ram:IssuerAssignedID>`
+	cdarSeller = `<ram:IssuerTradeParty><ram:GlobalID schemeID="0002">810000010</ram:GlobalID><ram:GlobalID schemeID="0009">81000001000019</ram:GlobalID></ram:IssuerTradeParty>`
+	cdarCode   = `<ram:ProcessConditionCode>210</ram:ProcessConditionCode>`
+)
+
+func cdarDateT(format, value string) string {
+	return `<ram:FormattedIssueDateTime><qdt:DateTimeString format="` + format + `">` + value + `</qdt:DateTimeString></ram:FormattedIssueDateTime>`
+}
+
+// TestCDARReasonAndDate: the recipient's reason code is read with its
+// text (or alone) into the comment; the date must be format 102; an
+// acknowledgement without the number or the seller's SIRET is refused.
+func TestCDARReasonAndDate(t *testing.T) {
+	date := cdarDateT("102", "20261102")
+	for _, c := range []struct{ name, statuses, code, comment string }{
+		{"code and text", `<ram:SpecifiedDocumentStatus><ram:ReasonCode>TX_TVA_ERR</ram:ReasonCode><ram:Reason>Taux à 20 %</ram:Reason></ram:SpecifiedDocumentStatus>`,
+			"TX_TVA_ERR", "TX_TVA_ERR : Taux à 20 %"},
+		{"code alone", `<ram:SpecifiedDocumentStatus><ram:ReasonCode>TX_TVA_ERR</ram:ReasonCode></ram:SpecifiedDocumentStatus>`,
+			"TX_TVA_ERR", "TX_TVA_ERR : Taux de TVA erroné"},
+		{"text alone", `<ram:SpecifiedDocumentStatus><ram:Reason>taux</ram:Reason></ram:SpecifiedDocumentStatus>`, "", "taux"},
+		{"first status with a reason", `<ram:SpecifiedDocumentStatus><ram:SequenceNumeric>1</ram:SequenceNumeric></ram:SpecifiedDocumentStatus>` +
+			`<ram:SpecifiedDocumentStatus><ram:ReasonCode>DOUBLON</ram:ReasonCode><ram:Reason>déjà reçue</ram:Reason></ram:SpecifiedDocumentStatus>` +
+			`<ram:SpecifiedDocumentStatus><ram:ReasonCode>CMD_ERR</ram:ReasonCode></ram:SpecifiedDocumentStatus>`, "DOUBLON", "DOUBLON : déjà reçue"},
+	} {
+		sf, err := ParseStatusFlow([]byte(cdarAckDoc(cdarNumber + date + cdarCode + cdarSeller + c.statuses)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		u := sf.Updates[0]
+		if u.ReasonCode != c.code || u.Comment != c.comment || u.Date != "2026-11-02" || u.Number != "FA-1" || u.SupplierSIRET != "81000001000019" {
+			t.Errorf("%s: %+v", c.name, u)
+		}
+	}
+	for name, ref := range map[string]string{
+		"date with dashes":     cdarNumber + cdarDateT("102", "2026-11-02") + cdarCode + cdarSeller,
+		"not a date":           cdarNumber + cdarDateT("102", "20261302") + cdarCode + cdarSeller,
+		"date of 9 digits":     cdarNumber + cdarDateT("102", "202611021") + cdarCode + cdarSeller,
+		"another format":       cdarNumber + cdarDateT("203", "202611021200") + cdarCode + cdarSeller,
+		"no format":            cdarNumber + strings.Replace(cdarDateT("102", "20261102"), ` format="102"`, "", 1) + cdarCode + cdarSeller,
+		"no number":            date + cdarCode + cdarSeller,
+		"no seller":            cdarNumber + date + cdarCode,
+		"seller by SIREN only": cdarNumber + date + cdarCode + strings.Replace(cdarSeller, `<ram:GlobalID schemeID="0009">81000001000019</ram:GlobalID>`, "", 1),
+	} {
+		_, err := ParseStatusFlow([]byte(cdarAckDoc(ref)))
+		fe, ok := err.(*flowgate.FlowError)
+		if !ok || fe.Code != flowgate.CodeSchema {
+			t.Errorf("%s: %v, want %s", name, err, flowgate.CodeSchema)
+		}
 	}
 }

@@ -718,7 +718,7 @@ func TestCDARStatusFlow(t *testing.T) {
 	if got := verdicts(cr); got != "IN_INTEGRE_PARTIEL CD-1:06:applied CD-2:CDAR 213:refused:CPP-STATUT-CODE CD-2:11:applied CD-9:07:refused:CPP-STATUT-FACTURE-INCONNUE" {
 		t.Errorf("CDAR status flow: %s", got)
 	}
-	if s, _ := historyOf(t, path, "CD-1"); s.Status != "06" || s.History[2].Comment != "pièces manquantes" {
+	if s, _ := historyOf(t, path, "CD-1"); s.Status != "06" || s.History[2].Comment != "JUSTIF_ABS : pièces manquantes" {
 		t.Errorf("CD-1: %+v", s)
 	}
 }
