@@ -1,8 +1,11 @@
 package router
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"flowgate"
 	"flowgate/lifecycle"
@@ -214,22 +217,30 @@ const CodeCreditUnknown = "CPP-AVOIR-FACTURE-INCONNUE"
 
 // linkCredit links an accepted credit note (381) to the invoice its BT-25
 // names, of the same supplier and recipient, delivered by the hub before
-// (row.Credits; `invoice show` tells both sides), or warns that it names
-// none the hub knows.
+// (row.Credits, row.CreditsDate; `invoice show` tells both sides), or
+// warns that it names none the hub knows. A number may come back in
+// another year: with BT-26 (the invoice's issue date) the link is to the
+// invoice of that date; without it, to the only invoice of that number,
+// and to none, saying so in the warning, when the hub knows several (of
+// different issue dates; a recycled invoice deposited again is one).
 func (b *planBuilder) linkCredit(inv *flowgate.Invoice, line *flowgate.InvoiceReport, row *store.Invoice) {
 	if b.hist == nil || line.TypeCode != "381" {
 		return
 	}
-	var named, ids []string
+	var named, namedEN, ids, several, severalEN []string
 	for _, ref := range inv.Preceding {
 		if ref.ID == "" {
 			continue
 		}
-		named, ids = append(named, quoteNumber(ref.ID)), append(ids, ref.ID)
 		date := ref.IssueDate
-		if len(date) != 10 {
+		if _, err := time.Parse(time.DateOnly, date); err != nil {
 			date = ""
 		}
+		name, nameEN := quoteNumber(ref.ID), quoteNumber(ref.ID)
+		if date != "" {
+			name, nameEN = name+" du "+date, nameEN+" of "+date
+		}
+		named, namedEN, ids = append(named, name), append(namedEN, nameEN), append(ids, ref.ID)
 		invs, err := b.hist.store.Delivered(b.hist.ctx, line.SupplierSIRET, ref.ID, date)
 		if err != nil {
 			if b.hist.err == nil {
@@ -237,16 +248,36 @@ func (b *planBuilder) linkCredit(inv *flowgate.Invoice, line *flowgate.InvoiceRe
 			}
 			return
 		}
+		var found []store.Invoice // one per issue date, newest deposit first
 		for _, orig := range invs {
-			if orig.RecipientSIRET == line.RecipientSIRET && orig.TypeCode != "381" {
-				row.Credits = orig.Number
-				return
+			if orig.RecipientSIRET == line.RecipientSIRET && orig.TypeCode != "381" &&
+				!slices.ContainsFunc(found, func(f store.Invoice) bool { return f.IssueDate == orig.IssueDate }) {
+				found = append(found, orig)
 			}
 		}
+		switch len(found) {
+		case 0:
+			continue
+		case 1:
+			row.Credits, row.CreditsDate = found[0].Number, found[0].IssueDate
+			return
+		}
+		var dates []string
+		for _, f := range found {
+			dates = append(dates, cmp.Or(f.IssueDate, "?"))
+		}
+		slices.Sort(dates)
+		several = append(several, fmt.Sprintf("%s (émises le %s)", quoteNumber(ref.ID), strings.Join(dates, ", ")))
+		severalEN = append(severalEN, fmt.Sprintf("%s (issued %s)", quoteNumber(ref.ID), strings.Join(dates, ", ")))
 	}
-	list := strings.Join(named, ", ")
-	line.Findings = append(line.Findings, flowgate.Finding{Code: CodeCreditUnknown, Severity: flowgate.Warning, Field: "BT-25",
-		Value:     clipName(strings.Join(ids, " "), 100),
-		MessageFR: fmt.Sprintf("L'avoir cite la facture %s, que la plateforme ne connaît pas pour ce fournisseur et ce destinataire (antérieure à la plateforme ?) : il est accepté sans lien.", list),
-		Message:   fmt.Sprintf("The credit note names invoice %s, which the hub does not know for this supplier and recipient (older than the hub?): accepted without a link.", list)})
+	f := flowgate.Finding{Code: CodeCreditUnknown, Severity: flowgate.Warning, Field: "BT-25", Value: clipName(strings.Join(ids, " "), 100)}
+	if len(several) > 0 {
+		f.Field = "BT-26"
+		f.MessageFR = fmt.Sprintf("L'avoir cite la facture %s sans sa date (BT-26), et la plateforme en connaît plusieurs de ce numéro pour ce fournisseur et ce destinataire : il est accepté sans lien.", strings.Join(several, ", "))
+		f.Message = fmt.Sprintf("The credit note names invoice %s without its date (BT-26), and the hub knows several of that number for this supplier and recipient: accepted without a link.", strings.Join(severalEN, ", "))
+	} else {
+		f.MessageFR = fmt.Sprintf("L'avoir cite la facture %s, que la plateforme ne connaît pas pour ce fournisseur et ce destinataire (antérieure à la plateforme ?) : il est accepté sans lien.", strings.Join(named, ", "))
+		f.Message = fmt.Sprintf("The credit note names invoice %s, which the hub does not know for this supplier and recipient (older than the hub?): accepted without a link.", strings.Join(namedEN, ", "))
+	}
+	line.Findings = append(line.Findings, f)
 }

@@ -74,8 +74,9 @@ type Invoice struct {
 	Amounts string
 	// Credits is, for a credit note (381), the number of the invoice of
 	// the same supplier and recipient it names (BT-25) when the hub knows
-	// it; "" otherwise.
-	Credits string
+	// it; "" otherwise. CreditsDate is that invoice's issue date
+	// (YYYY-MM-DD as recorded): a number may come back in another year.
+	Credits, CreditsDate string
 	// Status is the invoice's current lifecycle status (DOMAIN.md §7):
 	// the code of its last status event, "" for a rejected invoice. Kept
 	// by SavePlans from the statuses it saves.
@@ -273,6 +274,9 @@ var migrations = []string{
 	DROP TABLE statuses;
 	ALTER TABLE status_events RENAME TO statuses;
 	CREATE INDEX statuses_set_in ON statuses (set_in)`,
+	// A credit note's link names the credited invoice by its issue date
+	// too (store/credits.go).
+	`ALTER TABLE invoices ADD COLUMN credits_date TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *SQLite) migrate(ctx context.Context) error {
@@ -358,10 +362,10 @@ func (s *SQLite) SavePlans(ctx context.Context, b PlanBatch) error {
 		}
 		for _, inv := range b.Invoices {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO invoices (flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
-				issue_date, type_code, service_code, engagement, status, currency, amounts, credits)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
+				issue_date, type_code, service_code, engagement, status, currency, amounts, credits, credits_date)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)`,
 				inv.FlowID, inv.Seq, inv.Entry, inv.Number, inv.SupplierSIRET, inv.RecipientSIRET, inv.IssueYear, inv.Verdict, inv.Location,
-				inv.IssueDate, inv.TypeCode, inv.ServiceCode, inv.Engagement, inv.Currency, inv.Amounts, inv.Credits); err != nil {
+				inv.IssueDate, inv.TypeCode, inv.ServiceCode, inv.Engagement, inv.Currency, inv.Amounts, inv.Credits, inv.CreditsDate); err != nil {
 				return fmt.Errorf("invoice %s/%d: %w", inv.FlowID, inv.Seq, err)
 			}
 		}
@@ -637,7 +641,7 @@ func (s *SQLite) MaxFlowID(ctx context.Context) (string, error) {
 }
 
 const invoiceColumns = `flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
-	issue_date, type_code, service_code, engagement, status, currency, amounts, credits`
+	issue_date, type_code, service_code, engagement, status, currency, amounts, credits, credits_date`
 
 func scanInvoices(rows *sql.Rows) ([]Invoice, error) {
 	defer rows.Close()
@@ -645,7 +649,7 @@ func scanInvoices(rows *sql.Rows) ([]Invoice, error) {
 	for rows.Next() {
 		var inv Invoice
 		if err := rows.Scan(&inv.FlowID, &inv.Seq, &inv.Entry, &inv.Number, &inv.SupplierSIRET, &inv.RecipientSIRET, &inv.IssueYear, &inv.Verdict, &inv.Location,
-			&inv.IssueDate, &inv.TypeCode, &inv.ServiceCode, &inv.Engagement, &inv.Status, &inv.Currency, &inv.Amounts, &inv.Credits); err != nil {
+			&inv.IssueDate, &inv.TypeCode, &inv.ServiceCode, &inv.Engagement, &inv.Status, &inv.Currency, &inv.Amounts, &inv.Credits, &inv.CreditsDate); err != nil {
 			return nil, err
 		}
 		out = append(out, inv)
@@ -689,21 +693,6 @@ func (s *SQLite) Delivered(ctx context.Context, supplier, number, date string) (
 	out, err := scanInvoices(rows)
 	if err != nil {
 		return nil, fmt.Errorf("delivered invoices: %w", err)
-	}
-	return out, nil
-}
-
-// CreditedBy returns the accepted credit notes of a supplier that name
-// the invoice number (Credits), to the same recipient, oldest first.
-func (s *SQLite) CreditedBy(ctx context.Context, supplier, number, recipient string) ([]Invoice, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+invoiceColumns+` FROM invoices
-		WHERE supplier_siret = ? AND credits = ? AND recipient_siret = ? AND verdict = 'accepted' ORDER BY flow_id, seq`, supplier, number, recipient)
-	if err != nil {
-		return nil, fmt.Errorf("credit notes of %s: %w", number, err)
-	}
-	out, err := scanInvoices(rows)
-	if err != nil {
-		return nil, fmt.Errorf("credit notes of %s: %w", number, err)
 	}
 	return out, nil
 }

@@ -200,10 +200,11 @@ func printLifecycle(ctx context.Context, w io.Writer, cfg config.Config) error {
 	fmt.Fprintln(w, "  FOURN01 is told (FACT_<flow>_STATUTS.xml) and deposits "+demoRecycledFile+" to the commune, same number.")
 	fmt.Fprintln(w, "  `flowgate invoice show` tells each story:")
 	for _, number := range []string{demoInvoice, demoRecycled} {
-		s, ok, err := story(ctx, st, demoSupplier, number)
-		if err != nil || !ok {
-			return cmp.Or(err, fmt.Errorf("demo: invoice %s not found", number))
+		all, err := stories(ctx, st, demoSupplier, number, "")
+		if err != nil || len(all) != 1 {
+			return cmp.Or(err, fmt.Errorf("demo: %d invoices %s", len(all), number))
 		}
+		s := all[0]
 		fmt.Fprintf(w, "  %s, now %s %s:\n", number, s.Status, s.History[len(s.History)-1].LabelFR)
 		for _, e := range s.History {
 			line := fmt.Sprintf("    %s %s, by %s, recipient %s", e.Status, e.LabelFR, e.By, e.RecipientSIRET)

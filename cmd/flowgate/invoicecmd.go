@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,11 +24,14 @@ import (
 	"flowgate/store"
 )
 
-const usageInvoice = `  flowgate invoice show -config FILE [-format text|json] SUPPLIER_SIRET NUMBER
+const usageInvoice = `  flowgate invoice show -config FILE [-format text|json] [-date YYYY-MM-DD] SUPPLIER_SIRET NUMBER
       Print an invoice's whole story from the store: its facts, its current
       status and every status it went through, oldest first, with who set it
       (hub, a partner, operator), comment, mandate, flow and where it went.
-      Exit 1 when no such invoice was delivered.
+      A number may come back in another year: -date picks the invoice
+      issued that day; without it, each invoice of that number is shown on
+      its own, headed by its issue date (in JSON, an array of them when
+      there are several). Exit 1 when no such invoice was delivered.
 
   flowgate invoice status -config FILE [-comment TEXT] [-mandate ID] [-date YYYY-MM-DD] [-wait DURATION]
                           SUPPLIER_SIRET NUMBER STATUS
@@ -36,10 +40,11 @@ const usageInvoice = `  flowgate invoice show -config FILE [-format text|json] S
       in the hub's own mailbox (partners/<hub_id>/in/), the running daemon
       applies it exactly once, and the command prints its answer (waiting up
       to -wait, default 1m). 04, 05 and 06 need -comment; 08 may carry
-      -mandate; -date picks the invoice among numbers repeated across years.
-      Exit 0 when applied, 1 when refused, 2 on usage or I/O errors (or no
-      answer in time: the status flow stays and is applied when the daemon
-      runs).
+      -mandate; -date picks the invoice among numbers repeated across years,
+      and is required when the hub delivered several invoices of that
+      number (issued on different days). Exit 0 when applied, 1 when
+      refused, 2 on usage or I/O errors (or no answer in time: the status
+      flow stays and is applied when the daemon runs).
 `
 
 // runInvoice dispatches `flowgate invoice show|status`.
@@ -74,6 +79,8 @@ type invoiceStory struct {
 	History        []historyEvent `json:"history"`
 	CreditedBy     []string       `json:"credited_by"`
 	Credits        *string        `json:"credits"`
+	// CreditsIssueDate is the issue date of the invoice Credits names.
+	CreditsIssueDate string `json:"credits_issue_date,omitempty"`
 }
 
 type historyEvent struct {
@@ -88,15 +95,50 @@ type historyEvent struct {
 	Location       string    `json:"location"`
 }
 
-// story gathers an invoice's story from the store: every accepted deposit
-// of the number (a recycled invoice is deposited again), their events
-// oldest first, the facts of the newest. ok is false when none was
-// delivered.
-func story(ctx context.Context, st *store.SQLite, supplier, number string) (invoiceStory, bool, error) {
-	invs, err := st.Delivered(ctx, supplier, number, "")
-	if err != nil || len(invs) == 0 {
-		return invoiceStory{}, false, err
+// stories gathers the stories of a supplier's invoices of this number from
+// the store, one per issue date (only date's when it is not empty), oldest
+// issue date first. A number may come back in another year, and each such
+// invoice has its own story; the deposits of one invoice (a recycled or
+// completed invoice is deposited again, with the same issue date) make one
+// story: their events oldest first, the facts of the newest. None when no
+// such invoice was delivered.
+func stories(ctx context.Context, st *store.SQLite, supplier, number, date string) ([]invoiceStory, error) {
+	invs, err := st.Delivered(ctx, supplier, number, date)
+	if err != nil {
+		return nil, err
 	}
+	var keys []string
+	byDate := map[string][]store.Invoice{} // newest deposit first
+	for _, inv := range invs {
+		k := issueKey(inv)
+		if _, ok := byDate[k]; !ok {
+			keys = append(keys, k)
+		}
+		byDate[k] = append(byDate[k], inv)
+	}
+	sort.Strings(keys)
+	var out []invoiceStory
+	for _, k := range keys {
+		s, err := story(ctx, st, byDate[k])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// issueKey is what tells apart invoices of one number: the issue date, or
+// the issue year for an invoice recorded before issue dates were.
+func issueKey(inv store.Invoice) string {
+	if inv.IssueDate != "" {
+		return inv.IssueDate
+	}
+	return inv.IssueYear
+}
+
+// story is the story of one invoice from its deposits, newest first.
+func story(ctx context.Context, st *store.SQLite, invs []store.Invoice) (invoiceStory, error) {
 	last := invs[0]
 	out := invoiceStory{SupplierSIRET: last.SupplierSIRET, Number: last.Number, IssueDate: last.IssueDate, TypeCode: last.TypeCode,
 		RecipientSIRET: last.RecipientSIRET, ServiceCode: last.ServiceCode, Engagement: last.Engagement, Status: last.Status,
@@ -105,7 +147,7 @@ func story(ctx context.Context, st *store.SQLite, supplier, number string) (invo
 		inv := invs[i]
 		h, err := st.History(ctx, inv.FlowID, inv.Seq)
 		if err != nil {
-			return out, false, err
+			return out, err
 		}
 		for _, e := range h {
 			ev := historyEvent{At: e.At, Status: e.Code, LabelFR: lifecycle.Label(e.Code), By: e.By, Comment: e.Comment,
@@ -118,22 +160,35 @@ func story(ctx context.Context, st *store.SQLite, supplier, number string) (invo
 	}
 	sort.SliceStable(out.History, func(i, j int) bool { return out.History[i].At.Before(out.History[j].At) })
 	if last.Credits != "" {
-		out.Credits = &last.Credits
+		out.Credits, out.CreditsIssueDate = &last.Credits, last.CreditsDate
 	}
-	credits, err := st.CreditedBy(ctx, last.SupplierSIRET, last.Number, last.RecipientSIRET)
+	credits, err := st.CreditedBy(ctx, last.SupplierSIRET, last.Number, last.IssueDate, last.RecipientSIRET)
 	if err != nil {
-		return out, false, err
+		return out, err
 	}
 	for _, c := range credits {
 		out.CreditedBy = append(out.CreditedBy, c.Number)
 	}
-	return out, true, nil
+	return out, nil
+}
+
+// checkDate refuses a -date that is not a YYYY-MM-DD date (usage, exit 2).
+func checkDate(cmd, date string, stderr io.Writer) error {
+	if date == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.DateOnly, date); err != nil {
+		fmt.Fprintf(stderr, "flowgate %s: -date %q is not a YYYY-MM-DD date\n\n%s", cmd, date, usageInvoice)
+		return exitError{2}
+	}
+	return nil
 }
 
 func runInvoiceShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("invoice show", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file (TOML)")
 	format := fs.String("format", "text", "output format: text or json")
+	date := fs.String("date", "", "only the invoice issued that day, YYYY-MM-DD")
 	rest, err := parseFlags(fs, usageInvoice, args, stdout, stderr)
 	if err != nil {
 		return err
@@ -142,31 +197,67 @@ func runInvoiceShow(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprint(stderr, "flowgate invoice show: -config FILE, SUPPLIER_SIRET and NUMBER are required, -format is text or json\n\n"+usageInvoice)
 		return exitError{2}
 	}
+	if err := checkDate("invoice show", *date, stderr); err != nil {
+		return err
+	}
 	st, _, err := openStoreOf(ctx, *path, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	s, ok, err := story(ctx, st, rest[0], rest[1])
+	all, err := stories(ctx, st, rest[0], rest[1], *date)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		fmt.Fprintf(stderr, "flowgate invoice show: no invoice %s of supplier %s was delivered\n", rest[1], rest[0])
+	if len(all) == 0 {
+		on := ""
+		if *date != "" {
+			on = " issued " + *date
+		}
+		fmt.Fprintf(stderr, "flowgate invoice show: no invoice %s%s of supplier %s was delivered\n", rest[1], on, rest[0])
 		return exitError{1}
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		if len(all) == 1 {
+			return enc.Encode(all[0])
+		}
+		return enc.Encode(all)
 	}
+	if len(all) > 1 {
+		var dates []string
+		for _, s := range all {
+			dates = append(dates, s.IssueDate)
+		}
+		fmt.Fprintf(stdout, "%d factures %s du fournisseur %s, émises le %s : une histoire chacune (-date AAAA-MM-JJ pour une seule)\n",
+			len(all), all[0].Number, all[0].SupplierSIRET, strings.Join(dates, ", "))
+		fmt.Fprintf(stdout, "%d invoices %s of supplier %s, issued %s: one story each (-date YYYY-MM-DD for one)\n",
+			len(all), all[0].Number, all[0].SupplierSIRET, strings.Join(dates, ", "))
+	}
+	for i, s := range all {
+		if len(all) > 1 {
+			fmt.Fprintln(stdout)
+			fmt.Fprintf(stdout, "== %d/%d ==\n", i+1, len(all))
+		}
+		printStory(stdout, s)
+	}
+	return nil
+}
+
+// printStory prints one invoice's story as text, French first.
+func printStory(stdout io.Writer, s invoiceStory) {
 	fmt.Fprintf(stdout, "Facture %s du fournisseur %s, émise le %s (type %s) / invoice %s of supplier %s, issued %s (type %s)\n",
 		s.Number, s.SupplierSIRET, s.IssueDate, s.TypeCode, s.Number, s.SupplierSIRET, s.IssueDate, s.TypeCode)
 	fmt.Fprintf(stdout, "destinataire / recipient %s, service %q, engagement %q\n", s.RecipientSIRET, s.ServiceCode, s.Engagement)
 	fmt.Fprintf(stdout, "statut / status: %s %s\n", s.Status, lifecycle.Label(s.Status))
 	if s.Credits != nil {
-		fmt.Fprintf(stdout, "avoir de la facture / credit note of invoice %s\n", *s.Credits)
+		of := ""
+		if s.CreditsIssueDate != "" {
+			of = " (" + s.CreditsIssueDate + ")"
+		}
+		fmt.Fprintf(stdout, "avoir de la facture / credit note of invoice %s%s\n", *s.Credits, of)
 	}
 	if len(s.CreditedBy) > 0 {
 		fmt.Fprintf(stdout, "avoirs / credited by: %s\n", strings.Join(s.CreditedBy, ", "))
@@ -185,7 +276,6 @@ func runInvoiceShow(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		fmt.Fprintln(stdout)
 	}
-	return nil
 }
 
 // statusAnswer is what `invoice status` reads of its status flow's CR.
@@ -221,6 +311,9 @@ func runInvoiceStatus(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprint(stderr, "flowgate invoice status: -config FILE, SUPPLIER_SIRET, NUMBER and STATUS are required\n\n"+usageInvoice)
 		return exitError{2}
 	}
+	if err := checkDate("invoice status", *date, stderr); err != nil {
+		return err
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -231,6 +324,11 @@ func runInvoiceStatus(ctx context.Context, args []string, stdout, stderr io.Writ
 	if _, err := os.Stat(in); err != nil {
 		fmt.Fprintf(stderr, "flowgate invoice status: no operator mailbox %s (has the daemon ever run on this root?): %v\n", in, err)
 		return exitError{2}
+	}
+	if *date == "" {
+		if err := oneInvoice(ctx, cfg, rest[0], rest[1], stderr); err != nil {
+			return err
+		}
 	}
 	var rnd [4]byte
 	rand.Read(rnd[:])
@@ -288,6 +386,41 @@ func runInvoiceStatus(ctx context.Context, args []string, stdout, stderr io.Writ
 		return exitError{1}
 	}
 	return nil
+}
+
+// oneInvoice refuses, as a usage error, a status without -date for a
+// number the hub delivered on several issue dates: which one is meant is
+// the operator's to say, not the newest deposit's. Without a store yet
+// there is nothing to choose from (the daemon answers).
+func oneInvoice(ctx context.Context, cfg config.Config, supplier, number string, stderr io.Writer) error {
+	if _, err := os.Stat(cfg.Database); err != nil {
+		return nil
+	}
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		fmt.Fprintf(stderr, "flowgate invoice status: %v\n", err)
+		return exitError{2}
+	}
+	defer st.Close()
+	invs, err := st.Delivered(ctx, supplier, number, "")
+	if err != nil {
+		fmt.Fprintf(stderr, "flowgate invoice status: %v\n", err)
+		return exitError{2}
+	}
+	var dates []string
+	for _, inv := range invs {
+		if k := issueKey(inv); !slices.Contains(dates, k) {
+			dates = append(dates, k)
+		}
+	}
+	if len(dates) < 2 {
+		return nil
+	}
+	sort.Strings(dates)
+	fmt.Fprintf(stderr, "flowgate invoice status: the hub delivered %d invoices %s of supplier %s, issued %s: give -date YYYY-MM-DD\n"+
+		"  (%d factures %s de ce fournisseur, émises le %s : préciser -date AAAA-MM-JJ)\n\n%s",
+		len(dates), number, supplier, strings.Join(dates, ", "), len(dates), number, strings.Join(dates, ", "), usageInvoice)
+	return exitError{2}
 }
 
 // operatorStatusXML is the status flow of `invoice status`: a CPPStatut
