@@ -58,3 +58,28 @@ func TestReasonComment(t *testing.T) {
 		}
 	}
 }
+
+// TestRecipient03: what the README says of a recipient's 03: applied from
+// 05, CPP-STATUT-TRANSITION from any other status, CPP-STATUT-INCHANGE
+// (applied, nothing changes) on an invoice already at 03.
+func TestRecipient03(t *testing.T) {
+	for _, from := range Codes() {
+		next, f := Apply(from, Update{Status: Available, By: ByRecipient})
+		var want string
+		switch from {
+		case Rejected:
+			want = ""
+		case Available:
+			want = CodeUnchanged
+		default:
+			want = CodeTransition
+		}
+		got := ""
+		if len(f) > 0 {
+			got = f[0].Code
+		}
+		if got != want || len(f) > 1 || (from == Rejected) != (next == Available && from != Available) {
+			t.Errorf("03 from %s: %s %v, want %q", from, next, f, want)
+		}
+	}
+}
