@@ -9,6 +9,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"flowgate/internal/corpus"
+	"flowgate/outbox"
 )
 
 // invoiceOn is the accepted sample invoice under number, issued on date.
@@ -162,14 +166,19 @@ func TestNumberInTwoYears(t *testing.T) {
 
 // cdarReasonDoc is a recipient's CDAR status flow of one status on
 // invoice number (of 2026-11-02), with reason code and text ("" leaves
-// the Reason out).
-func cdarReasonDoc(number, status, code, text string) string {
-	reason := "<ram:ReasonCode>" + code + "</ram:ReasonCode>"
-	if text != "" {
-		reason += "<ram:Reason>" + text + "</ram:Reason>"
+// the Reason out), as a recipient's system writes it: rendered by the
+// hub's own CDAR writer (which validates), VALMONT as the sender.
+func cdarReasonDoc(t *testing.T, number, status, code, text string) []byte {
+	t.Helper()
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	env := outbox.Envelope{FlowID: "V-" + number, Produced: at, Sender: outbox.Partner{ID: "VALMONT", Label: "Commune de Valmont"},
+		Receiver: outbox.Partner{ID: "FLOWGATE", Label: "flowgate"}}
+	data, err := outbox.CDAR(env, []outbox.CDARStatus{{Code: status, At: at, InvoiceNumber: number, InvoiceDate: "2026-11-02",
+		SupplierSIRET: crashSupplier, RecipientSIRET: crashRecipient, Reasons: []outbox.CDARReason{{Code: code, Text: text}}}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return strings.Replace(cdarStatusDoc([3]string{number, status, "@@"}),
-		"<ram:ReasonCode>JUSTIF_ABS</ram:ReasonCode><ram:Reason>@@</ram:Reason>", reason, 1)
+	return data
 }
 
 // TestCDARReasonReachesSupplier: a recipient refuses (210) with its own
@@ -179,6 +188,7 @@ func cdarReasonDoc(number, status, code, text string) string {
 func TestCDARReasonReachesSupplier(t *testing.T) {
 	path, cfg, logs, stop := lifecycleDaemon(t)
 	defer stop()
+	in := t.TempDir() // the recipient's messages, checked at the end
 	for _, n := range []string{"RS-1", "RS-2"} {
 		depositAs(t, cfg, "FOURN01", n+".xml", invoiceT(t, n))
 		awaitFile(t, cfg, logs, "FOURN01", "CR_*_"+n+".xml.json")
@@ -189,7 +199,14 @@ func TestCDARReasonReachesSupplier(t *testing.T) {
 			"<ram:ReasonCode>CMD_ERR</ram:ReasonCode><ram:Reason>bon de commande 4512 absent</ram:Reason>"},
 	} {
 		name := c.number + "-cdar.xml"
-		depositAs(t, cfg, "VALMONT", name, []byte(cdarReasonDoc(c.number, c.status, c.code, c.text)))
+		doc := cdarReasonDoc(t, c.number, c.status, c.code, c.text)
+		if err := os.WriteFile(filepath.Join(in, name), doc, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if c.text == "" && strings.Contains(string(doc), "<ram:Reason>") {
+			t.Fatalf("%s: the reason has a text\n%s", c.number, doc)
+		}
+		depositAs(t, cfg, "VALMONT", name, doc)
 		p := awaitFile(t, cfg, logs, "VALMONT", "CR_*_"+name+".json")
 		data, _ := os.ReadFile(p)
 		var cr statusCRTest
@@ -208,4 +225,14 @@ func TestCDARReasonReachesSupplier(t *testing.T) {
 		}
 	}
 	checkCDAR(t, cfg)
+	// What the recipient sent is a CDAR by the same schema and rules.
+	files, _ := filepath.Glob(filepath.Join(in, "*.xml"))
+	corpus.ValidateXSD(t, corpus.CDARSchema, files)
+	if xslt, ok := corpus.Path(corpus.CDARRules...); ok && saxonInstalled() {
+		for name, r := range corpus.Schematron(t, xslt, in) {
+			for _, a := range r.Fatal() {
+				t.Errorf("%s: fatal %s at %s: %s", name, a.ID, a.Location, a.Text)
+			}
+		}
+	}
 }
