@@ -737,6 +737,8 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 		row := b.r.invoiceRow(p, line, seq, dir, name)
 		if e.Invoice != nil {
 			row.Currency, row.Amounts = e.Invoice.Currency, amountsOf(e.Invoice)
+			row.SupplierName, row.SupplierCountry = clipName(e.Invoice.Seller.Name, maxStoredName), clipName(e.Invoice.Seller.CountryCode, 8)
+			row.RecipientName = clipName(e.Invoice.Buyer.Name, maxStoredName)
 			b.linkCredit(e.Invoice, line, &row)
 		}
 		d.invs = append(d.invs, row)
@@ -894,6 +896,10 @@ func (r *Router) invoiceRow(p *plan, line *flowgate.InvoiceReport, seq int, dir,
 		Verdict: string(line.Verdict), Location: filepath.Join(dir, name),
 		IssueDate: line.IssueDate, TypeCode: line.TypeCode, ServiceCode: line.ServiceCode, Engagement: line.Engagement}
 }
+
+// maxStoredName bounds, in bytes, a party's name as the store keeps it
+// for later status files (which cut it to what their schema allows).
+const maxStoredName = 500
 
 // rel is a folder of the root, relative to it.
 func (r *Router) rel(dir string) string {

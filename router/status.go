@@ -342,12 +342,30 @@ func (r *Router) renderStatus(d *decided) error {
 	return nil
 }
 
-// invoiceStatus is the status file line of a change: the invoice as
-// recorded, the directory's names for its recipient and service.
+// invoiceStatus is the status file line of a change, saying of the
+// invoice what its 01 and 03 said: as recorded (the parties' names as
+// written, the seller's country, the totals BT-109, BT-112 and BT-115 and
+// the currency), with the directory's names for its recipient and
+// service.
 func (r *Router) invoiceStatus(ch change) outbox.InvoiceStatus {
 	inv := ch.inv
 	st := outbox.InvoiceStatus{Code: ch.ev.Code, SupplierSIRET: inv.SupplierSIRET, RecipientSIRET: inv.RecipientSIRET,
-		ServiceCode: inv.ServiceCode, InvoiceNumber: inv.Number, Comment: ch.ev.Comment, MandateID: ch.ev.Mandate, At: ch.ev.At}
+		ServiceCode: inv.ServiceCode, InvoiceNumber: inv.Number, Comment: ch.ev.Comment, MandateID: ch.ev.Mandate, At: ch.ev.At,
+		SupplierName: inv.SupplierName, RecipientName: inv.RecipientName, Currency: inv.Currency}
+	if c := inv.SupplierCountry; len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
+		st.SupplierCountry = c
+	}
+	for _, kv := range strings.Split(inv.Amounts, ";") {
+		term, v, _ := strings.Cut(kv, "=")
+		switch term {
+		case "BT-109":
+			st.TaxExclusive = v
+		case "BT-112":
+			st.TaxInclusive = v
+		case "BT-115":
+			st.Payable = v
+		}
+	}
 	if _, err := time.Parse(time.DateOnly, inv.IssueDate); err == nil {
 		st.InvoiceDate = inv.IssueDate
 	}
