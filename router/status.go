@@ -188,13 +188,15 @@ func (r *Router) judge(ctx context.Context, p *plan, sender *Partner, u parser.S
 			fmt.Sprintf("No invoice %s%s was delivered by the hub.", whoEN, strings.Replace(on, " du ", " dated ", 1)))
 	}
 	inv := invs[0] // the newest deposit of that number
+	if !sender.Operator && !slices.Contains(sender.Receives, inv.RecipientSIRET) {
+		// Nothing of the invoice beyond what the partner sent (its
+		// recipient, its date) is told to a partner that does not receive it.
+		return refuse(lifecycle.CodeNotAuthorised, "IdFacture", ur.Number,
+			fmt.Sprintf("Le partenaire %s ne reçoit pas la facture %s : il ne peut pas en changer le statut.", sender.ID, who),
+			fmt.Sprintf("Partner %s does not receive invoice %s: it may not change its status.", sender.ID, whoEN))
+	}
 	if ur.IssueDate == "" {
 		ur.IssueDate = inv.IssueDate
-	}
-	if !sender.Operator && !slices.Contains(sender.Receives, inv.RecipientSIRET) {
-		return refuse(lifecycle.CodeNotAuthorised, "Debiteur/Identifiant", inv.RecipientSIRET,
-			fmt.Sprintf("Le partenaire %s ne reçoit pas les factures du destinataire %s : il ne peut pas changer le statut de la facture %s.", sender.ID, inv.RecipientSIRET, who),
-			fmt.Sprintf("Partner %s does not collect invoices of recipient %s: it may not change the status of invoice %s.", sender.ID, inv.RecipientSIRET, whoEN))
 	}
 	current := inv.Status
 	if s, ok := seen.status[invoiceKey(inv.FlowID, inv.Seq)]; ok {
