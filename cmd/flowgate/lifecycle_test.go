@@ -801,10 +801,13 @@ func TestSameFileAgain(t *testing.T) {
 		t.Errorf("TE-3's story: %s", h)
 	}
 
-	// At 03, and once completed: the same bytes are a duplicate flow.
+	// At 03, and once completed or recycled (the first deposit stays at 06
+	// or 04 in the story, but is no longer the newest): the same bytes are
+	// a duplicate flow.
 	for _, c := range []struct{ number, name, of string }{
 		{"TE-2", "TE-2-again.xml", flowOf["TE-2"]},
 		{"TE-1", "TE-1-third.xml", flowOf["TE-1"]},
+		{"TE-3", "TE-3-third.xml", flowOf["TE-3"]},
 	} {
 		depositAs(t, cfg, "FOURN01", c.name, files[c.number])
 		cr := flowCR(t, cfg, logs, c.name)
