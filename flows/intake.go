@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +96,7 @@ type Intake struct {
 	euid       int
 	boxes      map[string]*box // by watched path of in/
 	pending    map[string]*candidate
+	seen       uint64          // candidates noticed so far: each one's seq
 	renamed    int             // pending candidates that arrived by rename
 	refused    map[string]bool // links and special files already reported
 }
@@ -117,6 +120,7 @@ type candidate struct {
 	createdAt  time.Time
 	viaCreate  bool // seen by a create event, with content, and no write since
 	wroteSince bool
+	seq        uint64 // order in which the intake noticed it
 }
 
 func (in *Intake) now() time.Time {
@@ -302,7 +306,8 @@ func (in *Intake) event(ev fsnotify.Event) {
 		}
 		now := in.now()
 		in.forget(ev.Name)
-		c := &candidate{box: b, name: name, size: st.Size, mtime: mtime(st), changed: now,
+		in.seen++
+		c := &candidate{box: b, name: name, size: st.Size, mtime: mtime(st), changed: now, seq: in.seen,
 			createdAt: now, viaCreate: st.Size > 0}
 		in.pending[ev.Name] = c
 		if c.viaCreate {
@@ -378,7 +383,8 @@ func (in *Intake) observe(b *box, name string) {
 	if err != nil || !in.acceptable(path, b.partner, st.Mode) {
 		return
 	}
-	in.pending[path] = &candidate{box: b, name: name, size: st.Size, mtime: mtime(st), changed: in.now()}
+	in.seen++
+	in.pending[path] = &candidate{box: b, name: name, size: st.Size, mtime: mtime(st), changed: in.now(), seq: in.seen}
 }
 
 func (in *Intake) scan() {
@@ -407,7 +413,23 @@ func (in *Intake) scan() {
 // to be handed over.
 func (in *Intake) claimReady(ctx context.Context, full bool) error {
 	now := in.now()
-	for path, c := range in.pending {
+	// Complete files are claimed in the order they were deposited (their
+	// modification time, then the order the intake noticed them): flow ids
+	// follow it, and so does routing, which matters to a recipient that
+	// sends "07" and then "08" a moment apart.
+	ready := make([]string, 0, len(in.pending))
+	for path := range in.pending {
+		ready = append(ready, path)
+	}
+	slices.SortFunc(ready, func(a, b string) int {
+		ca, cb := in.pending[a], in.pending[b]
+		return cmp.Or(ca.mtime.Compare(cb.mtime), cmp.Compare(ca.seq, cb.seq), strings.Compare(a, b))
+	})
+	for _, path := range ready {
+		c, ok := in.pending[path]
+		if !ok {
+			continue
+		}
 		if c.viaCreate && !c.wroteSince {
 			if now.Sub(c.createdAt) < renameGrace {
 				continue

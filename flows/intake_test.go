@@ -3,9 +3,11 @@ package flows
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -237,4 +239,54 @@ func TestSameFilesystem(t *testing.T) {
 	if err := SameFilesystem(a, "/dev/shm"); err == nil || !strings.Contains(err.Error(), "span filesystems") {
 		t.Errorf("got %v", err)
 	}
+}
+
+// TestClaimsInDepositOrder: files renamed into in/ a moment apart, and
+// files already there at start, are claimed in the order they were
+// deposited, with flow ids in that order: a recipient sending a status
+// and then the next one relies on it.
+func TestClaimsInDepositOrder(t *testing.T) {
+	const n = 12
+	names := make([]string, n)
+	for i := range n {
+		names[i] = fmt.Sprintf("%02d-%c.xml", i, 'z'-i) // name order is not deposit order
+	}
+	deposit := func(in string, i int) {
+		tmp := filepath.Join(in, ".x.tmp")
+		os.WriteFile(tmp, []byte(names[i]), 0o644)
+		os.Rename(tmp, filepath.Join(in, names[i]))
+	}
+	check := func(out <-chan Claimed) {
+		t.Helper()
+		var got []string
+		last := ""
+		for range n {
+			c := expectClaim(t, out, 5*time.Second)
+			got = append(got, c.Name)
+			if c.FlowID <= last {
+				t.Errorf("flow id %s of %s not after %s", c.FlowID, c.Name, last)
+			}
+			last = c.FlowID
+		}
+		if !slices.Equal(got, names) {
+			t.Errorf("claimed %v, want %v", got, names)
+		}
+	}
+	// Found at start: their modification times tell the order (set apart
+	// here: file times are coarser than a loop).
+	base := time.Now().Add(-time.Hour)
+	_, out, _ := startIntake(t, 50*time.Millisecond, func(in string) {
+		for i := range n {
+			deposit(in, i)
+			at := base.Add(time.Duration(i) * time.Second)
+			os.Chtimes(filepath.Join(in, names[i]), at, at)
+		}
+	})
+	check(out)
+	// Renamed in while running, in one burst.
+	mb, out2, _ := startIntake(t, time.Hour, nil)
+	for i := range n {
+		deposit(mb.In("P1"), i)
+	}
+	check(out2)
 }

@@ -131,7 +131,7 @@ func (r *Router) processRound(ctx context.Context, todo []flows.Claimed) (failed
 	seen := &roundSeen{bySHA: map[string]*decided{}, reprocess: map[string]bool{},
 		delivered: map[string][]store.Invoice{}, partnerOf: map[string]string{}, status: map[string]string{}}
 	hist := &history{ctx: dctx, store: r.cfg.Store, mem: validator.MemoryHistory{},
-		reopen: map[validator.DuplicateKey]store.Invoice{}, orig: map[validator.DuplicateKey]store.Invoice{}}
+		reopen: map[validator.DuplicateKey]store.Invoice{}, orig: map[validator.DuplicateKey]store.Invoice{}, status: seen.status}
 	var notMine []string // tried, failed for a reason not their own
 	// fault records a flow's own failure: the flow failed, or it is
 	// quarantined (returned) at its last attempt.
@@ -381,6 +381,10 @@ type history struct {
 	// numbers seen as duplicates, to compare them with.
 	reopen map[validator.DuplicateKey]store.Invoice
 	orig   map[validator.DuplicateKey]store.Invoice
+	// status: the statuses status flows of the round set, by invoiceKey
+	// (roundSeen.status): an invoice suspended earlier in the round is
+	// waiting.
+	status map[string]string
 }
 
 // Seen reports whether an invoice with this key was accepted before, in
@@ -398,7 +402,7 @@ func (h *history) Seen(k validator.DuplicateKey) bool {
 				if inv.IssueYear != k.Year {
 					continue
 				}
-				if inv.Status == lifecycle.Recycle || inv.Status == lifecycle.Suspended {
+				if inv.Status = currentStatus(inv, h.status); waiting(inv.Status) {
 					h.reopen[k] = inv
 					return false
 				}
@@ -625,10 +629,19 @@ func (r *Router) decide(ctx context.Context, c flows.Claimed, prep prepared, his
 		if err != nil {
 			return nil, &transientError{err}
 		}
-		if of == "" {
+		if of != "" {
+			p.ReprocessOf = of
+		} else if waits, err := r.waitingIn(ctx, dup, seen); err != nil {
+			return nil, &transientError{err}
+		} else if !waits {
 			return r.decideDuplicate(p, dup, sender), nil
+		} else {
+			// The same file again for an invoice the recipient sent back
+			// (04) or suspended (06): the supplier's answer, processed
+			// (see reopen); typically an invoice received too early.
+			r.cfg.Log.Info("same bytes as an earlier flow whose invoice waits at 04 or 06: processed", "flow", c.FlowID,
+				"partner", c.Partner, "file", c.Name, "earlier", dup.FlowID)
 		}
-		p.ReprocessOf = of
 	}
 
 	if data, ok := statusEntry(prep); ok {
@@ -737,6 +750,8 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 		row := b.r.invoiceRow(p, line, seq, dir, name)
 		if e.Invoice != nil {
 			row.Currency, row.Amounts = e.Invoice.Currency, amountsOf(e.Invoice)
+			row.SupplierName, row.SupplierCountry = clipName(e.Invoice.Seller.Name, maxStoredName), clipName(e.Invoice.Seller.CountryCode, 8)
+			row.RecipientName = clipName(e.Invoice.Buyer.Name, maxStoredName)
 			b.linkCredit(e.Invoice, line, &row)
 		}
 		d.invs = append(d.invs, row)
@@ -813,6 +828,54 @@ func (r *Router) duplicate(ctx context.Context, partner, sum string, bySHA map[s
 		return nil, fmt.Errorf("flow %s: bad plan in store: %w", f.ID, err)
 	}
 	return &orig, nil
+}
+
+// waitingIn reports whether an invoice accepted in the flow orig is the
+// newest deposit of its number (supplier SIRET, number, issue year) and
+// is currently at 04 (à recycler) or 06 (suspendue), as set in the store
+// or earlier in the round: then the same bytes deposited again are the
+// supplier's answer, not a duplicate flow. An original of this round has
+// just been delivered: it waits for nothing.
+func (r *Router) waitingIn(ctx context.Context, orig *plan, seen *roundSeen) (bool, error) {
+	if d, ok := seen.bySHA[orig.Partner+" "+orig.SHA256]; ok && d.plan == orig {
+		return false, nil
+	}
+	invs, err := r.cfg.Store.Invoices(ctx, orig.FlowID)
+	if err != nil {
+		return false, err
+	}
+	for _, inv := range invs {
+		if inv.Verdict != string(flowgate.Accepted) || !waiting(currentStatus(inv, seen.status)) {
+			continue
+		}
+		newest, err := r.cfg.Store.Delivered(ctx, inv.SupplierSIRET, inv.Number, "")
+		if err != nil {
+			return false, err
+		}
+		for _, n := range newest {
+			if n.IssueYear != inv.IssueYear {
+				continue
+			}
+			if n.FlowID == inv.FlowID && n.Seq == inv.Seq && len(seen.delivered[inv.SupplierSIRET+"\x00"+inv.Number]) == 0 {
+				return true, nil
+			}
+			break
+		}
+	}
+	return false, nil
+}
+
+// waiting: an invoice at this status waits for its supplier to deposit
+// it again (04 to recycle it, 06 to complete it).
+func waiting(status string) bool { return status == lifecycle.Recycle || status == lifecycle.Suspended }
+
+// currentStatus is an invoice's status as the round knows it: set by a
+// status flow earlier in the round (set, by invoiceKey), or as stored.
+func currentStatus(inv store.Invoice, set map[string]string) string {
+	if s, ok := set[invoiceKey(inv.FlowID, inv.Seq)]; ok {
+		return s
+	}
+	return inv.Status
 }
 
 // decideDuplicate: a file whose bytes the same partner already deposited
@@ -894,6 +957,10 @@ func (r *Router) invoiceRow(p *plan, line *flowgate.InvoiceReport, seq int, dir,
 		Verdict: string(line.Verdict), Location: filepath.Join(dir, name),
 		IssueDate: line.IssueDate, TypeCode: line.TypeCode, ServiceCode: line.ServiceCode, Engagement: line.Engagement}
 }
+
+// maxStoredName bounds, in bytes, a party's name as the store keeps it
+// for later status files (which cut it to what their schema allows).
+const maxStoredName = 500
 
 // rel is a folder of the root, relative to it.
 func (r *Router) rel(dir string) string {

@@ -42,6 +42,8 @@ type Store interface {
 	// Delivered: the accepted invoices of a supplier with a number (and
 	// issue date, when not empty), newest first, for status flows.
 	Delivered(ctx context.Context, supplier, number, date string) ([]store.Invoice, error)
+	// Invoices: a flow's invoices in order, for the same-bytes rule.
+	Invoices(ctx context.Context, flowID string) ([]store.Invoice, error)
 }
 
 var _ Store = (*store.SQLite)(nil)

@@ -188,13 +188,15 @@ func (r *Router) judge(ctx context.Context, p *plan, sender *Partner, u parser.S
 			fmt.Sprintf("No invoice %s%s was delivered by the hub.", whoEN, strings.Replace(on, " du ", " dated ", 1)))
 	}
 	inv := invs[0] // the newest deposit of that number
+	if !sender.Operator && !slices.Contains(sender.Receives, inv.RecipientSIRET) {
+		// Nothing of the invoice beyond what the partner sent (its
+		// recipient, its date) is told to a partner that does not receive it.
+		return refuse(lifecycle.CodeNotAuthorised, "IdFacture", ur.Number,
+			fmt.Sprintf("Le partenaire %s ne reçoit pas la facture %s : il ne peut pas en changer le statut.", sender.ID, who),
+			fmt.Sprintf("Partner %s does not receive invoice %s: it may not change its status.", sender.ID, whoEN))
+	}
 	if ur.IssueDate == "" {
 		ur.IssueDate = inv.IssueDate
-	}
-	if !sender.Operator && !slices.Contains(sender.Receives, inv.RecipientSIRET) {
-		return refuse(lifecycle.CodeNotAuthorised, "Debiteur/Identifiant", inv.RecipientSIRET,
-			fmt.Sprintf("Le partenaire %s ne reçoit pas les factures du destinataire %s : il ne peut pas changer le statut de la facture %s.", sender.ID, inv.RecipientSIRET, who),
-			fmt.Sprintf("Partner %s does not collect invoices of recipient %s: it may not change the status of invoice %s.", sender.ID, inv.RecipientSIRET, whoEN))
 	}
 	current := inv.Status
 	if s, ok := seen.status[invoiceKey(inv.FlowID, inv.Seq)]; ok {
@@ -342,12 +344,30 @@ func (r *Router) renderStatus(d *decided) error {
 	return nil
 }
 
-// invoiceStatus is the status file line of a change: the invoice as
-// recorded, the directory's names for its recipient and service.
+// invoiceStatus is the status file line of a change, saying of the
+// invoice what its 01 and 03 said: as recorded (the parties' names as
+// written, the seller's country, the totals BT-109, BT-112 and BT-115 and
+// the currency), with the directory's names for its recipient and
+// service.
 func (r *Router) invoiceStatus(ch change) outbox.InvoiceStatus {
 	inv := ch.inv
 	st := outbox.InvoiceStatus{Code: ch.ev.Code, SupplierSIRET: inv.SupplierSIRET, RecipientSIRET: inv.RecipientSIRET,
-		ServiceCode: inv.ServiceCode, InvoiceNumber: inv.Number, Comment: ch.ev.Comment, MandateID: ch.ev.Mandate, At: ch.ev.At}
+		ServiceCode: inv.ServiceCode, InvoiceNumber: inv.Number, Comment: ch.ev.Comment, MandateID: ch.ev.Mandate, At: ch.ev.At,
+		SupplierName: inv.SupplierName, RecipientName: inv.RecipientName, Currency: inv.Currency}
+	if c := inv.SupplierCountry; len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
+		st.SupplierCountry = c
+	}
+	for _, kv := range strings.Split(inv.Amounts, ";") {
+		term, v, _ := strings.Cut(kv, "=")
+		switch term {
+		case "BT-109":
+			st.TaxExclusive = v
+		case "BT-112":
+			st.TaxInclusive = v
+		case "BT-115":
+			st.Payable = v
+		}
+	}
 	if _, err := time.Parse(time.DateOnly, inv.IssueDate); err == nil {
 		st.InvoiceDate = inv.IssueDate
 	}

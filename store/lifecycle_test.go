@@ -21,7 +21,8 @@ func TestHistory(t *testing.T) {
 	err := s.SavePlans(ctx, PlanBatch{
 		Flows: []Flow{{ID: "A1", Partner: "FOURN01", FileName: "f.xml", SHA256: "aa", Status: "IN_INTEGRE", ReceivedAt: now, Plan: []byte(`{}`)}},
 		Invoices: []Invoice{{FlowID: "A1", Seq: 0, Number: "F1", SupplierSIRET: "73282932000074", RecipientSIRET: "21000001000012",
-			IssueYear: "2026", IssueDate: "2026-11-02", TypeCode: "380", ServiceCode: "SERV", Engagement: "EJ1", Verdict: "accepted", Location: "x"}},
+			IssueYear: "2026", IssueDate: "2026-11-02", TypeCode: "380", ServiceCode: "SERV", Engagement: "EJ1", Verdict: "accepted", Location: "x",
+			SupplierName: "Durand & Fils", SupplierCountry: "FR", RecipientName: "Commune de Valmont"}},
 		Statuses: []Status{{FlowID: "A1", Seq: 0, Code: "01", At: now}, {FlowID: "A1", Seq: 0, Code: "03", At: now}},
 	})
 	if err != nil {
@@ -58,7 +59,8 @@ func TestHistory(t *testing.T) {
 		if err != nil || len(invs) != c.n {
 			t.Fatalf("delivered %q: %+v %v", c.date, invs, err)
 		}
-		if c.n == 1 && (invs[0].Status != "08" || invs[0].IssueDate != "2026-11-02" || invs[0].TypeCode != "380" || invs[0].Engagement != "EJ1") {
+		if c.n == 1 && (invs[0].Status != "08" || invs[0].IssueDate != "2026-11-02" || invs[0].TypeCode != "380" || invs[0].Engagement != "EJ1" ||
+			invs[0].SupplierName != "Durand & Fils" || invs[0].SupplierCountry != "FR" || invs[0].RecipientName != "Commune de Valmont") {
 			t.Fatalf("delivered %+v", invs[0])
 		}
 	}
@@ -94,7 +96,7 @@ func TestMigrateStatuses(t *testing.T) {
 		`CREATE TABLE invoices2 AS SELECT flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location FROM invoices`,
 		`DROP TABLE invoices`,
 		`ALTER TABLE invoices2 RENAME TO invoices`,
-		fmt.Sprintf(`DELETE FROM schema_migrations WHERE version >= %d`, lifecycleVersion(t)),
+		fmt.Sprintf(`DELETE FROM schema_migrations WHERE version >= %d`, lifecycleVersion(t)), // the lifecycle migration and those after it
 		`INSERT INTO flows (id, partner, file_name, sha256, status, state, received_at, plan) VALUES ('A1', 'P', 'f', 'aa', 'IN_INTEGRE', 'done', '2026-01-01T00:00:00Z', '{}')`,
 		`INSERT INTO invoices VALUES ('A1', 0, '', 'F1', '73282932000074', '21000001000012', '2026', 'accepted', 'x')`,
 		`INSERT INTO statuses VALUES ('A1', 0, '01', '2026-01-01T00:00:00Z'), ('A1', 0, '03', '2026-01-01T00:00:00Z')`,

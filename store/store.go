@@ -81,6 +81,10 @@ type Invoice struct {
 	// the code of its last status event, "" for a rejected invoice. Kept
 	// by SavePlans from the statuses it saves.
 	Status string
+	// The seller's name and country (BT-27, BT-40) and the buyer's name
+	// (BT-44) as written, for the status files of later changes; "" for
+	// an invoice recorded before they were kept.
+	SupplierName, SupplierCountry, RecipientName string
 }
 
 // Status is one lifecycle event of an invoice (DOMAIN.md §7), e.g. 01
@@ -274,6 +278,10 @@ var migrations = []string{
 	DROP TABLE statuses;
 	ALTER TABLE status_events RENAME TO statuses;
 	CREATE INDEX statuses_set_in ON statuses (set_in)`,
+	// The parties' names, for the status files of lifecycle changes.
+	`ALTER TABLE invoices ADD COLUMN supplier_name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN supplier_country TEXT NOT NULL DEFAULT '';
+	ALTER TABLE invoices ADD COLUMN recipient_name TEXT NOT NULL DEFAULT ''`,
 	// A credit note's link names the credited invoice by its issue date
 	// too (store/credits.go).
 	`ALTER TABLE invoices ADD COLUMN credits_date TEXT NOT NULL DEFAULT ''`,
@@ -362,10 +370,12 @@ func (s *SQLite) SavePlans(ctx context.Context, b PlanBatch) error {
 		}
 		for _, inv := range b.Invoices {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO invoices (flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
-				issue_date, type_code, service_code, engagement, status, currency, amounts, credits, credits_date)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)`,
+				issue_date, type_code, service_code, engagement, status, currency, amounts, credits, supplier_name, supplier_country, recipient_name,
+				credits_date)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)`,
 				inv.FlowID, inv.Seq, inv.Entry, inv.Number, inv.SupplierSIRET, inv.RecipientSIRET, inv.IssueYear, inv.Verdict, inv.Location,
-				inv.IssueDate, inv.TypeCode, inv.ServiceCode, inv.Engagement, inv.Currency, inv.Amounts, inv.Credits, inv.CreditsDate); err != nil {
+				inv.IssueDate, inv.TypeCode, inv.ServiceCode, inv.Engagement, inv.Currency, inv.Amounts, inv.Credits,
+				inv.SupplierName, inv.SupplierCountry, inv.RecipientName, inv.CreditsDate); err != nil {
 				return fmt.Errorf("invoice %s/%d: %w", inv.FlowID, inv.Seq, err)
 			}
 		}
@@ -641,7 +651,8 @@ func (s *SQLite) MaxFlowID(ctx context.Context) (string, error) {
 }
 
 const invoiceColumns = `flow_id, seq, entry, number, supplier_siret, recipient_siret, issue_year, verdict, location,
-	issue_date, type_code, service_code, engagement, status, currency, amounts, credits, credits_date`
+	issue_date, type_code, service_code, engagement, status, currency, amounts, credits, supplier_name, supplier_country, recipient_name,
+	credits_date`
 
 func scanInvoices(rows *sql.Rows) ([]Invoice, error) {
 	defer rows.Close()
@@ -649,7 +660,8 @@ func scanInvoices(rows *sql.Rows) ([]Invoice, error) {
 	for rows.Next() {
 		var inv Invoice
 		if err := rows.Scan(&inv.FlowID, &inv.Seq, &inv.Entry, &inv.Number, &inv.SupplierSIRET, &inv.RecipientSIRET, &inv.IssueYear, &inv.Verdict, &inv.Location,
-			&inv.IssueDate, &inv.TypeCode, &inv.ServiceCode, &inv.Engagement, &inv.Status, &inv.Currency, &inv.Amounts, &inv.Credits, &inv.CreditsDate); err != nil {
+			&inv.IssueDate, &inv.TypeCode, &inv.ServiceCode, &inv.Engagement, &inv.Status, &inv.Currency, &inv.Amounts, &inv.Credits,
+			&inv.SupplierName, &inv.SupplierCountry, &inv.RecipientName, &inv.CreditsDate); err != nil {
 			return nil, err
 		}
 		out = append(out, inv)

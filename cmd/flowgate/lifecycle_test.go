@@ -722,3 +722,259 @@ func TestCDARStatusFlow(t *testing.T) {
 		t.Errorf("CD-1: %+v", s)
 	}
 }
+
+// flowCR waits for the JSON CR of a flow deposited by FOURN01 under name
+// and returns it whole.
+func flowCR(t *testing.T, cfg config.Config, logs *syncBuffer, name string) map[string]any {
+	t.Helper()
+	p := awaitFile(t, cfg, logs, "FOURN01", "CR_*_"+name+".json")
+	data, _ := os.ReadFile(p)
+	var cr map[string]any
+	if err := json.Unmarshal(data, &cr); err != nil {
+		t.Fatalf("%s: %v\n%s", p, err, data)
+	}
+	return cr
+}
+
+// flowErrors lists the codes of a CR's flow-level errors.
+func flowErrors(cr map[string]any) string {
+	var codes []string
+	errs, _ := cr["errors"].([]any)
+	for _, e := range errs {
+		codes = append(codes, fmt.Sprint(e.(map[string]any)["code"]))
+	}
+	return strings.Join(codes, ",")
+}
+
+// TestSameFileAgain: the supplier deposits again, byte for byte, an
+// invoice the recipient suspended because it came too early (06): it is
+// its answer, not a duplicate flow; the invoice becomes 12 Complétée and
+// is delivered again. The same with an invoice sent back (04): 01 then 03
+// again. The same bytes of an invoice at 03 (or once completed) are still
+// a duplicate flow (FLX-DOUBLON) that touches nothing.
+func TestSameFileAgain(t *testing.T) {
+	path, cfg, logs, stop := lifecycleDaemon(t)
+	defer stop()
+	files := map[string][]byte{}
+	flowOf := map[string]string{}
+	for _, n := range []string{"TE-1", "TE-2", "TE-3"} {
+		files[n] = sample(t, "facture-acceptee.xml", n)
+		depositAs(t, cfg, "FOURN01", n+".xml", files[n])
+		v, inv := crOf(t, cfg, logs, n+".xml")
+		if v != "accepted" {
+			t.Fatalf("%s: %s", n, v)
+		}
+		flowOf[n] = inv["flow_id"].(string)
+	}
+	cr := sendStatuses(t, cfg, logs, "VALMONT", "s1.xml",
+		unitT("TE-1", "", "06", "reçue trop tôt : à déposer après la livraison", ""),
+		unitT("TE-3", "", "04", "à renvoyer après correction du service", ""))
+	if got := verdicts(cr); got != "IN_INTEGRE TE-1:06:applied TE-3:04:applied" {
+		t.Fatalf("statuses: %s", got)
+	}
+
+	// Received too early, suspended, sent again as it was: completed (12)
+	// and delivered again.
+	depositAs(t, cfg, "FOURN01", "TE-1-later.xml", files["TE-1"])
+	crAgain := flowCR(t, cfg, logs, "TE-1-later.xml")
+	if e := flowErrors(crAgain); e != "" || crAgain["flow_status"] != "IN_INTEGRE" || crAgain["duplicate_of"] != nil {
+		t.Fatalf("same file for a suspended invoice: %s %v %v", e, crAgain["flow_status"], crAgain["duplicate_of"])
+	}
+	if _, h := historyOf(t, path, "TE-1"); h != "01@21 03@21 06@21 12@21" {
+		t.Errorf("TE-1's story: %s", h)
+	}
+	if got, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/VALMONT/inbox/*_TE-1_*.xml")); len(got) != 2 {
+		t.Errorf("completed invoice not delivered again: %v", got)
+	}
+	again := crAgain["flow_id"].(string)
+	if data, err := os.ReadFile(filepath.Join(cfg.Root, "partners/FOURN01/out/FACT_"+again+"_TE-1-later.xml.json")); err != nil ||
+		!strings.Contains(string(data), `"code":"12"`) || strings.Contains(string(data), `"code":"01"`) {
+		t.Errorf("supplier's status file of the completion: %v\n%s", err, data)
+	}
+
+	// Sent back (04), sent again as it was: 01 then 03 again.
+	depositAs(t, cfg, "FOURN01", "TE-3-again.xml", files["TE-3"])
+	if v, _ := crOf(t, cfg, logs, "TE-3-again.xml"); v != "accepted" {
+		t.Errorf("same file for an invoice to recycle: %s", v)
+	}
+	if s, h := historyOf(t, path, "TE-3"); h != "01@21 03@21 04@21 01@21 03@21" || s.Status != "03" {
+		t.Errorf("TE-3's story: %s", h)
+	}
+
+	// At 03, and once completed or recycled (the first deposit stays at 06
+	// or 04 in the story, but is no longer the newest): the same bytes are
+	// a duplicate flow.
+	for _, c := range []struct{ number, name, of string }{
+		{"TE-2", "TE-2-again.xml", flowOf["TE-2"]},
+		{"TE-1", "TE-1-third.xml", flowOf["TE-1"]},
+		{"TE-3", "TE-3-third.xml", flowOf["TE-3"]},
+	} {
+		depositAs(t, cfg, "FOURN01", c.name, files[c.number])
+		cr := flowCR(t, cfg, logs, c.name)
+		if e := flowErrors(cr); e != "FLX-DOUBLON" || cr["flow_status"] != "IN_REJETE" || cr["duplicate_of"] != c.of {
+			t.Errorf("%s: %s %v duplicate of %v, want %s", c.name, e, cr["flow_status"], cr["duplicate_of"], c.of)
+		}
+	}
+	if s, h := historyOf(t, path, "TE-2"); h != "01@21 03@21" || s.Status != "03" {
+		t.Errorf("the duplicate touched TE-2: %s", h)
+	}
+	if _, h := historyOf(t, path, "TE-1"); h != "01@21 03@21 06@21 12@21" {
+		t.Errorf("the duplicate touched TE-1: %s", h)
+	}
+	if got, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/VALMONT/inbox/*_TE-2_*.xml")); len(got) != 1 {
+		t.Errorf("the duplicate was delivered: %v", got)
+	}
+	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/[CF][RA]*.xml")) // CR_, FACT_: CPPStatut
+	corpus.ValidateCPPStatut(t, xmls)
+	checkCDAR(t, cfg)
+}
+
+// TestEngagementMissing: the recipient, a structure that does not require
+// an engagement, sends an invoice back (04) for lack of one all the same;
+// the supplier deposits it again with the engagement: 01 then 03, the
+// engagement recorded, delivered again.
+func TestEngagementMissing(t *testing.T) {
+	path, cfg, logs, stop := lifecycleDaemon(t)
+	defer stop()
+	with := sample(t, "facture-acceptee.xml", "EN-1")
+	without := bytes.Replace(with, []byte("<cac:OrderReference><cbc:ID>EJ-2026-118</cbc:ID></cac:OrderReference>"), nil, 1)
+	if bytes.Equal(with, without) {
+		t.Fatal("no engagement to remove")
+	}
+	depositAs(t, cfg, "FOURN01", "EN-1.xml", without)
+	if v, _ := crOf(t, cfg, logs, "EN-1.xml"); v != "accepted" {
+		t.Fatalf("invoice without engagement to a structure that requires none: %s", v)
+	}
+	if s, _ := historyOf(t, path, "EN-1"); s.Engagement != "" || s.Status != "03" {
+		t.Fatalf("EN-1: %+v", s)
+	}
+	cr := sendStatuses(t, cfg, logs, "VALMONT", "s1.xml", unitT("EN-1", "2026-11-02", "04", "engagement manquant", ""))
+	if got := verdicts(cr); got != "IN_INTEGRE EN-1:04:applied" {
+		t.Fatalf("04: %s", got)
+	}
+	if got := supplierStatuses(t, cfg, "FOURN01", cr.FlowID); got != "EN-1:04:engagement manquant" {
+		t.Errorf("supplier's status file: %s", got)
+	}
+	depositAs(t, cfg, "FOURN01", "EN-1-bis.xml", with)
+	v, inv := crOf(t, cfg, logs, "EN-1-bis.xml")
+	if v != "accepted" {
+		t.Fatalf("recycle with the engagement: %s", v)
+	}
+	s, h := historyOf(t, path, "EN-1")
+	if h != "01@21 03@21 04@21 01@21 03@21" || s.Status != "03" || s.Engagement != "EJ-2026-118" || s.RecipientSIRET != crashRecipient {
+		t.Errorf("EN-1: %s %+v", h, s)
+	}
+	flowID := inv["flow_id"].(string)
+	if data, err := os.ReadFile(filepath.Join(cfg.Root, "partners/FOURN01/out/FACT_"+flowID+"_EN-1-bis.xml.json")); err != nil ||
+		!strings.Contains(string(data), `"code":"01"`) || !strings.Contains(string(data), `"code":"03"`) {
+		t.Errorf("supplier's status file of the recycle: %v\n%s", err, data)
+	}
+	if got, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/VALMONT/inbox/*_EN-1_*.xml")); len(got) != 2 {
+		t.Errorf("recycled invoice not delivered again: %v", got)
+	}
+	codes := checkCDAR(t, cfg)
+	if c := codes["FOURN01/out/CDAR_"+cr.FlowID+"_STATUTS.xml"]; c != "221" {
+		t.Errorf("04 in CDAR to the supplier: %q (%v)", c, codes)
+	}
+	if c := codes["FOURN01/out/CDAR_"+flowID+"_EN-1-bis.xml.xml"]; c != "200 203" {
+		t.Errorf("recycle in CDAR to the supplier: %q (%v)", c, codes)
+	}
+}
+
+// statusLines reads the "statuses" of an invoice-level JSON status file.
+func statusLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Statuses []map[string]any `json:"statuses"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v\n%s", path, err, data)
+	}
+	return doc.Statuses
+}
+
+// TestPaidByDirectDebit: a recipient's own 11 on an invoice left at 03
+// since its delivery (paid by direct debit). The supplier's status file
+// of that change says of the invoice what its 03 said: the supplier's name
+// (RaisonSociale), the recipient's and service's, the amounts. A partner
+// that does not receive the invoice learns nothing of it.
+func TestPaidByDirectDebit(t *testing.T) {
+	path, cfg, logs, stop := lifecycleDaemon(t)
+	defer stop()
+	depositAs(t, cfg, "FOURN01", "DD-1.xml", sample(t, "facture-service.xml", "DD-1"))
+	v, inv := crOf(t, cfg, logs, "DD-1.xml")
+	if v != "accepted" {
+		t.Fatalf("DD-1: %s", v)
+	}
+	delivered := inv["flow_id"].(string)
+
+	// Another partner tries: refused, told nothing of the invoice.
+	cr := sendStatuses(t, cfg, logs, "VALMONT", "s0.xml", unitT("DD-1", "", "11", "", ""))
+	if got := verdicts(cr); got != "IN_REJETE DD-1:11:refused:CPP-STATUT-NON-HABILITE" {
+		t.Fatalf("another partner: %s", got)
+	}
+	if m := cr.Updates[0].Findings[0].MessageFR; !strings.Contains(m, "ne reçoit pas la facture « DD-1 »") {
+		t.Errorf("refusal message: %s", m)
+	}
+	crs, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/VALMONT/out/CR_"+cr.FlowID+"_*"))
+	if len(crs) != 2 {
+		t.Fatalf("CR files: %v", crs)
+	}
+	for _, p := range crs {
+		data, _ := os.ReadFile(p)
+		for _, secret := range []string{"22000002000010", "2026-11-02", "COMPTA", "Haute-Vallée"} {
+			if strings.Contains(string(data), secret) {
+				t.Errorf("%s tells a partner that does not receive the invoice %q:\n%s", filepath.Base(p), secret, data)
+			}
+		}
+	}
+
+	cr = sendStatuses(t, cfg, logs, "DEPT", "s1.xml", unitT("DD-1", "", "11", "", ""))
+	if got := verdicts(cr); got != "IN_INTEGRE DD-1:11:applied" {
+		t.Fatalf("11 by the recipient: %s", got)
+	}
+	if s, h := historyOf(t, path, "DD-1"); h != "01@22 03@22 11@22" || s.Status != "11" || s.History[2].By != "DEPT" {
+		t.Errorf("DD-1: %s %+v", h, s)
+	}
+	if got := supplierStatuses(t, cfg, "FOURN01", cr.FlowID); got != "DD-1:11" {
+		t.Errorf("supplier's status file: %s", got)
+	}
+	if got := supplierStatuses(t, cfg, "DEPT", cr.FlowID); got != "" {
+		t.Errorf("the recipient's partner is told what it set itself: %s", got)
+	}
+
+	// What the change's file says of the invoice is what the 03 said.
+	first := statusLines(t, filepath.Join(cfg.Root, "partners/FOURN01/out/FACT_"+delivered+"_DD-1.xml.json"))
+	change := statusLines(t, filepath.Join(cfg.Root, "partners/FOURN01/out/FACT_"+cr.FlowID+"_STATUTS.json"))
+	if len(first) != 2 || len(change) != 1 {
+		t.Fatalf("status lines: %v %v", first, change)
+	}
+	for _, k := range []string{"invoice_date", "supplier_name", "supplier_country", "recipient_name", "service_code", "service_name",
+		"total_without_vat", "total_with_vat", "amount_due", "currency"} {
+		if first[1][k] == nil || first[1][k] == "" || change[0][k] != first[1][k] {
+			t.Errorf("%s: %v in the 03, %v in the 11", k, first[1][k], change[0][k])
+		}
+	}
+	if change[0]["supplier_name"] != "Fournitures Durand SARL" || change[0]["amount_due"] != "240.48" {
+		t.Errorf("11: %v", change[0])
+	}
+	xml, _ := os.ReadFile(filepath.Join(cfg.Root, "partners/FOURN01/out/FACT_"+cr.FlowID+"_STATUTS.xml"))
+	if !strings.Contains(string(xml), "<RaisonSociale>Fournitures Durand SARL</RaisonSociale>") ||
+		!strings.Contains(string(xml), "<CodeService>COMPTA</CodeService>") {
+		t.Errorf("CPPStatut of the change:\n%s", xml)
+	}
+	codes := checkCDAR(t, cfg)
+	if c := codes["FOURN01/out/CDAR_"+cr.FlowID+"_STATUTS.xml"]; c != "211" {
+		t.Errorf("11 in CDAR to the supplier: %q (%v)", c, codes)
+	}
+	cdar, _ := os.ReadFile(filepath.Join(cfg.Root, "partners/FOURN01/out/CDAR_"+cr.FlowID+"_STATUTS.xml"))
+	if !strings.Contains(string(cdar), "Fournitures Durand SARL") {
+		t.Errorf("CDAR of the change names no supplier:\n%s", cdar)
+	}
+	xmls, _ := filepath.Glob(filepath.Join(cfg.Root, "partners/*/out/[CF][RA]*.xml")) // CR_, FACT_: CPPStatut
+	corpus.ValidateCPPStatut(t, xmls)
+}
