@@ -229,19 +229,20 @@ func (b *planBuilder) linkCredit(inv *flowgate.Invoice, line *flowgate.InvoiceRe
 	}
 	var named, namedEN, ids, several, severalEN []string
 	for _, ref := range inv.Preceding {
-		if ref.ID == "" {
+		// The hub's reading: without surrounding white space.
+		id, date := strings.TrimSpace(ref.ID), strings.TrimSpace(ref.IssueDate)
+		if id == "" {
 			continue
 		}
-		date := ref.IssueDate
 		if _, err := time.Parse(time.DateOnly, date); err != nil {
 			date = ""
 		}
-		name, nameEN := quoteNumber(ref.ID), quoteNumber(ref.ID)
+		name, nameEN := quoteNumber(id), quoteNumber(id)
 		if date != "" {
 			name, nameEN = name+" du "+date, nameEN+" of "+date
 		}
-		named, namedEN, ids = append(named, name), append(namedEN, nameEN), append(ids, ref.ID)
-		invs, err := b.hist.store.Delivered(b.hist.ctx, line.SupplierSIRET, ref.ID, date)
+		named, namedEN, ids = append(named, name), append(namedEN, nameEN), append(ids, id)
+		invs, err := b.hist.store.Delivered(b.hist.ctx, line.SupplierSIRET, id, date)
 		if err != nil {
 			if b.hist.err == nil {
 				b.hist.err = err
@@ -267,8 +268,8 @@ func (b *planBuilder) linkCredit(inv *flowgate.Invoice, line *flowgate.InvoiceRe
 			dates = append(dates, cmp.Or(f.IssueDate, "?"))
 		}
 		slices.Sort(dates)
-		several = append(several, fmt.Sprintf("%s (émises le %s)", quoteNumber(ref.ID), strings.Join(dates, ", ")))
-		severalEN = append(severalEN, fmt.Sprintf("%s (issued %s)", quoteNumber(ref.ID), strings.Join(dates, ", ")))
+		several = append(several, fmt.Sprintf("%s (émises le %s)", quoteNumber(id), strings.Join(dates, ", ")))
+		severalEN = append(severalEN, fmt.Sprintf("%s (issued %s)", quoteNumber(id), strings.Join(dates, ", ")))
 	}
 	f := flowgate.Finding{Code: CodeCreditUnknown, Severity: flowgate.Warning, Field: "BT-25", Value: clipName(strings.Join(ids, " "), 100)}
 	if len(several) > 0 {
