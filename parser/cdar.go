@@ -99,17 +99,17 @@ func parseCDAR(s *scanner) (*StatusFlow, error) {
 			if len(path) == 0 && name != "rsm:"+cdarRoot {
 				return nil, notStatus(s)
 			}
-			sch, fmt102 := "", ""
+			sch, dateFormat := "", ""
 			for _, a := range s.attrs {
 				switch {
 				case len(a.space) != 0:
 				case string(a.local) == "schemeID":
 					sch = string(a.value)
 				case string(a.local) == "format":
-					fmt102 = string(a.value)
+					dateFormat = string(a.value)
 				}
 			}
-			path, scheme, format = append(path, name), append(scheme, sch), append(format, fmt102)
+			path, scheme, format = append(path, name), append(scheme, sch), append(format, dateFormat)
 			text.Reset()
 			if strings.Join(path, "/") == cdarAck {
 				if len(sf.Updates) == MaxStatusUpdates {
