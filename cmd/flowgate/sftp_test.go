@@ -478,10 +478,27 @@ func TestSFTPErrorsSayWhatHappened(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port), &ssh.ClientConfig{User: "fourn01",
-		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.InsecureIgnoreHostKey()})
-	if err != nil {
-		t.Fatal(err)
+	// Hold the one session: a channel opened on it proves the server counted
+	// it. The earlier clients' slots are freed when the server sees them
+	// close, a moment after they exit: try until this one gets the slot.
+	var held *ssh.Client
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		held, err = ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.port), &ssh.ClientConfig{User: "fourn01",
+			Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.InsecureIgnoreHostKey()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, serr := held.NewSession()
+		if serr == nil {
+			defer sess.Close()
+			break
+		}
+		held.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("held connection: %v", serr)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	defer held.Close()
 	out, ok := h.sftp(t, h.key, "ls /")
