@@ -1,5 +1,7 @@
 package flowgate
 
+import "strings"
+
 // DocumentKind tells a UBL Invoice from a UBL CreditNote.
 type DocumentKind uint8
 
@@ -20,10 +22,20 @@ func (k DocumentKind) String() string {
 
 // Invoice is what flowgate reads of one UBL 2.1 Invoice or CreditNote: the
 // fields of the EN 16931 model that the integration checks and the routing
-// use (DOMAIN.md §3). Every field is as written in the document, trimmed of
-// surrounding whitespace; an absent element leaves its field empty (or its
-// Amount not Present): a missing element is a finding for the validator, not
-// a parse failure.
+// use (DOMAIN.md §3). A syntax binding (UBL, CII) fills it; it does not
+// depend on the syntax.
+//
+// Every string field is the element's text or the attribute's value as
+// written, untrimmed (after XML's own attribute-value normalization): the
+// EN 16931 rules compare strings as their XPath does, where " EUR " is not
+// "EUR" and U+00A0 is not a space. The hub's own checks and records
+// (SIRETs, service code, invoice number, directory lookups, routing) read
+// the same fields through Trimmed, as Chorus Pro reads them. An absent
+// element leaves its field empty (or its Amount not Present); where a rule
+// tells an absent element from an empty one (exists(x) against
+// a blank normalize-space(x)), a Has* field says the element was written,
+// even empty. A missing element is a finding for the validator, not a
+// parse failure.
 type Invoice struct {
 	Kind            DocumentKind
 	CustomizationID string        // BT-24 specification identifier
@@ -33,6 +45,7 @@ type Invoice struct {
 	HasTaxPointDate bool          // the cbc:TaxPointDate element exists, even empty
 	TypeCode        string        // BT-3 (InvoiceTypeCode or CreditNoteTypeCode)
 	Currency        string        // BT-5
+	HasCurrency     bool          // the cbc:DocumentCurrencyCode element exists, even empty
 	TaxCurrency     string        // BT-6
 	HasTaxCurrency  bool          // the cbc:TaxCurrencyCode element exists, even empty
 	BuyerReference  string        // BT-10 (code service in Chorus Pro)
@@ -67,13 +80,21 @@ type Invoice struct {
 	}
 }
 
-// ServiceCode is the recipient's service code: BT-10 BuyerReference, or in
-// older Chorus Pro UBL the buyer's Contact/ID.
+// Trimmed is the hub's reading of a value written in an invoice, for its
+// own checks and records (SIRETs, service code, invoice number, dates,
+// directory lookups, routing), following Chorus Pro: without surrounding
+// white space, Unicode spaces such as U+00A0 included. The EN 16931 rules
+// read the values as written instead.
+func Trimmed(s string) string { return strings.TrimSpace(s) }
+
+// ServiceCode is the recipient's service code in the hub's reading
+// (Trimmed): BT-10 BuyerReference, or in older Chorus Pro UBL the buyer's
+// Contact/ID.
 func (inv *Invoice) ServiceCode() string {
-	if inv.BuyerReference != "" {
-		return inv.BuyerReference
+	if r := Trimmed(inv.BuyerReference); r != "" {
+		return r
 	}
-	return inv.Buyer.ContactID
+	return Trimmed(inv.Buyer.ContactID)
 }
 
 // DocumentRef is a preceding invoice reference (BG-3): one
@@ -152,18 +173,19 @@ type TaxCategory struct {
 	TaxScheme string // cac:TaxScheme/cbc:ID, as written ("VAT")
 }
 
-// SIRET returns the party's SIRET: the first identifier in scheme 0009
-// (ISO 6523 code for SIRET) or, in legacy Chorus Pro UBL, schemeName "1";
-// failing that a legal identifier in scheme 0009. The second result is false
-// when the party names no SIRET at all.
+// SIRET returns the party's SIRET in the hub's reading (Trimmed, value and
+// scheme attributes alike): the first identifier in scheme 0009 (ISO 6523
+// code for SIRET) or, in legacy Chorus Pro UBL, schemeName "1"; failing
+// that a legal identifier in scheme 0009. The second result is false when
+// the party names no SIRET at all.
 func (p *Party) SIRET() (string, bool) {
 	for _, id := range p.Identifiers {
-		if id.SchemeID == "0009" || id.SchemeID == "" && id.SchemeName == "1" {
-			return id.Value, true
+		if scheme := Trimmed(id.SchemeID); scheme == "0009" || scheme == "" && Trimmed(id.SchemeName) == "1" {
+			return Trimmed(id.Value), true
 		}
 	}
-	if p.LegalID.SchemeID == "0009" && p.LegalID.Value != "" {
-		return p.LegalID.Value, true
+	if v := Trimmed(p.LegalID.Value); Trimmed(p.LegalID.SchemeID) == "0009" && v != "" {
+		return v, true
 	}
 	return "", false
 }
@@ -172,10 +194,10 @@ func (p *Party) SIRET() (string, bool) {
 // attribute, and its value when the literal is a valid xs:decimal.
 type Amount struct {
 	Present  bool    // the element exists
-	Raw      string  // the literal, trimmed
-	Currency string  // currencyID attribute
+	Raw      string  // the literal as written, untrimmed
+	Currency string  // currencyID attribute, as written
 	Value    Decimal // valid only when OK
-	OK       bool    // Raw is a valid decimal
+	OK       bool    // Raw is a valid xs:decimal (space, tab, CR, LF around it allowed, as the cast allows)
 }
 
 // MonetaryTotal is BG-22, cac:LegalMonetaryTotal.
@@ -222,14 +244,21 @@ type AllowanceCharge struct {
 // IsCharge reports whether the indicator reads as xs:boolean true ("true"
 // or "1"); IsAllowance whether it reads as false ("false" or "0"). An
 // indicator that is neither is neither, as in the EN 16931 Schematron.
+// The cast to xs:boolean allows space, tab, CR and LF around the literal.
 func (ac *AllowanceCharge) IsCharge() bool {
-	return ac.ChargeIndicator == "true" || ac.ChargeIndicator == "1"
+	v := strings.Trim(ac.ChargeIndicator, xmlSpace)
+	return v == "true" || v == "1"
 }
 
 // IsAllowance: see IsCharge.
 func (ac *AllowanceCharge) IsAllowance() bool {
-	return ac.ChargeIndicator == "false" || ac.ChargeIndicator == "0"
+	v := strings.Trim(ac.ChargeIndicator, xmlSpace)
+	return v == "false" || v == "0"
 }
+
+// xmlSpace is XML's white space, which XPath's normalize-space and the
+// casts to xs:decimal and xs:boolean trim: no other Unicode space.
+const xmlSpace = " \t\r\n"
 
 // Line is an invoice line (BG-25): cac:InvoiceLine or cac:CreditNoteLine.
 type Line struct {

@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"bytes"
 	"fmt"
 
 	"flowgate"
@@ -295,17 +294,17 @@ func (b *builder) start(s *scanner) {
 			}
 			switch string(a.local) {
 			case "schemeID":
-				b.schemeID = string(bytes.TrimSpace(a.value))
+				b.schemeID = string(a.value)
 				b.hasSchemeID = true
 			case "schemeName":
-				b.schemeName = string(bytes.TrimSpace(a.value))
+				b.schemeName = string(a.value)
 			case "currencyID":
-				b.currencyID = string(bytes.TrimSpace(a.value))
+				b.currencyID = string(a.value)
 			case "unitCode":
-				b.unitCode = string(bytes.TrimSpace(a.value))
+				b.unitCode = string(a.value)
 				b.hasUnitCode = true
 			case "listID":
-				b.listID = string(bytes.TrimSpace(a.value))
+				b.listID = string(a.value)
 				b.hasListID = true
 			}
 		}
@@ -459,11 +458,14 @@ func (b *builder) addText(t []byte, buffered bool) {
 	}
 }
 
-func (b *builder) value() string { return string(bytes.TrimSpace(b.text)) }
+// value is the innermost element's text as written: the EN 16931 rules
+// compare strings as XPath does, untrimmed (normalize-space trims only
+// space, tab, CR and LF, and a rule without it trims nothing).
+func (b *builder) value() string { return string(b.text) }
 
 // code is value for short codes, without allocating for the usual ones.
 func (b *builder) code() string {
-	v := bytes.TrimSpace(b.text)
+	v := b.text
 	switch string(v) {
 	case "VAT":
 		return "VAT"
@@ -559,7 +561,7 @@ func (b *builder) end() {
 				inv.TypeCode = b.value()
 			}
 		case elDocumentCurrencyCode:
-			inv.Currency = b.value()
+			inv.Currency, inv.HasCurrency = b.value(), true
 		case elTaxCurrencyCode:
 			inv.TaxCurrency, inv.HasTaxCurrency = b.value(), true
 		case elBuyerReference:

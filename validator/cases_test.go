@@ -29,20 +29,15 @@ var enCases = []struct {
 	// nothing implemented reads them as one.
 	{file: "two-price-allowances.xml"},
 	// " EUR " is not the currencyID "EUR" of the VAT total.
-	{file: "currency-code-with-spaces.xml", official: []string{"BR-CO-15 fatal"},
-		gap: "the parser trims the value", today: nil},
+	{file: "currency-code-with-spaces.xml", official: []string{"BR-CO-15 fatal"}},
 	// An empty BT-5 makes BR-CO-15 look for a VAT total in currency "" (BR-CL-04 fires too, not implemented).
-	{file: "empty-currency-code.xml", official: []string{"BR-05 fatal", "BR-CO-15 fatal"},
-		gap: "the Invoice does not record an empty cbc:DocumentCurrencyCode", today: []string{"BR-05 fatal"}},
+	{file: "empty-currency-code.xml", official: []string{"BR-05 fatal", "BR-CO-15 fatal"}},
 	// normalize-space keeps U+00A0: the invoice number is there.
-	{file: "invoice-number-nbsp.xml",
-		gap: "the parser trims the value", today: []string{"BR-02 fatal"}},
+	{file: "invoice-number-nbsp.xml"},
 	// " 30 " is not the code 30: BR-50's context does not match.
-	{file: "payment-means-code-with-spaces.xml",
-		gap: "the parser trims the value", today: []string{"BR-50 fatal"}},
+	{file: "payment-means-code-with-spaces.xml"},
 	// substring(CompanyID, 1, 2) is a newline and a space: no country prefix.
-	{file: "vat-id-with-leading-newline.xml", official: []string{"BR-CO-09 fatal"},
-		gap: "the parser trims the value", today: nil},
+	{file: "vat-id-with-leading-newline.xml", official: []string{"BR-CO-09 fatal"}},
 }
 
 func caseSet(ids []string) ruleSet {

@@ -799,9 +799,11 @@ var enRules = []Rule{
 		FR: "Le montant total TVA comprise (BT-112) doit être égal au montant total hors TVA (BT-109) plus le montant total de TVA (BT-110).",
 		EN: "Invoice total amount with VAT (BT-112) = Invoice total amount without VAT (BT-109) + Invoice total VAT amount (BT-110).",
 		check: func(inv *flowgate.Invoice, fail func(hit)) {
-			if inv.Currency == "" {
+			if !inv.HasCurrency {
 				return // "every $Currency in cbc:DocumentCurrencyCode" holds vacuously
 			}
+			// An empty or untrimmed code is compared as written: a VAT
+			// total must carry that very currencyID.
 			var vat []flowgate.Amount
 			for _, tt := range inv.TaxTotals {
 				if tt.TaxAmount.Present && tt.TaxAmount.Currency == inv.Currency {

@@ -46,7 +46,7 @@ func amount(s string) flowgate.Amount {
 func goodInvoice() *flowgate.Invoice {
 	inv := &flowgate.Invoice{
 		Kind: flowgate.KindInvoice, CustomizationID: "urn:cen.eu:en16931:2017", Number: "FA-2026-001",
-		IssueDate: "2026-11-02", TypeCode: "380", Currency: "EUR", HasDueDate: true,
+		IssueDate: "2026-11-02", TypeCode: "380", Currency: "EUR", HasCurrency: true, HasDueDate: true,
 		Seller: flowgate.Party{Identifiers: []flowgate.Identifier{{Value: supplierSIRET, SchemeID: "0009", HasSchemeID: true}},
 			Name: "Fournisseur", HasAddress: true, CountryCode: "FR", VATID: "FR32732829320",
 			TaxSchemes: []flowgate.PartyTaxScheme{{CompanyID: "FR32732829320", HasCompanyID: true, TaxScheme: "VAT"}},
@@ -149,7 +149,9 @@ func TestRules(t *testing.T) {
 		{[]string{"BR-02"}, func(inv *flowgate.Invoice) { inv.Number = "" }},
 		{[]string{"BR-03"}, func(inv *flowgate.Invoice) { inv.IssueDate = "" }},
 		{[]string{"BR-04"}, func(inv *flowgate.Invoice) { inv.TypeCode = "" }},
-		{[]string{"BR-05"}, func(inv *flowgate.Invoice) { inv.Currency = "" }}, // BR-CO-15 holds vacuously without a currency
+		{[]string{"BR-05"}, func(inv *flowgate.Invoice) { inv.Currency, inv.HasCurrency = "", false }}, // BR-CO-15 holds vacuously without cbc:DocumentCurrencyCode
+		{[]string{"BR-05", "BR-CO-15"}, func(inv *flowgate.Invoice) { inv.Currency = "" }},             // an empty one is a currency no VAT total has
+		{[]string{"BR-CO-15"}, func(inv *flowgate.Invoice) { inv.Currency = " EUR" }},                  // compared as written
 		{[]string{"BR-06"}, func(inv *flowgate.Invoice) { inv.Seller.Name = "" }},
 		{[]string{"BR-07"}, func(inv *flowgate.Invoice) { inv.Buyer.Name = "" }},
 		{[]string{"BR-08"}, func(inv *flowgate.Invoice) { inv.Seller.HasAddress = false }},
