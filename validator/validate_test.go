@@ -286,6 +286,15 @@ func TestRules(t *testing.T) {
 		{[]string{"BR-FR-01"}, func(inv *flowgate.Invoice) { inv.Number = "FA-2026-0001-0002-0003-0004-0005-000" }},
 		{[]string{"BR-FR-02"}, func(inv *flowgate.Invoice) { inv.Number = "FA 2026.1" }},
 		{[]string{"BR-FR-02"}, func(inv *flowgate.Invoice) { inv.Number = "FA-2026-É" }},
+		// The French rules and the hub read values trimmed, as Chorus Pro
+		// does; the EN 16931 rules read them as written.
+		{nil, func(inv *flowgate.Invoice) { inv.Number = " FA-2026-001\u00a0" }},
+		{[]string{"BR-FR-02"}, func(inv *flowgate.Invoice) { inv.Number = "\u00a0" }}, // a number to BR-02: U+00A0 is no space to XPath
+		{nil, func(inv *flowgate.Invoice) { inv.IssueDate, inv.TypeCode = "2026-11-02\n", " 380" }},
+		{nil, func(inv *flowgate.Invoice) {
+			inv.Buyer.Identifiers[0].Value, inv.Buyer.Identifiers[0].SchemeID = "\u00a0"+plainRecipient+"\n", " 0009"
+			inv.BuyerReference = "\t"
+		}},
 		{[]string{"BR-FR-CO-05"}, func(inv *flowgate.Invoice) { inv.TypeCode = "381"; inv.Kind = flowgate.KindCreditNote }},
 		{[]string{"CPP-TYPE"}, func(inv *flowgate.Invoice) { inv.TypeCode = "325" }},
 		{[]string{"CPP-DATE"}, func(inv *flowgate.Invoice) { inv.IssueDate = "02/11/2026" }},
