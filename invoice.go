@@ -44,6 +44,7 @@ type Invoice struct {
 	TaxPointDate    string        // BT-7
 	HasTaxPointDate bool          // the cbc:TaxPointDate element exists, even empty
 	TypeCode        string        // BT-3 (InvoiceTypeCode or CreditNoteTypeCode)
+	OtherTypeCode   string        // the first type code element of the other kind (CreditNoteTypeCode in an Invoice...), which the UBL schema forbids and BR-04 reads; the hub does not
 	Currency        string        // BT-5
 	HasCurrency     bool          // the cbc:DocumentCurrencyCode element exists, even empty
 	TaxCurrency     string        // BT-6
@@ -117,8 +118,8 @@ type Identifier struct {
 // seller's tax representative (BG-11).
 type Party struct {
 	Identifiers  []Identifier     // BT-29 / BT-46 / BT-60: cac:PartyIdentification/cbc:ID
-	LegalID      Identifier       // BT-30 / BT-47 / BT-61: cac:PartyLegalEntity/cbc:CompanyID
-	HasLegalID   bool             // that cbc:CompanyID exists, even empty
+	LegalID      Identifier       // BT-30 / BT-47 / BT-61: the first cac:PartyLegalEntity's cbc:CompanyID
+	HasLegalID   bool             // a cbc:CompanyID exists in some cac:PartyLegalEntity (it may repeat), even empty
 	VATID        string           // BT-31 / BT-48: the first cac:PartyTaxScheme/cbc:CompanyID
 	TaxSchemes   []PartyTaxScheme // every cac:PartyTaxScheme (BT-31, BT-32, BT-48, BT-63)
 	Name         string           // BT-27 / BT-44: cac:PartyLegalEntity/cbc:RegistrationName
@@ -166,11 +167,14 @@ type PaymentMeans struct {
 
 // TaxCategory is the VAT category of a line (cac:ClassifiedTaxCategory,
 // BT-151) or of a document level allowance or charge (cac:TaxCategory,
-// BT-95 / BT-102).
+// BT-95 / BT-102): the first element written. The element may repeat, and
+// the rules read the whole sequence (the one whose tax scheme is VAT): More
+// holds the others, in order.
 type TaxCategory struct {
-	ID        string // the category code ("S", "Z", ...)
-	HasID     bool   // cbc:ID exists, even empty
-	TaxScheme string // cac:TaxScheme/cbc:ID, as written ("VAT")
+	ID        string        // the category code ("S", "Z", ...)
+	HasID     bool          // cbc:ID exists, even empty
+	TaxScheme string        // cac:TaxScheme/cbc:ID, as written ("VAT")
+	More      []TaxCategory // the categories written after this one; each has no More
 }
 
 // SIRET returns the party's SIRET in the hub's reading (Trimmed, value and
@@ -278,7 +282,8 @@ type Line struct {
 
 // LineDetails is the less used part of an invoice line.
 type LineDetails struct {
-	GrossPrice       Amount            // BT-148: cac:Price/cac:AllowanceCharge/cbc:BaseAmount
+	GrossPrice       Amount            // BT-148: cac:Price/cac:AllowanceCharge/cbc:BaseAmount, of the first cac:AllowanceCharge
+	OtherGrossPrices []Amount          // the cbc:BaseAmount of each later cac:Price/cac:AllowanceCharge: it may repeat, and BR-28 reads the sequence
 	AllowanceCharges []AllowanceCharge // BG-27 / BG-28: cac:AllowanceCharge of the line
 	Periods          []Period          // BG-26: cac:InvoicePeriod of the line
 	StandardIDs      []Identifier      // BT-157: cac:Item/cac:StandardItemIdentification/cbc:ID

@@ -377,9 +377,18 @@ func (b *builder) start(s *scanner) {
 			b.records++
 			inv.DeliveryAddresses = append(inv.DeliveryAddresses, flowgate.Address{})
 		}
+	case elAllowanceCharge:
+		if n == 3 && e == elTaxCategory && !first {
+			c := &inv.AllowanceCharges[len(inv.AllowanceCharges)-1].TaxCategory
+			b.records++
+			c.More = append(c.More, flowgate.TaxCategory{})
+		}
 	case elInvoiceLine, elCreditNoteLine:
 		line := &inv.Lines[len(inv.Lines)-1]
 		switch {
+		case n == 4 && e == elClassifiedTaxCategory && b.stack[2] == elItem && !first:
+			b.records++
+			line.TaxCategory.More = append(line.TaxCategory.More, flowgate.TaxCategory{})
 		case n == 3 && e == elAllowanceCharge:
 			d := details(line)
 			b.records++
@@ -410,6 +419,15 @@ func repeated(e, p elem, line int) *flowgate.FlowError {
 // its name in its parent: where the schema lets an aggregate repeat and
 // flowgate keeps one value, it keeps the first, as XPath reads it.
 func (b *builder) first(d int) bool { return b.frames[d].first }
+
+// category returns the tax category being read, the element at depth d:
+// c itself for the first of its name, else the last of c.More.
+func (b *builder) category(c *flowgate.TaxCategory, d int) *flowgate.TaxCategory {
+	if b.first(d) {
+		return c
+	}
+	return &c.More[len(c.More)-1]
+}
 
 // details returns the line's details, creating them on first use.
 func details(line *flowgate.Line) *flowgate.LineDetails {
@@ -552,13 +570,12 @@ func (b *builder) end() {
 			inv.Number = b.value()
 		case elIssueDate:
 			inv.IssueDate = b.value()
-		case elInvoiceTypeCode:
-			if inv.Kind == flowgate.KindInvoice {
+		case elInvoiceTypeCode, elCreditNoteTypeCode:
+			switch {
+			case (e == elInvoiceTypeCode) == (inv.Kind == flowgate.KindInvoice):
 				inv.TypeCode = b.value()
-			}
-		case elCreditNoteTypeCode:
-			if inv.Kind == flowgate.KindCreditNote {
-				inv.TypeCode = b.value()
+			case b.first(1):
+				inv.OtherTypeCode = b.value()
 			}
 		case elDocumentCurrencyCode:
 			inv.Currency, inv.HasCurrency = b.value(), true
@@ -646,10 +663,11 @@ func (b *builder) end() {
 		switch {
 		case depth == 2:
 			b.allowanceCharge(ac, e)
-		case depth == 3 && e == elID && b.under(2, elTaxCategory) && b.first(2):
-			ac.TaxCategory.ID, ac.TaxCategory.HasID = b.code(), true
-		case depth == 4 && e == elID && b.under(2, elTaxCategory) && b.first(2) && b.under(3, elTaxScheme):
-			ac.TaxCategory.TaxScheme = b.code()
+		case depth == 3 && e == elID && b.under(2, elTaxCategory):
+			c := b.category(&ac.TaxCategory, 2)
+			c.ID, c.HasID = b.code(), true
+		case depth == 4 && e == elID && b.under(2, elTaxCategory) && b.under(3, elTaxScheme):
+			b.category(&ac.TaxCategory, 2).TaxScheme = b.code()
 		}
 	case elInvoiceLine, elCreditNoteLine:
 		line := &inv.Lines[len(inv.Lines)-1]
@@ -683,8 +701,9 @@ func (b *builder) end() {
 			}
 		case depth == 4 && b.under(2, elItem):
 			switch {
-			case b.stack[3] == elClassifiedTaxCategory && e == elID && b.first(3):
-				line.TaxCategory.ID, line.TaxCategory.HasID = b.code(), true
+			case b.stack[3] == elClassifiedTaxCategory && e == elID:
+				c := b.category(&line.TaxCategory, 3)
+				c.ID, c.HasID = b.code(), true
 			case b.stack[3] == elStandardItemIdentification && e == elID:
 				d := details(line)
 				b.records++
@@ -702,10 +721,16 @@ func (b *builder) end() {
 					a.Value, a.HasValue = b.value(), true
 				}
 			}
-		case depth == 4 && e == elBaseAmount && b.under(2, elPrice) && b.under(3, elAllowanceCharge) && b.first(3):
-			details(line).GrossPrice = b.amount()
-		case depth == 5 && e == elID && b.under(2, elItem) && b.under(3, elClassifiedTaxCategory) && b.first(3) && b.under(4, elTaxScheme):
-			line.TaxCategory.TaxScheme = b.code()
+		case depth == 4 && e == elBaseAmount && b.under(2, elPrice) && b.under(3, elAllowanceCharge):
+			d := details(line)
+			if b.first(3) {
+				d.GrossPrice = b.amount()
+			} else {
+				b.records++
+				d.OtherGrossPrices = append(d.OtherGrossPrices, b.amount())
+			}
+		case depth == 5 && e == elID && b.under(2, elItem) && b.under(3, elClassifiedTaxCategory) && b.under(4, elTaxScheme):
+			b.category(&line.TaxCategory, 3).TaxScheme = b.code()
 		case depth == 6 && e == elIdentificationCode && b.under(2, elDelivery) && b.under(3, elDeliveryLocation) &&
 			b.under(4, elAddress) && b.under(5, elCountry):
 			a := &inv.DeliveryAddresses[len(inv.DeliveryAddresses)-1]
@@ -750,8 +775,11 @@ func (b *builder) party(p *flowgate.Party, base int, e elem, buyer bool) {
 			p.TradingNames = append(p.TradingNames, b.value())
 		case agg == elPartyLegalEntity && e == elRegistrationName && b.first(base+1):
 			p.Name = b.value()
-		case agg == elPartyLegalEntity && e == elCompanyID && b.first(base+1):
-			p.LegalID, p.HasLegalID = b.identifier(), true
+		case agg == elPartyLegalEntity && e == elCompanyID:
+			if b.first(base + 1) {
+				p.LegalID = b.identifier()
+			}
+			p.HasLegalID = true
 		case agg == elPartyTaxScheme && e == elCompanyID:
 			v := b.value()
 			if p.VATID == "" {
