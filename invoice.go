@@ -197,11 +197,12 @@ func (p *Party) SIRET() (string, bool) {
 // Amount is a monetary amount as written: its literal, its currencyID
 // attribute, and its value when the literal is a valid xs:decimal.
 type Amount struct {
-	Present  bool    // the element exists
-	Raw      string  // the literal as written, untrimmed
-	Currency string  // currencyID attribute, as written
-	Value    Decimal // valid only when OK
-	OK       bool    // Raw is a valid xs:decimal (space, tab, CR, LF around it allowed, as the cast allows)
+	Present     bool    // the element exists
+	Raw         string  // the literal as written, untrimmed
+	Currency    string  // currencyID attribute, as written
+	HasCurrency bool    // the currencyID attribute exists, even empty
+	Value       Decimal // valid only when OK
+	OK          bool    // Raw is a valid xs:decimal (space, tab, CR, LF around it allowed, as the cast allows)
 }
 
 // MonetaryTotal is BG-22, cac:LegalMonetaryTotal.

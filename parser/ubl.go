@@ -242,7 +242,7 @@ type builder struct {
 
 	// Attributes of the innermost start tag that matter for leaves.
 	schemeID, schemeName, currencyID, unitCode, listID string
-	hasUnitCode, hasSchemeID, hasListID                bool
+	hasUnitCode, hasSchemeID, hasListID, hasCurrencyID bool
 }
 
 // frame is what the builder knows of one open element besides its elem.
@@ -286,7 +286,7 @@ func (b *builder) start(s *scanner) {
 	b.frames = append(b.frames, frame{first: first})
 	b.text, b.owned = nil, false
 	b.schemeID, b.schemeName, b.currencyID, b.unitCode, b.listID = "", "", "", "", ""
-	b.hasUnitCode, b.hasSchemeID, b.hasListID = false, false, false
+	b.hasUnitCode, b.hasSchemeID, b.hasListID, b.hasCurrencyID = false, false, false, false
 	if len(s.attrs) > 0 && e >= elCustomizationID {
 		for _, a := range s.attrs {
 			if a.space != nil {
@@ -300,6 +300,7 @@ func (b *builder) start(s *scanner) {
 				b.schemeName = string(a.value)
 			case "currencyID":
 				b.currencyID = string(a.value)
+				b.hasCurrencyID = true
 			case "unitCode":
 				b.unitCode = string(a.value)
 				b.hasUnitCode = true
@@ -536,7 +537,7 @@ func (b *builder) allowanceCharge(ac *flowgate.AllowanceCharge, e elem) {
 }
 
 func (b *builder) amount() flowgate.Amount {
-	a := flowgate.Amount{Present: true, Raw: b.value(), Currency: b.currencyID}
+	a := flowgate.Amount{Present: true, Raw: b.value(), Currency: b.currencyID, HasCurrency: b.hasCurrencyID}
 	if d, err := flowgate.ParseDecimal(a.Raw); err == nil {
 		a.Value, a.OK = d, true
 	}

@@ -38,6 +38,11 @@ var enCases = []struct {
 	{file: "payment-means-code-with-spaces.xml"},
 	// substring(CompanyID, 1, 2) is a newline and a space: no country prefix.
 	{file: "vat-id-with-leading-newline.xml", official: []string{"BR-CO-09 fatal"}},
+	// cbc:TaxAmount[@currencyID=$Currency] needs the attribute: without
+	// it, no VAT total is in the currency "" of an empty BT-5.
+	{file: "empty-currency-code-tax-amount-without-currency.xml", official: []string{"BR-05 fatal", "BR-CO-15 fatal"}},
+	// An empty BT-6 is matched by a VAT total whose currencyID is written empty.
+	{file: "empty-tax-currency-code.xml"},
 	// A repeated element is a sequence: the second cac:ClassifiedTaxCategory
 	// is the VAT one (UBL-SR-48 fires, not implemented), so BR-CO-04 holds.
 	{file: "classified-tax-category-vat-second.xml"},

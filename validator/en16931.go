@@ -631,9 +631,9 @@ var enRules = []Rule{
 				return
 			}
 			for _, tt := range inv.TaxTotals {
-				// An empty code would need a TaxAmount with currencyID="",
-				// which flowgate does not tell from one without currencyID.
-				if tt.TaxAmount.Present && inv.TaxCurrency != "" && tt.TaxAmount.Currency == inv.TaxCurrency {
+				// cbc:TaxAmount[@currencyID=$taxcurrency]: an empty code
+				// needs a currencyID written empty.
+				if tt.TaxAmount.Present && tt.TaxAmount.HasCurrency && tt.TaxAmount.Currency == inv.TaxCurrency {
 					return
 				}
 			}
@@ -872,7 +872,8 @@ var enRules = []Rule{
 			// total must carry that very currencyID.
 			var vat []flowgate.Amount
 			for _, tt := range inv.TaxTotals {
-				if tt.TaxAmount.Present && tt.TaxAmount.Currency == inv.Currency {
+				// cbc:TaxAmount[@currencyID=$Currency]: the attribute must exist.
+				if tt.TaxAmount.Present && tt.TaxAmount.HasCurrency && tt.TaxAmount.Currency == inv.Currency {
 					vat = append(vat, tt.TaxAmount)
 				}
 			}

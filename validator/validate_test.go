@@ -39,7 +39,7 @@ func testDirectory() *directory.Snapshot {
 }
 
 func amount(s string) flowgate.Amount {
-	return flowgate.Amount{Present: true, Raw: s, Currency: "EUR", Value: flowgate.MustDecimal(s), OK: true}
+	return flowgate.Amount{Present: true, Raw: s, Currency: "EUR", HasCurrency: true, Value: flowgate.MustDecimal(s), OK: true}
 }
 
 // goodInvoice passes every check against testDirectory.
@@ -405,7 +405,7 @@ func TestAccepted(t *testing.T) {
 		"VAT in accounting currency": func(inv *flowgate.Invoice) {
 			inv.TaxCurrency, inv.HasTaxCurrency = "USD", true
 			inv.TaxTotals = append(inv.TaxTotals, flowgate.TaxTotal{TaxAmount: flowgate.Amount{Present: true, Raw: "46.50",
-				Currency: "USD", Value: flowgate.MustDecimal("46.50"), OK: true}})
+				Currency: "USD", HasCurrency: true, Value: flowgate.MustDecimal("46.50"), OK: true}})
 		},
 		"complete line details": func(inv *flowgate.Invoice) {
 			d := details(inv, 0)
