@@ -290,6 +290,13 @@ type LineDetails struct {
 	StandardIDs      []Identifier      // BT-157: cac:Item/cac:StandardItemIdentification/cbc:ID
 	Classifications  []Code            // BT-158: cac:Item/cac:CommodityClassification/cbc:ItemClassificationCode
 	Attributes       []ItemAttribute   // BG-32: cac:Item/cac:AdditionalItemProperty
+
+	// Aggregates no business term of a line has, which EN 16931 does not
+	// expect there (UBL-CR rules warn) but whose rules' contexts match
+	// them wherever they are written: BR-55 (cac:BillingReference),
+	// BR-CO-17 (cac:TaxTotal/cac:TaxSubtotal), BR-53 (//cac:TaxTotal).
+	TaxTotals   []TaxTotal    // cac:TaxTotal of the line
+	BillingRefs []DocumentRef // cac:BillingReference of the line
 }
 
 // Code is a code with its list attribute as written.

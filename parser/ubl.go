@@ -390,6 +390,18 @@ func (b *builder) start(s *scanner) {
 		case n == 4 && e == elClassifiedTaxCategory && b.stack[2] == elItem && !first:
 			b.records++
 			line.TaxCategory.More = append(line.TaxCategory.More, flowgate.TaxCategory{})
+		case n == 3 && e == elTaxTotal:
+			d := details(line)
+			b.records++
+			d.TaxTotals = append(d.TaxTotals, flowgate.TaxTotal{})
+		case n == 4 && e == elTaxSubtotal && b.stack[2] == elTaxTotal:
+			tt := &line.Details.TaxTotals[len(line.Details.TaxTotals)-1]
+			b.records++
+			tt.Subtotals = append(tt.Subtotals, flowgate.TaxSubtotal{})
+		case n == 3 && e == elBillingReference:
+			d := details(line)
+			b.records++
+			d.BillingRefs = append(d.BillingRefs, flowgate.DocumentRef{})
 		case n == 3 && e == elAllowanceCharge:
 			d := details(line)
 			b.records++
@@ -636,29 +648,7 @@ func (b *builder) end() {
 			t.Payable = b.amount()
 		}
 	case elTaxTotal:
-		tt := &inv.TaxTotals[len(inv.TaxTotals)-1]
-		switch {
-		case depth == 2 && e == elTaxAmount:
-			tt.TaxAmount = b.amount()
-		case depth == 3 && b.under(2, elTaxSubtotal):
-			st := &tt.Subtotals[len(tt.Subtotals)-1]
-			switch e {
-			case elTaxableAmount:
-				st.TaxableAmount = b.amount()
-			case elTaxAmount:
-				st.TaxAmount = b.amount()
-			}
-		case depth == 4 && b.under(2, elTaxSubtotal) && b.under(3, elTaxCategory):
-			st := &tt.Subtotals[len(tt.Subtotals)-1]
-			switch e {
-			case elID:
-				st.Category = b.code()
-			case elPercent:
-				st.Percent, st.HasPercent = b.value(), true
-			}
-		case depth == 5 && e == elID && b.under(2, elTaxSubtotal) && b.under(3, elTaxCategory) && b.under(4, elTaxScheme):
-			tt.Subtotals[len(tt.Subtotals)-1].TaxScheme = b.code()
-		}
+		b.taxTotal(&inv.TaxTotals[len(inv.TaxTotals)-1], 1, e)
 	case elAllowanceCharge:
 		ac := &inv.AllowanceCharges[len(inv.AllowanceCharges)-1]
 		switch {
@@ -673,6 +663,12 @@ func (b *builder) end() {
 	case elInvoiceLine, elCreditNoteLine:
 		line := &inv.Lines[len(inv.Lines)-1]
 		switch {
+		case depth >= 3 && b.under(2, elTaxTotal):
+			d := line.Details
+			b.taxTotal(&d.TaxTotals[len(d.TaxTotals)-1], 2, e)
+		case depth >= 3 && b.under(2, elBillingReference):
+			d := line.Details
+			b.billingReference(&d.BillingRefs[len(d.BillingRefs)-1], 2, e)
 		case depth == 2:
 			switch e {
 			case elID:
@@ -738,15 +734,7 @@ func (b *builder) end() {
 			a.CountryCode, a.HasCountryCode = b.value(), true
 		}
 	case elBillingReference:
-		if depth == 3 && b.under(2, elInvoiceDocumentReference) {
-			ref := &inv.Preceding[len(inv.Preceding)-1]
-			switch {
-			case e == elID && !ref.HasID:
-				ref.ID, ref.HasID = b.value(), true
-			case e == elIssueDate && ref.IssueDate == "":
-				ref.IssueDate = b.value()
-			}
-		}
+		b.billingReference(&inv.Preceding[len(inv.Preceding)-1], 1, e)
 	case elOrderReference:
 		if depth == 2 && e == elID {
 			inv.Order = b.value()
@@ -755,6 +743,45 @@ func (b *builder) end() {
 		if depth == 2 && e == elID && b.first(1) {
 			inv.Contract = b.value()
 		}
+	}
+}
+
+// taxTotal reads a leaf of the cac:TaxTotal at depth base (root = 0).
+func (b *builder) taxTotal(tt *flowgate.TaxTotal, base int, e elem) {
+	switch depth := len(b.stack) - 1 - base; {
+	case depth == 1 && e == elTaxAmount:
+		tt.TaxAmount = b.amount()
+	case depth == 2 && b.under(base+1, elTaxSubtotal):
+		st := &tt.Subtotals[len(tt.Subtotals)-1]
+		switch e {
+		case elTaxableAmount:
+			st.TaxableAmount = b.amount()
+		case elTaxAmount:
+			st.TaxAmount = b.amount()
+		}
+	case depth == 3 && b.under(base+1, elTaxSubtotal) && b.under(base+2, elTaxCategory):
+		st := &tt.Subtotals[len(tt.Subtotals)-1]
+		switch e {
+		case elID:
+			st.Category = b.code()
+		case elPercent:
+			st.Percent, st.HasPercent = b.value(), true
+		}
+	case depth == 4 && e == elID && b.under(base+1, elTaxSubtotal) && b.under(base+2, elTaxCategory) && b.under(base+3, elTaxScheme):
+		tt.Subtotals[len(tt.Subtotals)-1].TaxScheme = b.code()
+	}
+}
+
+// billingReference reads a leaf of the cac:BillingReference at depth base.
+func (b *builder) billingReference(ref *flowgate.DocumentRef, base int, e elem) {
+	if len(b.stack)-1-base != 2 || !b.under(base+1, elInvoiceDocumentReference) {
+		return
+	}
+	switch {
+	case e == elID && !ref.HasID:
+		ref.ID, ref.HasID = b.value(), true
+	case e == elIssueDate && ref.IssueDate == "":
+		ref.IssueDate = b.value()
 	}
 }
 

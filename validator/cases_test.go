@@ -43,6 +43,12 @@ var enCases = []struct {
 	{file: "empty-currency-code-tax-amount-without-currency.xml", official: []string{"BR-05 fatal", "BR-CO-15 fatal"}},
 	// An empty BT-6 is matched by a VAT total whose currencyID is written empty.
 	{file: "empty-tax-currency-code.xml"},
+	// BR-55's context cac:BillingReference matches one in a line too.
+	{file: "line-billing-reference-without-id.xml", official: []string{"BR-55 fatal"}},
+	// BR-CO-17's context cac:TaxTotal/cac:TaxSubtotal matches one in a
+	// line too; BR-53 finds the VAT total in the accounting currency
+	// there (//cac:TaxTotal).
+	{file: "line-tax-total-wrong-vat.xml", official: []string{"BR-CO-17 fatal"}},
 	// A repeated element is a sequence: the second cac:ClassifiedTaxCategory
 	// is the VAT one (UBL-SR-48 fires, not implemented), so BR-CO-04 holds.
 	{file: "classified-tax-category-vat-second.xml"},

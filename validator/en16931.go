@@ -630,12 +630,15 @@ var enRules = []Rule{
 			if !inv.HasTaxCurrency {
 				return
 			}
-			for _, tt := range inv.TaxTotals {
-				// cbc:TaxAmount[@currencyID=$taxcurrency]: an empty code
-				// needs a currencyID written empty.
-				if tt.TaxAmount.Present && tt.TaxAmount.HasCurrency && tt.TaxAmount.Currency == inv.TaxCurrency {
-					return
-				}
+			// //cac:TaxTotal/cbc:TaxAmount[@currencyID=$taxcurrency], in
+			// lines too: an empty code needs a currencyID written empty.
+			in := func(tts []flowgate.TaxTotal) bool {
+				return slices.ContainsFunc(tts, func(tt flowgate.TaxTotal) bool {
+					return tt.TaxAmount.Present && tt.TaxAmount.HasCurrency && tt.TaxAmount.Currency == inv.TaxCurrency
+				})
+			}
+			if in(inv.TaxTotals) || slices.ContainsFunc(inv.Lines, func(l flowgate.Line) bool { return l.Details != nil && in(l.Details.TaxTotals) }) {
+				return
 			}
 			fail(hit{detail: func() text {
 				c := clipValue(inv.TaxCurrency)
@@ -663,6 +666,14 @@ var enRules = []Rule{
 					fail(hit{at: onGroup, pos: i + 1, group: precedingGroup})
 				}
 			}
+			// Context cac:BillingReference: one in a line too.
+			eachDetail(inv, func(i int, d *flowgate.LineDetails) {
+				for _, ref := range d.BillingRefs {
+					if !ref.HasID {
+						fail(lineHit("", inv, i))
+					}
+				}
+			})
 		}},
 	{ID: "BR-56", Field: "BT-63",
 		FR: "Le représentant fiscal du vendeur (BG-11) doit avoir un numéro de TVA (BT-63).",
@@ -913,6 +924,18 @@ var enRules = []Rule{
 					}
 				}
 			}
+			// Context cac:TaxTotal/cac:TaxSubtotal: one in a line too.
+			eachDetail(inv, func(i int, d *flowgate.LineDetails) {
+				for _, tt := range d.TaxTotals {
+					for j := range tt.Subtotals {
+						if st := &tt.Subtotals[j]; !vatAmountConsistent(st) {
+							h := lineHit(st.TaxAmount.Raw, inv, i)
+							h.detail = func() text { return vatAmountDetail(st) }
+							fail(h)
+						}
+					}
+				}
+			})
 		}},
 	{ID: "BR-CO-18", Field: "BG-23",
 		FR: "La facture doit avoir au moins un détail de TVA par catégorie (BG-23).",
