@@ -57,6 +57,11 @@ type Invoice struct {
 	HasPaymentTerms bool          // a cac:PaymentTerms/cbc:Note anywhere (BT-20)
 	Periods         []Period      // BG-14, one per document level cac:InvoicePeriod
 
+	// Every cac:PartyTaxScheme outside the four parties below
+	// (cac:BuyerCustomerParty, cac:Delivery/cac:DeliveryParty...), which
+	// BR-CO-09's context //cac:PartyTaxScheme matches too.
+	OtherTaxSchemes []PartyTaxScheme
+
 	Seller            Party // BG-4, cac:AccountingSupplierParty/cac:Party
 	Buyer             Party // BG-7, cac:AccountingCustomerParty/cac:Party
 	Payee             Party // BG-10, cac:PayeeParty
@@ -122,7 +127,8 @@ type Party struct {
 	HasLegalID   bool             // a cbc:CompanyID exists in some cac:PartyLegalEntity (it may repeat), even empty
 	VATID        string           // BT-31 / BT-48: the first cac:PartyTaxScheme/cbc:CompanyID
 	TaxSchemes   []PartyTaxScheme // every cac:PartyTaxScheme (BT-31, BT-32, BT-48, BT-63)
-	Name         string           // BT-27 / BT-44: cac:PartyLegalEntity/cbc:RegistrationName
+	Name         string           // BT-27 / BT-44: cac:PartyLegalEntity/cbc:RegistrationName, the first written in any cac:PartyLegalEntity
+	HasName      bool             // that cbc:RegistrationName exists, even empty
 	TradingNames []string         // BT-28 / BT-45 / BT-59 / BT-62: each cac:PartyName/cbc:Name
 	Endpoint     Identifier       // BT-34 / BT-49: cbc:EndpointID
 	HasEndpoint  bool             // cbc:EndpointID exists

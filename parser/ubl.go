@@ -362,6 +362,11 @@ func (b *builder) start(s *scanner) {
 		}
 		return
 	}
+	if e == elPartyTaxScheme {
+		b.records++
+		inv.OtherTaxSchemes = append(inv.OtherTaxSchemes, flowgate.PartyTaxScheme{})
+		return
+	}
 	switch b.stack[1] {
 	case elTaxTotal:
 		if n == 3 && e == elTaxSubtotal {
@@ -602,6 +607,17 @@ func (b *builder) end() {
 		return
 	}
 
+	if n := len(inv.OtherTaxSchemes); n > 0 && (e == elCompanyID || e == elID) {
+		if p, _, _ := b.partyOf(); p == nil {
+			ts := &inv.OtherTaxSchemes[n-1]
+			switch {
+			case e == elCompanyID && b.under(depth-1, elPartyTaxScheme):
+				ts.CompanyID, ts.HasCompanyID = b.value(), true
+			case e == elID && depth >= 3 && b.under(depth-2, elPartyTaxScheme) && b.under(depth-1, elTaxScheme):
+				ts.TaxScheme = b.code()
+			}
+		}
+	}
 	switch b.stack[1] {
 	case elAccountingSupplierParty, elAccountingCustomerParty, elPayeeParty, elTaxRepresentativeParty:
 		if p, base, buyer := b.partyOf(); p != nil {
@@ -801,8 +817,10 @@ func (b *builder) party(p *flowgate.Party, base int, e elem, buyer bool) {
 		case agg == elPartyName && e == elName:
 			b.records++
 			p.TradingNames = append(p.TradingNames, b.value())
-		case agg == elPartyLegalEntity && e == elRegistrationName && b.first(base+1):
-			p.Name = b.value()
+		case agg == elPartyLegalEntity && e == elRegistrationName && !p.HasName:
+			// cac:PartyLegalEntity may repeat: the rules read the one
+			// cbc:RegistrationName written, in whichever.
+			p.Name, p.HasName = b.value(), true
 		case agg == elPartyLegalEntity && e == elCompanyID:
 			if b.first(base + 1) {
 				p.LegalID = b.identifier()

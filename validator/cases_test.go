@@ -49,6 +49,11 @@ var enCases = []struct {
 	// line too; BR-53 finds the VAT total in the accounting currency
 	// there (//cac:TaxTotal).
 	{file: "line-tax-total-wrong-vat.xml", official: []string{"BR-CO-17 fatal"}},
+	// BR-06 reads the one cbc:RegistrationName of the seller's legal
+	// entities, written in the second (BR-CO-26 finds the first's CompanyID).
+	{file: "registration-name-in-second-legal-entity.xml"},
+	// BR-CO-09's context //cac:PartyTaxScheme matches the one of any party.
+	{file: "vat-id-without-prefix-other-party.xml", official: []string{"BR-CO-09 fatal"}},
 	// A repeated element is a sequence: the second cac:ClassifiedTaxCategory
 	// is the VAT one (UBL-SR-48 fires, not implemented), so BR-CO-04 holds.
 	{file: "classified-tax-category-vat-second.xml"},

@@ -281,6 +281,10 @@ var vatIDTerms = [...]struct {
 	{"BG-10", text{"Identifiant fiscal du bénéficiaire (BG-10, PayeeParty/PartyTaxScheme/CompanyID)", "Payee tax identifier (BG-10, PayeeParty/PartyTaxScheme/CompanyID)"}},
 }
 
+// otherVATIDNote says whose VAT identifier BR-CO-09 found in
+// Invoice.OtherTaxSchemes.
+var otherVATIDNote = text{"Numéro de TVA d'une autre partie (PartyTaxScheme/CompanyID)", "VAT identifier of another party (PartyTaxScheme/CompanyID)"}
+
 // isoCountryPrefixes is the list BR-CO-09 searches with contains(): ISO
 // 3166-1 alpha-2 codes, with EL for Greece and XI for Northern Ireland.
 const isoCountryPrefixes = " 1A AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH EL ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XI YE YT ZA ZM ZW "
@@ -784,6 +788,11 @@ var enRules = []Rule{
 					if isVAT(ts.TaxScheme) && !strings.Contains(isoCountryPrefixes, substring2(ts.CompanyID)) {
 						fail(hit{value: ts.CompanyID, field: vatIDTerms[k].field, note: vatIDTerms[k].note})
 					}
+				}
+			}
+			for _, ts := range inv.OtherTaxSchemes {
+				if isVAT(ts.TaxScheme) && !strings.Contains(isoCountryPrefixes, substring2(ts.CompanyID)) {
+					fail(hit{value: ts.CompanyID, note: otherVATIDNote})
 				}
 			}
 		}},
