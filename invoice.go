@@ -35,7 +35,10 @@ func (k DocumentKind) String() string {
 // tells an absent element from an empty one (exists(x) against
 // a blank normalize-space(x)), a Has* field says the element was written,
 // even empty. A missing element is a finding for the validator, not a
-// parse failure.
+// parse failure. Where UBL lets an element repeat or a rule's context
+// match it in several places, the Other*/More fields and the line's
+// TaxTotals and BillingRefs hold the rest; a binding whose syntax has no
+// such element (CII) leaves them empty.
 type Invoice struct {
 	Kind            DocumentKind
 	CustomizationID string        // BT-24 specification identifier
