@@ -65,6 +65,11 @@ type Invoice struct {
 	// BR-CO-09's context //cac:PartyTaxScheme matches too.
 	OtherTaxSchemes []PartyTaxScheme
 
+	// Every cac:TaxTotal written neither at document level nor in a line
+	// (in a cac:AllowanceCharge...), which the contexts of BR-CO-17
+	// (cac:TaxTotal/cac:TaxSubtotal) and BR-53 (//cac:TaxTotal) match too.
+	OtherTaxTotals []TaxTotal
+
 	Seller            Party // BG-4, cac:AccountingSupplierParty/cac:Party
 	Buyer             Party // BG-7, cac:AccountingCustomerParty/cac:Party
 	Payee             Party // BG-10, cac:PayeeParty

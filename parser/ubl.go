@@ -367,6 +367,17 @@ func (b *builder) start(s *scanner) {
 		inv.OtherTaxSchemes = append(inv.OtherTaxSchemes, flowgate.PartyTaxScheme{})
 		return
 	}
+	switch {
+	case e == elTaxTotal && b.otherTaxTotal(n-1):
+		b.records++
+		inv.OtherTaxTotals = append(inv.OtherTaxTotals, flowgate.TaxTotal{})
+		return
+	case e == elTaxSubtotal && b.stack[n-2] == elTaxTotal && b.otherTaxTotal(n-2):
+		tt := &inv.OtherTaxTotals[len(inv.OtherTaxTotals)-1]
+		b.records++
+		tt.Subtotals = append(tt.Subtotals, flowgate.TaxSubtotal{})
+		return
+	}
 	switch b.stack[1] {
 	case elTaxTotal:
 		if n == 3 && e == elTaxSubtotal {
@@ -607,6 +618,18 @@ func (b *builder) end() {
 		return
 	}
 
+	if n := len(inv.OtherTaxTotals); n > 0 {
+		// The cac:TaxTotal holding this leaf, if any, is at most 4 levels up.
+		for d := depth - 1; d >= 2 && d >= depth-4; d-- {
+			if b.stack[d] == elTaxTotal {
+				if b.otherTaxTotal(d) {
+					b.taxTotal(&inv.OtherTaxTotals[n-1], d, e)
+					return
+				}
+				break
+			}
+		}
+	}
 	if n := len(inv.OtherTaxSchemes); n > 0 && (e == elCompanyID || e == elID) {
 		if p, _, _ := b.partyOf(); p == nil {
 			ts := &inv.OtherTaxSchemes[n-1]
@@ -786,6 +809,18 @@ func (b *builder) taxTotal(tt *flowgate.TaxTotal, base int, e elem) {
 	case depth == 4 && e == elID && b.under(base+1, elTaxSubtotal) && b.under(base+2, elTaxCategory) && b.under(base+3, elTaxScheme):
 		tt.Subtotals[len(tt.Subtotals)-1].TaxScheme = b.code()
 	}
+}
+
+// otherTaxTotal reports whether the cac:TaxTotal at depth d is one of
+// Invoice.OtherTaxTotals: neither the document's nor a line's.
+func (b *builder) otherTaxTotal(d int) bool {
+	switch {
+	case d <= 1:
+		return false
+	case d == 2:
+		return b.stack[1] != elInvoiceLine && b.stack[1] != elCreditNoteLine
+	}
+	return true
 }
 
 // billingReference reads a leaf of the cac:BillingReference at depth base.

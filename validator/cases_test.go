@@ -54,6 +54,8 @@ var enCases = []struct {
 	{file: "registration-name-in-second-legal-entity.xml"},
 	// BR-CO-09's context //cac:PartyTaxScheme matches the one of any party.
 	{file: "vat-id-without-prefix-other-party.xml", official: []string{"BR-CO-09 fatal"}},
+	// and in an allowance (its cac:TaxTotal).
+	{file: "allowance-tax-total-wrong-vat.xml", official: []string{"BR-CO-17 fatal"}},
 	// A repeated element is a sequence: the second cac:ClassifiedTaxCategory
 	// is the VAT one (UBL-SR-48 fires, not implemented), so BR-CO-04 holds.
 	{file: "classified-tax-category-vat-second.xml"},

@@ -641,7 +641,7 @@ var enRules = []Rule{
 					return tt.TaxAmount.Present && tt.TaxAmount.HasCurrency && tt.TaxAmount.Currency == inv.TaxCurrency
 				})
 			}
-			if in(inv.TaxTotals) || slices.ContainsFunc(inv.Lines, func(l flowgate.Line) bool { return l.Details != nil && in(l.Details.TaxTotals) }) {
+			if in(inv.TaxTotals) || in(inv.OtherTaxTotals) || slices.ContainsFunc(inv.Lines, func(l flowgate.Line) bool { return l.Details != nil && in(l.Details.TaxTotals) }) {
 				return
 			}
 			fail(hit{detail: func() text {
@@ -933,7 +933,15 @@ var enRules = []Rule{
 					}
 				}
 			}
-			// Context cac:TaxTotal/cac:TaxSubtotal: one in a line too.
+			// Context cac:TaxTotal/cac:TaxSubtotal: one in an allowance
+			// or a line too.
+			for _, tt := range inv.OtherTaxTotals {
+				for i := range tt.Subtotals {
+					if st := &tt.Subtotals[i]; !vatAmountConsistent(st) {
+						fail(hit{value: st.TaxAmount.Raw, detail: func() text { return vatAmountDetail(st) }})
+					}
+				}
+			}
 			eachDetail(inv, func(i int, d *flowgate.LineDetails) {
 				for _, tt := range d.TaxTotals {
 					for j := range tt.Subtotals {
