@@ -239,6 +239,20 @@ func TestValuesAsWritten(t *testing.T) {
 	if inv := mustParse(t, `<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>`); inv.HasCurrency {
 		t.Error("no cbc:DocumentCurrencyCode, but HasCurrency")
 	}
+
+	// An element's value is all the text inside it, as XPath's string
+	// value, even that of an element the schema forbids there; the leaf
+	// keeps its attributes.
+	inv = mustParse(t, `<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2" `+cacNS+` `+cbcNS+`>
+  <cbc:ID>FA-<x:n xmlns:x="urn:x" currencyID="USD">20<x:m/>26</x:n>-1</cbc:ID>
+  <cac:LegalMonetaryTotal><cbc:PayableAmount currencyID="EUR">1<x:n xmlns:x="urn:x">2</x:n>0.00</cbc:PayableAmount></cac:LegalMonetaryTotal>
+</Invoice>`)
+	if inv.Number != "FA-2026-1" {
+		t.Errorf("number %q, want FA-2026-1", inv.Number)
+	}
+	if a := inv.Totals.Payable; a.Raw != "120.00" || a.Currency != "EUR" || !a.OK {
+		t.Errorf("payable %+v", a)
+	}
 }
 
 func TestEncodings(t *testing.T) {

@@ -230,6 +230,7 @@ type builder struct {
 	frames []frame // one per stack entry
 
 	records int // records appended to the Invoice's slices, at most MaxRecords
+	inLeaf  int // open elements inside a leaf (which the schema forbids)
 
 	// schemaErr is the first break of the UBL schema's cardinalities: the
 	// document is still scanned to its end, so that a malformed one is
@@ -282,8 +283,16 @@ func (b *builder) start(s *scanner) {
 			b.schemaErr = repeated(e, p, s.line(s.at))
 		}
 	}
+	inLeaf := b.inLeaf > 0 || len(b.stack) > 0 && b.stack[len(b.stack)-1] >= elCustomizationID
 	b.stack = append(b.stack, e)
 	b.frames = append(b.frames, frame{first: first})
+	if inLeaf {
+		b.inLeaf++
+		// An element inside a leaf, which the schema forbids: its text
+		// belongs to the leaf's value, as XPath's string value holds all
+		// the text inside an element, and the leaf keeps its attributes.
+		return
+	}
 	b.text, b.owned = nil, false
 	b.schemeID, b.schemeName, b.currencyID, b.unitCode, b.listID = "", "", "", "", ""
 	b.hasUnitCode, b.hasSchemeID, b.hasListID, b.hasCurrencyID = false, false, false, false
@@ -574,6 +583,13 @@ func (b *builder) amount() flowgate.Amount {
 
 // end reads the value of the element closing now, if its path is known.
 func (b *builder) end() {
+	if b.inLeaf > 0 {
+		// Inside a leaf: its text stays the leaf's (see start).
+		b.inLeaf--
+		b.stack = b.stack[:len(b.stack)-1]
+		b.frames = b.frames[:len(b.frames)-1]
+		return
+	}
 	defer func() {
 		b.stack = b.stack[:len(b.stack)-1]
 		b.frames = b.frames[:len(b.frames)-1]

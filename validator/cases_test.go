@@ -56,6 +56,10 @@ var enCases = []struct {
 	{file: "vat-id-without-prefix-other-party.xml", official: []string{"BR-CO-09 fatal"}},
 	// and in an allowance (its cac:TaxTotal).
 	{file: "allowance-tax-total-wrong-vat.xml", official: []string{"BR-CO-17 fatal"}},
+	// An element's string value is all the text inside it, that of an
+	// element written inside it (which the schema forbids) included: the
+	// number is there and BT-115 is 120.00, as BR-CO-16 wants.
+	{file: "text-inside-child-element.xml"},
 	// A repeated element is a sequence: the second cac:ClassifiedTaxCategory
 	// is the VAT one (UBL-SR-48 fires, not implemented), so BR-CO-04 holds.
 	{file: "classified-tax-category-vat-second.xml"},
