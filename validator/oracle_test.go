@@ -490,7 +490,7 @@ func mutate(seed []byte, rng *rand.Rand) ([]byte, string, string) {
 		}
 		return c[rng.IntN(len(c))], true
 	}
-	switch kind := rng.IntN(10); kind {
+	switch kind := rng.IntN(11); kind {
 	case 0, 1: // a total or amount changed
 		e, ok := pick(func(e elem) bool { return e.leaf && slices.Contains(amountElems, e.local) })
 		if !ok {
@@ -577,6 +577,13 @@ func mutate(seed []byte, rng *rand.Rand) ([]byte, string, string) {
 		out := slices.Clone(seed[:e.end])
 		out = append(out, seed[e.start:e.end]...)
 		return append(out, seed[e.end:]...), e.parent + "/" + e.local + " twice", ""
+	case 10: // a number written as xs:double reads it, not as xs:decimal does
+		e, ok := pick(func(e elem) bool { return e.leaf && slices.Contains(amountElems, e.local) })
+		if !ok {
+			return nil, "", ""
+		}
+		nv := []string{"1.0E2", "-0.0", "-0", "NaN", "INF", "-INF", "-1e-400", "+5", ".5", "1.", "1e"}[rng.IntN(11)]
+		return setText(seed, e, nv), e.local + " as a double: " + nv, nv
 	default: // spaces around a value, or a value of spaces
 		e, ok := pick(func(e elem) bool { return e.leaf && e.contentEnd > e.tagEnd })
 		if !ok {
