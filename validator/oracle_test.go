@@ -490,7 +490,7 @@ func mutate(seed []byte, rng *rand.Rand) ([]byte, string, string) {
 		}
 		return c[rng.IntN(len(c))], true
 	}
-	switch kind := rng.IntN(11); kind {
+	switch kind := rng.IntN(12); kind {
 	case 0, 1: // a total or amount changed
 		e, ok := pick(func(e elem) bool { return e.leaf && slices.Contains(amountElems, e.local) })
 		if !ok {
@@ -584,6 +584,25 @@ func mutate(seed []byte, rng *rand.Rand) ([]byte, string, string) {
 		}
 		nv := []string{"1.0E2", "-0.0", "-0", "NaN", "INF", "-INF", "-1e-400", "+5", ".5", "1.", "1e"}[rng.IntN(11)]
 		return setText(seed, e, nv), e.local + " as a double: " + nv, nv
+	case 11: // a repeated aggregate, its first copy missing one of its elements
+		e, ok := pick(func(e elem) bool { return !e.leaf && e.parent != "" && !strings.HasSuffix(e.local, "Line") })
+		if !ok {
+			return nil, "", ""
+		}
+		var inner []elem
+		for _, c := range els {
+			if c.start > e.tagEnd && c.end <= e.contentEnd {
+				inner = append(inner, c)
+			}
+		}
+		if len(inner) == 0 {
+			return nil, "", ""
+		}
+		c := inner[rng.IntN(len(inner))]
+		out := slices.Clone(seed[:e.start])
+		out = append(out, seed[e.start:c.start]...)
+		out = append(out, seed[c.end:e.end]...)
+		return append(out, seed[e.start:]...), e.parent + "/" + e.local + " twice, the first without " + c.local, ""
 	default: // spaces around a value, or a value of spaces
 		e, ok := pick(func(e elem) bool { return e.leaf && e.contentEnd > e.tagEnd })
 		if !ok {
