@@ -10,8 +10,10 @@ import (
 
 // enCases are the invoices of testdata/en16931-cases, each showing one way
 // a reading can part from the official rules' XPath: strings compared as
-// written, U+00A0 is no space, a repeated element is a sequence, decimals
-// of any length. official is the verdict of the EN 16931 UBL artefact
+// written, U+00A0 is no space, an empty element exists, a repeated element
+// is a sequence, a context matches wherever it is written, an element's
+// value is all the text inside it, a number compared with 0 is an
+// xs:double, decimals of any length. official is the verdict of the EN 16931 UBL artefact
 // v1.3.16 restricted to the rules flowgate implements (the test checks it
 // with the artefact itself when Java and Saxon are installed); flowgate
 // must give the same, unless gap names what the parser loses (see
