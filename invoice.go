@@ -24,11 +24,24 @@ func (k DocumentKind) String() string {
 // of one UN/CEFACT CII CrossIndustryInvoice (Kind Invoice, whatever its
 // type code; parser/cii.go tells where each field is read from): the
 // fields of the EN 16931 model that the integration checks and the routing
-// use (DOMAIN.md §3). Every field is as written in the document, trimmed of
-// surrounding whitespace (CII dates, written YYYYMMDD, are held as
-// YYYY-MM-DD); an absent element leaves its field empty (or its
-// Amount not Present): a missing element is a finding for the validator, not
-// a parse failure.
+// use (DOMAIN.md §3). A syntax binding (UBL, CII) fills it; it does not
+// depend on the syntax.
+//
+// Every string field is the element's text or the attribute's value as
+// written, untrimmed (after XML's own attribute-value normalization; CII
+// dates, written YYYYMMDD, are held as YYYY-MM-DD): the
+// EN 16931 rules compare strings as their XPath does, where " EUR " is not
+// "EUR" and U+00A0 is not a space. The hub's own checks and records
+// (SIRETs, service code, invoice number, directory lookups, routing) read
+// the same fields through Trimmed, as Chorus Pro reads them. An absent
+// element leaves its field empty (or its Amount not Present); where a rule
+// tells an absent element from an empty one (exists(x) against
+// a blank normalize-space(x)), a Has* field says the element was written,
+// even empty. A missing element is a finding for the validator, not a
+// parse failure. Where UBL lets an element repeat or a rule's context
+// match it in several places, the Other*/More fields and the line's
+// TaxTotals and BillingRefs hold the rest; a binding whose syntax has no
+// such element (CII) leaves them empty.
 type Invoice struct {
 	Kind            DocumentKind
 	Syntax          string        // "ubl" or "cii", from the root element; a Factur-X reader sets "facturx"
@@ -38,7 +51,9 @@ type Invoice struct {
 	TaxPointDate    string        // BT-7
 	HasTaxPointDate bool          // the cbc:TaxPointDate element exists, even empty
 	TypeCode        string        // BT-3 (InvoiceTypeCode or CreditNoteTypeCode)
+	OtherTypeCode   string        // the first type code element of the other kind (CreditNoteTypeCode in an Invoice...), which the UBL schema forbids and BR-04 reads; the hub does not
 	Currency        string        // BT-5
+	HasCurrency     bool          // the cbc:DocumentCurrencyCode element exists, even empty
 	TaxCurrency     string        // BT-6
 	HasTaxCurrency  bool          // the cbc:TaxCurrencyCode element exists, even empty
 	BuyerReference  string        // BT-10 (code service in Chorus Pro)
@@ -48,6 +63,16 @@ type Invoice struct {
 	HasDueDate      bool          // a cbc:DueDate anywhere (BT-9)
 	HasPaymentTerms bool          // a cac:PaymentTerms/cbc:Note anywhere (BT-20)
 	Periods         []Period      // BG-14, one per document level cac:InvoicePeriod
+
+	// Every cac:PartyTaxScheme outside the four parties below
+	// (cac:BuyerCustomerParty, cac:Delivery/cac:DeliveryParty...), which
+	// BR-CO-09's context //cac:PartyTaxScheme matches too.
+	OtherTaxSchemes []PartyTaxScheme
+
+	// Every cac:TaxTotal written neither at document level nor in a line
+	// (in a cac:AllowanceCharge...), which the contexts of BR-CO-17
+	// (cac:TaxTotal/cac:TaxSubtotal) and BR-53 (//cac:TaxTotal) match too.
+	OtherTaxTotals []TaxTotal
 
 	Seller            Party // BG-4, cac:AccountingSupplierParty/cac:Party
 	Buyer             Party // BG-7, cac:AccountingCustomerParty/cac:Party
@@ -73,13 +98,21 @@ type Invoice struct {
 	}
 }
 
-// ServiceCode is the recipient's service code: BT-10 BuyerReference, or in
-// older Chorus Pro UBL the buyer's Contact/ID.
+// Trimmed is the hub's reading of a value written in an invoice, for its
+// own checks and records (SIRETs, service code, invoice number, dates,
+// directory lookups, routing), following Chorus Pro: without surrounding
+// white space, Unicode spaces such as U+00A0 included. The EN 16931 rules
+// read the values as written instead.
+func Trimmed(s string) string { return strings.TrimSpace(s) }
+
+// ServiceCode is the recipient's service code in the hub's reading
+// (Trimmed): BT-10 BuyerReference, or in older Chorus Pro UBL the buyer's
+// Contact/ID.
 func (inv *Invoice) ServiceCode() string {
-	if inv.BuyerReference != "" {
-		return inv.BuyerReference
+	if r := Trimmed(inv.BuyerReference); r != "" {
+		return r
 	}
-	return inv.Buyer.ContactID
+	return Trimmed(inv.Buyer.ContactID)
 }
 
 // DocumentRef is a preceding invoice reference (BG-3): one
@@ -102,11 +135,12 @@ type Identifier struct {
 // seller's tax representative (BG-11).
 type Party struct {
 	Identifiers  []Identifier     // BT-29 / BT-46 / BT-60: cac:PartyIdentification/cbc:ID
-	LegalID      Identifier       // BT-30 / BT-47 / BT-61: cac:PartyLegalEntity/cbc:CompanyID
-	HasLegalID   bool             // that cbc:CompanyID exists, even empty
+	LegalID      Identifier       // BT-30 / BT-47 / BT-61: the first cac:PartyLegalEntity's cbc:CompanyID
+	HasLegalID   bool             // a cbc:CompanyID exists in some cac:PartyLegalEntity (it may repeat), even empty
 	VATID        string           // BT-31 / BT-48: the first cac:PartyTaxScheme/cbc:CompanyID
 	TaxSchemes   []PartyTaxScheme // every cac:PartyTaxScheme (BT-31, BT-32, BT-48, BT-63)
-	Name         string           // BT-27 / BT-44: cac:PartyLegalEntity/cbc:RegistrationName
+	Name         string           // BT-27 / BT-44: cac:PartyLegalEntity/cbc:RegistrationName, the first written in any cac:PartyLegalEntity
+	HasName      bool             // that cbc:RegistrationName exists, even empty
 	TradingNames []string         // BT-28 / BT-45 / BT-59 / BT-62: each cac:PartyName/cbc:Name
 	Endpoint     Identifier       // BT-34 / BT-49: cbc:EndpointID
 	HasEndpoint  bool             // cbc:EndpointID exists
@@ -151,14 +185,18 @@ type PaymentMeans struct {
 
 // TaxCategory is the VAT category of a line (cac:ClassifiedTaxCategory,
 // BT-151) or of a document level allowance or charge (cac:TaxCategory,
-// BT-95 / BT-102).
+// BT-95 / BT-102): the first element written. The element may repeat, and
+// the rules read the whole sequence (the one whose tax scheme is VAT): More
+// holds the others, in order.
 type TaxCategory struct {
-	ID        string // the category code ("S", "Z", ...)
-	HasID     bool   // cbc:ID exists, even empty
-	TaxScheme string // cac:TaxScheme/cbc:ID, as written ("VAT")
+	ID        string        // the category code ("S", "Z", ...)
+	HasID     bool          // cbc:ID exists, even empty
+	TaxScheme string        // cac:TaxScheme/cbc:ID, as written ("VAT")
+	More      []TaxCategory // the categories written after this one; each has no More
 }
 
-// SIRET returns the party's SIRET: the first identifier in scheme 0009
+// SIRET returns the party's SIRET in the hub's reading (Trimmed, value and
+// scheme attributes alike): the first identifier in scheme 0009
 // (ISO 6523 code for SIRET) or, in legacy Chorus Pro UBL, schemeName "1"
 // (in CII: ram:ID then ram:GlobalID, in document order); failing that a
 // legal identifier in scheme 0009; failing that, as older Chorus Pro files
@@ -167,12 +205,12 @@ type TaxCategory struct {
 // when the party names no SIRET at all.
 func (p *Party) SIRET() (string, bool) {
 	for _, id := range p.Identifiers {
-		if id.SchemeID == "0009" || id.SchemeID == "" && id.SchemeName == "1" {
-			return id.Value, true
+		if scheme := Trimmed(id.SchemeID); scheme == "0009" || scheme == "" && Trimmed(id.SchemeName) == "1" {
+			return Trimmed(id.Value), true
 		}
 	}
-	if p.LegalID.SchemeID == "0009" && p.LegalID.Value != "" {
-		return p.LegalID.Value, true
+	if v := Trimmed(p.LegalID.Value); Trimmed(p.LegalID.SchemeID) == "0009" && v != "" {
+		return v, true
 	}
 	if v := p.LegalID.Value; p.LegalID.SchemeID == "0002" && len(v) == 14 && strings.Trim(v, "0123456789") == "" {
 		return v, true
@@ -183,11 +221,12 @@ func (p *Party) SIRET() (string, bool) {
 // Amount is a monetary amount as written: its literal, its currencyID
 // attribute, and its value when the literal is a valid xs:decimal.
 type Amount struct {
-	Present  bool    // the element exists
-	Raw      string  // the literal, trimmed
-	Currency string  // currencyID attribute
-	Value    Decimal // valid only when OK
-	OK       bool    // Raw is a valid decimal
+	Present     bool    // the element exists
+	Raw         string  // the literal as written, untrimmed
+	Currency    string  // currencyID attribute, as written
+	HasCurrency bool    // the currencyID attribute exists, even empty
+	Value       Decimal // valid only when OK
+	OK          bool    // Raw is a valid xs:decimal (space, tab, CR, LF around it allowed, as the cast allows)
 }
 
 // MonetaryTotal is BG-22, cac:LegalMonetaryTotal.
@@ -234,14 +273,21 @@ type AllowanceCharge struct {
 // IsCharge reports whether the indicator reads as xs:boolean true ("true"
 // or "1"); IsAllowance whether it reads as false ("false" or "0"). An
 // indicator that is neither is neither, as in the EN 16931 Schematron.
+// The cast to xs:boolean allows space, tab, CR and LF around the literal.
 func (ac *AllowanceCharge) IsCharge() bool {
-	return ac.ChargeIndicator == "true" || ac.ChargeIndicator == "1"
+	v := strings.Trim(ac.ChargeIndicator, xmlSpace)
+	return v == "true" || v == "1"
 }
 
 // IsAllowance: see IsCharge.
 func (ac *AllowanceCharge) IsAllowance() bool {
-	return ac.ChargeIndicator == "false" || ac.ChargeIndicator == "0"
+	v := strings.Trim(ac.ChargeIndicator, xmlSpace)
+	return v == "false" || v == "0"
 }
+
+// xmlSpace is XML's white space, which XPath's normalize-space and the
+// casts to xs:decimal and xs:boolean trim: no other Unicode space.
+const xmlSpace = " \t\r\n"
 
 // Line is an invoice line (BG-25): cac:InvoiceLine or cac:CreditNoteLine.
 type Line struct {
@@ -261,12 +307,20 @@ type Line struct {
 
 // LineDetails is the less used part of an invoice line.
 type LineDetails struct {
-	GrossPrice       Amount            // BT-148: cac:Price/cac:AllowanceCharge/cbc:BaseAmount
+	GrossPrice       Amount            // BT-148: cac:Price/cac:AllowanceCharge/cbc:BaseAmount, of the first cac:AllowanceCharge
+	OtherGrossPrices []Amount          // the cbc:BaseAmount of each later cac:Price/cac:AllowanceCharge: it may repeat, and BR-28 reads the sequence
 	AllowanceCharges []AllowanceCharge // BG-27 / BG-28: cac:AllowanceCharge of the line
 	Periods          []Period          // BG-26: cac:InvoicePeriod of the line
 	StandardIDs      []Identifier      // BT-157: cac:Item/cac:StandardItemIdentification/cbc:ID
 	Classifications  []Code            // BT-158: cac:Item/cac:CommodityClassification/cbc:ItemClassificationCode
 	Attributes       []ItemAttribute   // BG-32: cac:Item/cac:AdditionalItemProperty
+
+	// Aggregates no business term of a line has, which EN 16931 does not
+	// expect there (UBL-CR rules warn) but whose rules' contexts match
+	// them wherever they are written: BR-55 (cac:BillingReference),
+	// BR-CO-17 (cac:TaxTotal/cac:TaxSubtotal), BR-53 (//cac:TaxTotal).
+	TaxTotals   []TaxTotal    // cac:TaxTotal of the line
+	BillingRefs []DocumentRef // cac:BillingReference of the line
 }
 
 // Code is a code with its list attribute as written.

@@ -181,8 +181,77 @@ func TestTextForms(t *testing.T) {
 </Invoice>
 <!-- trailing comment -->
 `)
-	if inv.Number != "A&B-<1>/2" {
+	if inv.Number != "  A&B-<1>/2  " || flowgate.Trimmed(inv.Number) != "A&B-<1>/2" {
 		t.Errorf("number %q", inv.Number)
+	}
+}
+
+// TestValuesAsWritten: the parser keeps every value as written, which the
+// EN 16931 rules compare as their XPath does, and tells an empty element
+// from an absent one; the hub reads the same values trimmed (SIRET,
+// service code).
+func TestValuesAsWritten(t *testing.T) {
+	inv := mustParse(t, `<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2" `+cacNS+` `+cbcNS+`>
+  <cbc:ID>`+"\u00a0"+`</cbc:ID>
+  <cbc:DocumentCurrencyCode/>
+  <cbc:BuyerReference> SERV`+"\u00a0"+`</cbc:BuyerReference>
+  <cac:AccountingSupplierParty><cac:Party>
+    <cac:PartyIdentification><cbc:ID schemeID=" 0009">`+"\u00a0"+`73282932000074
+</cbc:ID></cac:PartyIdentification>
+    <cac:PartyTaxScheme><cbc:CompanyID>
+ FR40810000010</cbc:CompanyID><cac:TaxScheme><cbc:ID> VAT </cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>
+  </cac:Party></cac:AccountingSupplierParty>
+  <cac:PaymentMeans><cbc:PaymentMeansCode> 30 </cbc:PaymentMeansCode></cac:PaymentMeans>
+  <cac:TaxTotal><cbc:TaxAmount currencyID=" EUR "> 4.00
+</cbc:TaxAmount></cac:TaxTotal>
+  <cac:LegalMonetaryTotal><cbc:PayableAmount currencyID="EUR">`+"\u00a0"+`24.00</cbc:PayableAmount></cac:LegalMonetaryTotal>
+</Invoice>`)
+	if inv.Number != "\u00a0" {
+		t.Errorf("number %q, want U+00A0 as written", inv.Number)
+	}
+	if inv.Currency != "" || !inv.HasCurrency {
+		t.Errorf("empty currency code: %q, written %v", inv.Currency, inv.HasCurrency)
+	}
+	if pm := inv.PaymentMeans[0]; pm.Code != " 30 " {
+		t.Errorf("payment means code %q", pm.Code)
+	}
+	if ts := inv.Seller.TaxSchemes[0]; ts.CompanyID != "\n FR40810000010" || ts.TaxScheme != " VAT " || inv.Seller.VATID != ts.CompanyID {
+		t.Errorf("tax scheme %+v, VAT id %q", ts, inv.Seller.VATID)
+	}
+	if id := inv.Seller.Identifiers[0]; id.Value != "\u00a073282932000074\n" || id.SchemeID != " 0009" {
+		t.Errorf("identifier %+v", id)
+	}
+	// xs:decimal() allows space, tab, CR, LF around the literal, not U+00A0.
+	if a := inv.TaxTotals[0].TaxAmount; a.Raw != " 4.00\n" || a.Currency != " EUR " || !a.OK || a.Value.String() != "4.00" {
+		t.Errorf("tax amount %+v", a)
+	}
+	if a := inv.Totals.Payable; a.Raw != "\u00a024.00" || a.OK {
+		t.Errorf("payable %+v, want not a decimal", a)
+	}
+	// The hub's reading.
+	if s, ok := inv.Seller.SIRET(); s != "73282932000074" || !ok {
+		t.Errorf("seller SIRET %q %v", s, ok)
+	}
+	if c := inv.ServiceCode(); c != "SERV" {
+		t.Errorf("service code %q", c)
+	}
+
+	if inv := mustParse(t, `<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>`); inv.HasCurrency {
+		t.Error("no cbc:DocumentCurrencyCode, but HasCurrency")
+	}
+
+	// An element's value is all the text inside it, as XPath's string
+	// value, even that of an element the schema forbids there; the leaf
+	// keeps its attributes.
+	inv = mustParse(t, `<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2" `+cacNS+` `+cbcNS+`>
+  <cbc:ID>FA-<x:n xmlns:x="urn:x" currencyID="USD">20<x:m/>26</x:n>-1</cbc:ID>
+  <cac:LegalMonetaryTotal><cbc:PayableAmount currencyID="EUR">1<x:n xmlns:x="urn:x">2</x:n>0.00</cbc:PayableAmount></cac:LegalMonetaryTotal>
+</Invoice>`)
+	if inv.Number != "FA-2026-1" {
+		t.Errorf("number %q, want FA-2026-1", inv.Number)
+	}
+	if a := inv.Totals.Payable; a.Raw != "120.00" || a.Currency != "EUR" || !a.OK {
+		t.Errorf("payable %+v", a)
 	}
 }
 

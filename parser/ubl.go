@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"bytes"
 	"fmt"
 
 	"flowgate"
@@ -231,6 +230,7 @@ type builder struct {
 	frames []frame // one per stack entry
 
 	records int // records appended to the Invoice's slices, at most MaxRecords
+	inLeaf  int // open elements inside a leaf (which the schema forbids)
 
 	// schemaErr is the first break of the UBL schema's cardinalities: the
 	// document is still scanned to its end, so that a malformed one is
@@ -243,7 +243,7 @@ type builder struct {
 
 	// Attributes of the innermost start tag that matter for leaves.
 	schemeID, schemeName, currencyID, unitCode, listID string
-	hasUnitCode, hasSchemeID, hasListID                bool
+	hasUnitCode, hasSchemeID, hasListID, hasCurrencyID bool
 }
 
 // frame is what the builder knows of one open element besides its elem.
@@ -283,11 +283,19 @@ func (b *builder) start(s *scanner) {
 			b.schemaErr = repeated(e, p, s.line(s.at))
 		}
 	}
+	inLeaf := b.inLeaf > 0 || len(b.stack) > 0 && b.stack[len(b.stack)-1] >= elCustomizationID
 	b.stack = append(b.stack, e)
 	b.frames = append(b.frames, frame{first: first})
+	if inLeaf {
+		b.inLeaf++
+		// An element inside a leaf, which the schema forbids: its text
+		// belongs to the leaf's value, as XPath's string value holds all
+		// the text inside an element, and the leaf keeps its attributes.
+		return
+	}
 	b.text, b.owned = nil, false
 	b.schemeID, b.schemeName, b.currencyID, b.unitCode, b.listID = "", "", "", "", ""
-	b.hasUnitCode, b.hasSchemeID, b.hasListID = false, false, false
+	b.hasUnitCode, b.hasSchemeID, b.hasListID, b.hasCurrencyID = false, false, false, false
 	if len(s.attrs) > 0 && e >= elCustomizationID {
 		for _, a := range s.attrs {
 			if a.space != nil {
@@ -295,17 +303,18 @@ func (b *builder) start(s *scanner) {
 			}
 			switch string(a.local) {
 			case "schemeID":
-				b.schemeID = string(bytes.TrimSpace(a.value))
+				b.schemeID = string(a.value)
 				b.hasSchemeID = true
 			case "schemeName":
-				b.schemeName = string(bytes.TrimSpace(a.value))
+				b.schemeName = string(a.value)
 			case "currencyID":
-				b.currencyID = string(bytes.TrimSpace(a.value))
+				b.currencyID = string(a.value)
+				b.hasCurrencyID = true
 			case "unitCode":
-				b.unitCode = string(bytes.TrimSpace(a.value))
+				b.unitCode = string(a.value)
 				b.hasUnitCode = true
 			case "listID":
-				b.listID = string(bytes.TrimSpace(a.value))
+				b.listID = string(a.value)
 				b.hasListID = true
 			}
 		}
@@ -362,6 +371,22 @@ func (b *builder) start(s *scanner) {
 		}
 		return
 	}
+	if e == elPartyTaxScheme {
+		b.records++
+		inv.OtherTaxSchemes = append(inv.OtherTaxSchemes, flowgate.PartyTaxScheme{})
+		return
+	}
+	switch {
+	case e == elTaxTotal && b.otherTaxTotal(n-1):
+		b.records++
+		inv.OtherTaxTotals = append(inv.OtherTaxTotals, flowgate.TaxTotal{})
+		return
+	case e == elTaxSubtotal && b.stack[n-2] == elTaxTotal && b.otherTaxTotal(n-2):
+		tt := &inv.OtherTaxTotals[len(inv.OtherTaxTotals)-1]
+		b.records++
+		tt.Subtotals = append(tt.Subtotals, flowgate.TaxSubtotal{})
+		return
+	}
 	switch b.stack[1] {
 	case elTaxTotal:
 		if n == 3 && e == elTaxSubtotal {
@@ -378,9 +403,30 @@ func (b *builder) start(s *scanner) {
 			b.records++
 			inv.DeliveryAddresses = append(inv.DeliveryAddresses, flowgate.Address{})
 		}
+	case elAllowanceCharge:
+		if n == 3 && e == elTaxCategory && !first {
+			c := &inv.AllowanceCharges[len(inv.AllowanceCharges)-1].TaxCategory
+			b.records++
+			c.More = append(c.More, flowgate.TaxCategory{})
+		}
 	case elInvoiceLine, elCreditNoteLine:
 		line := &inv.Lines[len(inv.Lines)-1]
 		switch {
+		case n == 4 && e == elClassifiedTaxCategory && b.stack[2] == elItem && !first:
+			b.records++
+			line.TaxCategory.More = append(line.TaxCategory.More, flowgate.TaxCategory{})
+		case n == 3 && e == elTaxTotal:
+			d := details(line)
+			b.records++
+			d.TaxTotals = append(d.TaxTotals, flowgate.TaxTotal{})
+		case n == 4 && e == elTaxSubtotal && b.stack[2] == elTaxTotal:
+			tt := &line.Details.TaxTotals[len(line.Details.TaxTotals)-1]
+			b.records++
+			tt.Subtotals = append(tt.Subtotals, flowgate.TaxSubtotal{})
+		case n == 3 && e == elBillingReference:
+			d := details(line)
+			b.records++
+			d.BillingRefs = append(d.BillingRefs, flowgate.DocumentRef{})
 		case n == 3 && e == elAllowanceCharge:
 			d := details(line)
 			b.records++
@@ -411,6 +457,15 @@ func repeated(e, p elem, line int) *flowgate.FlowError {
 // its name in its parent: where the schema lets an aggregate repeat and
 // flowgate keeps one value, it keeps the first, as XPath reads it.
 func (b *builder) first(d int) bool { return b.frames[d].first }
+
+// category returns the tax category being read, the element at depth d:
+// c itself for the first of its name, else the last of c.More.
+func (b *builder) category(c *flowgate.TaxCategory, d int) *flowgate.TaxCategory {
+	if b.first(d) {
+		return c
+	}
+	return &c.More[len(c.More)-1]
+}
 
 // details returns the line's details, creating them on first use.
 func details(line *flowgate.Line) *flowgate.LineDetails {
@@ -459,11 +514,14 @@ func (b *builder) addText(t []byte, buffered bool) {
 	}
 }
 
-func (b *builder) value() string { return string(bytes.TrimSpace(b.text)) }
+// value is the innermost element's text as written: the EN 16931 rules
+// compare strings as XPath does, untrimmed (normalize-space trims only
+// space, tab, CR and LF, and a rule without it trims nothing).
+func (b *builder) value() string { return string(b.text) }
 
 // code is value for short codes, without allocating for the usual ones.
 func (b *builder) code() string {
-	v := bytes.TrimSpace(b.text)
+	v := b.text
 	switch string(v) {
 	case "VAT":
 		return "VAT"
@@ -516,7 +574,7 @@ func (b *builder) allowanceCharge(ac *flowgate.AllowanceCharge, e elem) {
 }
 
 func (b *builder) amount() flowgate.Amount {
-	a := flowgate.Amount{Present: true, Raw: b.value(), Currency: b.currencyID}
+	a := flowgate.Amount{Present: true, Raw: b.value(), Currency: b.currencyID, HasCurrency: b.hasCurrencyID}
 	if d, err := flowgate.ParseDecimal(a.Raw); err == nil {
 		a.Value, a.OK = d, true
 	}
@@ -525,6 +583,13 @@ func (b *builder) amount() flowgate.Amount {
 
 // end reads the value of the element closing now, if its path is known.
 func (b *builder) end() {
+	if b.inLeaf > 0 {
+		// Inside a leaf: its text stays the leaf's (see start).
+		b.inLeaf--
+		b.stack = b.stack[:len(b.stack)-1]
+		b.frames = b.frames[:len(b.frames)-1]
+		return
+	}
 	defer func() {
 		b.stack = b.stack[:len(b.stack)-1]
 		b.frames = b.frames[:len(b.frames)-1]
@@ -550,16 +615,15 @@ func (b *builder) end() {
 			inv.Number = b.value()
 		case elIssueDate:
 			inv.IssueDate = b.value()
-		case elInvoiceTypeCode:
-			if inv.Kind == flowgate.KindInvoice {
+		case elInvoiceTypeCode, elCreditNoteTypeCode:
+			switch {
+			case (e == elInvoiceTypeCode) == (inv.Kind == flowgate.KindInvoice):
 				inv.TypeCode = b.value()
-			}
-		case elCreditNoteTypeCode:
-			if inv.Kind == flowgate.KindCreditNote {
-				inv.TypeCode = b.value()
+			case b.first(1):
+				inv.OtherTypeCode = b.value()
 			}
 		case elDocumentCurrencyCode:
-			inv.Currency = b.value()
+			inv.Currency, inv.HasCurrency = b.value(), true
 		case elTaxCurrencyCode:
 			inv.TaxCurrency, inv.HasTaxCurrency = b.value(), true
 		case elBuyerReference:
@@ -570,6 +634,29 @@ func (b *builder) end() {
 		return
 	}
 
+	if n := len(inv.OtherTaxTotals); n > 0 {
+		// The cac:TaxTotal holding this leaf, if any, is at most 4 levels up.
+		for d := depth - 1; d >= 2 && d >= depth-4; d-- {
+			if b.stack[d] == elTaxTotal {
+				if b.otherTaxTotal(d) {
+					b.taxTotal(&inv.OtherTaxTotals[n-1], d, e)
+					return
+				}
+				break
+			}
+		}
+	}
+	if n := len(inv.OtherTaxSchemes); n > 0 && (e == elCompanyID || e == elID) {
+		if p, _, _ := b.partyOf(); p == nil {
+			ts := &inv.OtherTaxSchemes[n-1]
+			switch {
+			case e == elCompanyID && b.under(depth-1, elPartyTaxScheme):
+				ts.CompanyID, ts.HasCompanyID = b.value(), true
+			case e == elID && depth >= 3 && b.under(depth-2, elPartyTaxScheme) && b.under(depth-1, elTaxScheme):
+				ts.TaxScheme = b.code()
+			}
+		}
+	}
 	switch b.stack[1] {
 	case elAccountingSupplierParty, elAccountingCustomerParty, elPayeeParty, elTaxRepresentativeParty:
 		if p, base, buyer := b.partyOf(); p != nil {
@@ -616,42 +703,27 @@ func (b *builder) end() {
 			t.Payable = b.amount()
 		}
 	case elTaxTotal:
-		tt := &inv.TaxTotals[len(inv.TaxTotals)-1]
-		switch {
-		case depth == 2 && e == elTaxAmount:
-			tt.TaxAmount = b.amount()
-		case depth == 3 && b.under(2, elTaxSubtotal):
-			st := &tt.Subtotals[len(tt.Subtotals)-1]
-			switch e {
-			case elTaxableAmount:
-				st.TaxableAmount = b.amount()
-			case elTaxAmount:
-				st.TaxAmount = b.amount()
-			}
-		case depth == 4 && b.under(2, elTaxSubtotal) && b.under(3, elTaxCategory):
-			st := &tt.Subtotals[len(tt.Subtotals)-1]
-			switch e {
-			case elID:
-				st.Category = b.code()
-			case elPercent:
-				st.Percent, st.HasPercent = b.value(), true
-			}
-		case depth == 5 && e == elID && b.under(2, elTaxSubtotal) && b.under(3, elTaxCategory) && b.under(4, elTaxScheme):
-			tt.Subtotals[len(tt.Subtotals)-1].TaxScheme = b.code()
-		}
+		b.taxTotal(&inv.TaxTotals[len(inv.TaxTotals)-1], 1, e)
 	case elAllowanceCharge:
 		ac := &inv.AllowanceCharges[len(inv.AllowanceCharges)-1]
 		switch {
 		case depth == 2:
 			b.allowanceCharge(ac, e)
-		case depth == 3 && e == elID && b.under(2, elTaxCategory) && b.first(2):
-			ac.TaxCategory.ID, ac.TaxCategory.HasID = b.code(), true
-		case depth == 4 && e == elID && b.under(2, elTaxCategory) && b.first(2) && b.under(3, elTaxScheme):
-			ac.TaxCategory.TaxScheme = b.code()
+		case depth == 3 && e == elID && b.under(2, elTaxCategory):
+			c := b.category(&ac.TaxCategory, 2)
+			c.ID, c.HasID = b.code(), true
+		case depth == 4 && e == elID && b.under(2, elTaxCategory) && b.under(3, elTaxScheme):
+			b.category(&ac.TaxCategory, 2).TaxScheme = b.code()
 		}
 	case elInvoiceLine, elCreditNoteLine:
 		line := &inv.Lines[len(inv.Lines)-1]
 		switch {
+		case depth >= 3 && b.under(2, elTaxTotal):
+			d := line.Details
+			b.taxTotal(&d.TaxTotals[len(d.TaxTotals)-1], 2, e)
+		case depth >= 3 && b.under(2, elBillingReference):
+			d := line.Details
+			b.billingReference(&d.BillingRefs[len(d.BillingRefs)-1], 2, e)
 		case depth == 2:
 			switch e {
 			case elID:
@@ -681,8 +753,9 @@ func (b *builder) end() {
 			}
 		case depth == 4 && b.under(2, elItem):
 			switch {
-			case b.stack[3] == elClassifiedTaxCategory && e == elID && b.first(3):
-				line.TaxCategory.ID, line.TaxCategory.HasID = b.code(), true
+			case b.stack[3] == elClassifiedTaxCategory && e == elID:
+				c := b.category(&line.TaxCategory, 3)
+				c.ID, c.HasID = b.code(), true
 			case b.stack[3] == elStandardItemIdentification && e == elID:
 				d := details(line)
 				b.records++
@@ -700,25 +773,23 @@ func (b *builder) end() {
 					a.Value, a.HasValue = b.value(), true
 				}
 			}
-		case depth == 4 && e == elBaseAmount && b.under(2, elPrice) && b.under(3, elAllowanceCharge) && b.first(3):
-			details(line).GrossPrice = b.amount()
-		case depth == 5 && e == elID && b.under(2, elItem) && b.under(3, elClassifiedTaxCategory) && b.first(3) && b.under(4, elTaxScheme):
-			line.TaxCategory.TaxScheme = b.code()
+		case depth == 4 && e == elBaseAmount && b.under(2, elPrice) && b.under(3, elAllowanceCharge):
+			d := details(line)
+			if b.first(3) {
+				d.GrossPrice = b.amount()
+			} else {
+				b.records++
+				d.OtherGrossPrices = append(d.OtherGrossPrices, b.amount())
+			}
+		case depth == 5 && e == elID && b.under(2, elItem) && b.under(3, elClassifiedTaxCategory) && b.under(4, elTaxScheme):
+			b.category(&line.TaxCategory, 3).TaxScheme = b.code()
 		case depth == 6 && e == elIdentificationCode && b.under(2, elDelivery) && b.under(3, elDeliveryLocation) &&
 			b.under(4, elAddress) && b.under(5, elCountry):
 			a := &inv.DeliveryAddresses[len(inv.DeliveryAddresses)-1]
 			a.CountryCode, a.HasCountryCode = b.value(), true
 		}
 	case elBillingReference:
-		if depth == 3 && b.under(2, elInvoiceDocumentReference) {
-			ref := &inv.Preceding[len(inv.Preceding)-1]
-			switch {
-			case e == elID && !ref.HasID:
-				ref.ID, ref.HasID = b.value(), true
-			case e == elIssueDate && ref.IssueDate == "":
-				ref.IssueDate = b.value()
-			}
-		}
+		b.billingReference(&inv.Preceding[len(inv.Preceding)-1], 1, e)
 	case elOrderReference:
 		if depth == 2 && e == elID {
 			inv.Order = b.value()
@@ -727,6 +798,57 @@ func (b *builder) end() {
 		if depth == 2 && e == elID && b.first(1) {
 			inv.Contract = b.value()
 		}
+	}
+}
+
+// taxTotal reads a leaf of the cac:TaxTotal at depth base (root = 0).
+func (b *builder) taxTotal(tt *flowgate.TaxTotal, base int, e elem) {
+	switch depth := len(b.stack) - 1 - base; {
+	case depth == 1 && e == elTaxAmount:
+		tt.TaxAmount = b.amount()
+	case depth == 2 && b.under(base+1, elTaxSubtotal):
+		st := &tt.Subtotals[len(tt.Subtotals)-1]
+		switch e {
+		case elTaxableAmount:
+			st.TaxableAmount = b.amount()
+		case elTaxAmount:
+			st.TaxAmount = b.amount()
+		}
+	case depth == 3 && b.under(base+1, elTaxSubtotal) && b.under(base+2, elTaxCategory):
+		st := &tt.Subtotals[len(tt.Subtotals)-1]
+		switch e {
+		case elID:
+			st.Category = b.code()
+		case elPercent:
+			st.Percent, st.HasPercent = b.value(), true
+		}
+	case depth == 4 && e == elID && b.under(base+1, elTaxSubtotal) && b.under(base+2, elTaxCategory) && b.under(base+3, elTaxScheme):
+		tt.Subtotals[len(tt.Subtotals)-1].TaxScheme = b.code()
+	}
+}
+
+// otherTaxTotal reports whether the cac:TaxTotal at depth d is one of
+// Invoice.OtherTaxTotals: neither the document's nor a line's.
+func (b *builder) otherTaxTotal(d int) bool {
+	switch {
+	case d <= 1:
+		return false
+	case d == 2:
+		return b.stack[1] != elInvoiceLine && b.stack[1] != elCreditNoteLine
+	}
+	return true
+}
+
+// billingReference reads a leaf of the cac:BillingReference at depth base.
+func (b *builder) billingReference(ref *flowgate.DocumentRef, base int, e elem) {
+	if len(b.stack)-1-base != 2 || !b.under(base+1, elInvoiceDocumentReference) {
+		return
+	}
+	switch {
+	case e == elID && !ref.HasID:
+		ref.ID, ref.HasID = b.value(), true
+	case e == elIssueDate && ref.IssueDate == "":
+		ref.IssueDate = b.value()
 	}
 }
 
@@ -746,10 +868,15 @@ func (b *builder) party(p *flowgate.Party, base int, e elem, buyer bool) {
 		case agg == elPartyName && e == elName:
 			b.records++
 			p.TradingNames = append(p.TradingNames, b.value())
-		case agg == elPartyLegalEntity && e == elRegistrationName && b.first(base+1):
-			p.Name = b.value()
-		case agg == elPartyLegalEntity && e == elCompanyID && b.first(base+1):
-			p.LegalID, p.HasLegalID = b.identifier(), true
+		case agg == elPartyLegalEntity && e == elRegistrationName && !p.HasName:
+			// cac:PartyLegalEntity may repeat: the rules read the one
+			// cbc:RegistrationName written, in whichever.
+			p.Name, p.HasName = b.value(), true
+		case agg == elPartyLegalEntity && e == elCompanyID:
+			if b.first(base + 1) {
+				p.LegalID = b.identifier()
+			}
+			p.HasLegalID = true
 		case agg == elPartyTaxScheme && e == elCompanyID:
 			v := b.value()
 			if p.VATID == "" {

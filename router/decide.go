@@ -737,10 +737,10 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 	b.seq++
 	orig, reopened := b.reopen(e, line)
 	if e.Invoice != nil {
-		t := e.Invoice.Totals
-		b.names = append(b.names, partyNames{supplier: e.Invoice.Seller.Name, recipient: e.Invoice.Buyer.Name,
-			country: e.Invoice.Seller.CountryCode, taxExclusive: t.TaxExclusive.Raw, taxInclusive: t.TaxInclusive.Raw,
-			payable: t.Payable.Raw, currency: e.Invoice.Currency, completed: reopened && orig.Status == lifecycle.Suspended})
+		t, v := e.Invoice.Totals, flowgate.Trimmed // the hub's reading
+		b.names = append(b.names, partyNames{supplier: v(e.Invoice.Seller.Name), recipient: v(e.Invoice.Buyer.Name),
+			country: v(e.Invoice.Seller.CountryCode), taxExclusive: v(t.TaxExclusive.Raw), taxInclusive: v(t.TaxInclusive.Raw),
+			payable: v(t.Payable.Raw), currency: v(e.Invoice.Currency), completed: reopened && orig.Status == lifecycle.Suspended})
 	}
 	switch {
 	case line != nil && line.Verdict == flowgate.Accepted:
@@ -749,9 +749,9 @@ func (b *planBuilder) add(e parser.Entry, line *flowgate.InvoiceReport) {
 		p.Held += int64(len(e.Data))
 		row := b.r.invoiceRow(p, line, seq, dir, name)
 		if e.Invoice != nil {
-			row.Currency, row.Amounts = e.Invoice.Currency, amountsOf(e.Invoice)
-			row.SupplierName, row.SupplierCountry = clipName(e.Invoice.Seller.Name, maxStoredName), clipName(e.Invoice.Seller.CountryCode, 8)
-			row.RecipientName = clipName(e.Invoice.Buyer.Name, maxStoredName)
+			row.Currency, row.Amounts = flowgate.Trimmed(e.Invoice.Currency), amountsOf(e.Invoice)
+			row.SupplierName, row.SupplierCountry = clipName(flowgate.Trimmed(e.Invoice.Seller.Name), maxStoredName), clipName(flowgate.Trimmed(e.Invoice.Seller.CountryCode), 8)
+			row.RecipientName = clipName(flowgate.Trimmed(e.Invoice.Buyer.Name), maxStoredName)
 			b.linkCredit(e.Invoice, line, &row)
 		}
 		d.invs = append(d.invs, row)

@@ -41,18 +41,20 @@ const (
 var totalTerms = []string{"BT-106", "BT-107", "BT-108", "BT-109", "BT-110", "BT-111", "BT-112", "BT-113", "BT-114", "BT-115"}
 
 // amountsOf writes an invoice's totals as recorded in the store:
-// "BT-106=200.40;BT-109=200.40;..." for those present, as written.
+// "BT-106=200.40;BT-109=200.40;..." for those present, as written but for
+// surrounding white space (the hub's reading, flowgate.Trimmed).
 func amountsOf(inv *flowgate.Invoice) string {
 	t := inv.Totals
 	vals := map[string]flowgate.Amount{"BT-106": t.LineExtension, "BT-107": t.AllowanceTotal, "BT-108": t.ChargeTotal,
 		"BT-109": t.TaxExclusive, "BT-112": t.TaxInclusive, "BT-113": t.Prepaid, "BT-114": t.Rounding, "BT-115": t.Payable}
+	currency, taxCurrency := flowgate.Trimmed(inv.Currency), flowgate.Trimmed(inv.TaxCurrency)
 	for _, tt := range inv.TaxTotals {
-		switch {
-		case tt.TaxAmount.Currency == inv.Currency || tt.TaxAmount.Currency == "":
+		switch c := flowgate.Trimmed(tt.TaxAmount.Currency); {
+		case c == currency || c == "":
 			if !vals["BT-110"].Present {
 				vals["BT-110"] = tt.TaxAmount
 			}
-		case tt.TaxAmount.Currency == inv.TaxCurrency:
+		case c == taxCurrency:
 			if !vals["BT-111"].Present {
 				vals["BT-111"] = tt.TaxAmount
 			}
@@ -61,7 +63,7 @@ func amountsOf(inv *flowgate.Invoice) string {
 	var parts []string
 	for _, term := range totalTerms {
 		if a := vals[term]; a.Present {
-			parts = append(parts, term+"="+strings.NewReplacer(";", "", "=", "").Replace(a.Raw))
+			parts = append(parts, term+"="+strings.NewReplacer(";", "", "=", "").Replace(flowgate.Trimmed(a.Raw)))
 		}
 	}
 	return strings.Join(parts, ";")
@@ -116,16 +118,17 @@ func orNone(s string) string {
 
 // reopenDiffs names what a re-deposit changed that it may not: issue
 // date, type code, currency, totals, and for a completion the recipient.
+// Values are read as the hub reads them (flowgate.Trimmed).
 func reopenDiffs(orig store.Invoice, inv *flowgate.Invoice, line *flowgate.InvoiceReport) []string {
 	var diffs []string
-	if orig.IssueDate != "" && orig.IssueDate != inv.IssueDate {
-		diffs = append(diffs, fmt.Sprintf("BT-2 %s ≠ %s", orig.IssueDate, clipName(inv.IssueDate, 40)))
+	if date := flowgate.Trimmed(inv.IssueDate); orig.IssueDate != "" && orig.IssueDate != date {
+		diffs = append(diffs, fmt.Sprintf("BT-2 %s ≠ %s", orig.IssueDate, clipName(date, 40)))
 	}
-	if orig.TypeCode != "" && orig.TypeCode != inv.TypeCode {
-		diffs = append(diffs, fmt.Sprintf("BT-3 %s ≠ %s", orig.TypeCode, clipName(inv.TypeCode, 40)))
+	if typeCode := flowgate.Trimmed(inv.TypeCode); orig.TypeCode != "" && orig.TypeCode != typeCode {
+		diffs = append(diffs, fmt.Sprintf("BT-3 %s ≠ %s", orig.TypeCode, clipName(typeCode, 40)))
 	}
-	if orig.Currency != "" && orig.Currency != inv.Currency {
-		diffs = append(diffs, fmt.Sprintf("BT-5 %s ≠ %s", orig.Currency, clipName(inv.Currency, 40)))
+	if currency := flowgate.Trimmed(inv.Currency); orig.Currency != "" && orig.Currency != currency {
+		diffs = append(diffs, fmt.Sprintf("BT-5 %s ≠ %s", orig.Currency, clipName(currency, 40)))
 	}
 	if orig.Amounts != "" {
 		diffs = append(diffs, amountDiffs(orig.Amounts, amountsOf(inv))...)
@@ -230,7 +233,7 @@ func (b *planBuilder) linkCredit(inv *flowgate.Invoice, line *flowgate.InvoiceRe
 	var named, namedEN, ids, several, severalEN []string
 	for _, ref := range inv.Preceding {
 		// The hub's reading: without surrounding white space.
-		id, date := strings.TrimSpace(ref.ID), strings.TrimSpace(ref.IssueDate)
+		id, date := flowgate.Trimmed(ref.ID), flowgate.Trimmed(ref.IssueDate)
 		if id == "" {
 			continue
 		}

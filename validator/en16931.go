@@ -56,6 +56,55 @@ func blank(s string) bool {
 	return true
 }
 
+// atLeastZero is XPath's untyped value >= 0 (BR-27, BR-28) as Saxon, the
+// official artefact's processor, evaluates it: the literal is cast to
+// xs:double (space, tab, CR, LF around it; exponents, INF, +INF, -INF,
+// NaN), and the comparison orders -0.0 below 0 and NaN above every number,
+// as Java's Double.compare does; a literal without '.' or exponent is read
+// as an integer, so "-0" is 0 but "-0.0" is below it. A literal that is
+// not an xs:double fails the cast, which stops the artefact on the whole
+// document: flowgate fails the comparison.
+func atLeastZero(raw string) bool {
+	s := strings.Trim(raw, " \t\r\n")
+	if s == "NaN" {
+		return true
+	}
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	if s == "INF" {
+		return !neg
+	}
+	mant, exp, hasExp := strings.Cut(strings.ToLower(s), "e")
+	if hasExp {
+		if exp != "" && (exp[0] == '+' || exp[0] == '-') {
+			exp = exp[1:]
+		}
+		if !digits(exp) || exp == "" {
+			return false
+		}
+	}
+	intPart, frac, hasDot := strings.Cut(mant, ".")
+	if !digits(intPart) || !digits(frac) || intPart == "" && frac == "" {
+		return false
+	}
+	if !hasDot && !hasExp {
+		return !neg || strings.Trim(intPart, "0") == ""
+	}
+	return !neg
+}
+
+// digits reports whether s holds only ASCII digits ("" does).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // sum2 is XPath's round(sum(xs:decimal(...)) * 10 * 10) div 100 over the
 // present amounts; ok is false when one of them is not a decimal (the
 // Schematron would raise a dynamic error, which fails the assertion).
@@ -163,8 +212,19 @@ func hasVATID(p *flowgate.Party) bool {
 	return false
 }
 
-// vatCategory is exists(X[cac:TaxScheme is VAT]/cbc:ID) for one tax category.
-func vatCategory(c *flowgate.TaxCategory) bool { return c.HasID && isVAT(c.TaxScheme) }
+// vatCategory is exists(X[cac:TaxScheme is VAT]/cbc:ID) over a tax
+// category and the ones written after it.
+func vatCategory(c *flowgate.TaxCategory) bool {
+	if c.HasID && isVAT(c.TaxScheme) {
+		return true
+	}
+	for i := range c.More {
+		if m := &c.More[i]; m.HasID && isVAT(m.TaxScheme) {
+			return true
+		}
+	}
+	return false
+}
 
 // hasReason is exists(cbc:AllowanceChargeReason) or exists(cbc:AllowanceChargeReasonCode).
 func hasReason(ac *flowgate.AllowanceCharge) bool { return ac.HasReason || ac.HasReasonCode }
@@ -220,6 +280,10 @@ var vatIDTerms = [...]struct {
 	{"BT-63", text{"Numéro de TVA du représentant fiscal du vendeur (BT-63)", "Seller tax representative VAT identifier (BT-63)"}},
 	{"BG-10", text{"Identifiant fiscal du bénéficiaire (BG-10, PayeeParty/PartyTaxScheme/CompanyID)", "Payee tax identifier (BG-10, PayeeParty/PartyTaxScheme/CompanyID)"}},
 }
+
+// otherVATIDNote says whose VAT identifier BR-CO-09 found in
+// Invoice.OtherTaxSchemes.
+var otherVATIDNote = text{"Numéro de TVA d'une autre partie (PartyTaxScheme/CompanyID)", "VAT identifier of another party (PartyTaxScheme/CompanyID)"}
 
 // isoCountryPrefixes is the list BR-CO-09 searches with contains(): ISO
 // 3166-1 alpha-2 codes, with EL for Greece and XI for Northern Ireland.
@@ -339,7 +403,9 @@ var enRules = []Rule{
 	present("BR-04", "BT-3",
 		"La facture doit avoir un code de type de facture (BT-3).",
 		"An Invoice shall have an Invoice type code (BT-3).",
-		func(inv *flowgate.Invoice) string { return inv.TypeCode }),
+		// normalize-space(cbc:InvoiceTypeCode) != '' or normalize-space(cbc:CreditNoteTypeCode) != '',
+		// whatever the document's kind: blank of the two joined is blank of each.
+		func(inv *flowgate.Invoice) string { return inv.TypeCode + inv.OtherTypeCode }),
 	present("BR-05", "BT-5",
 		"La facture doit avoir un code de devise (BT-5).",
 		"An Invoice shall have an Invoice currency code (BT-5).",
@@ -483,17 +549,21 @@ var enRules = []Rule{
 		"Le prix net de l'article (BT-146) ne doit pas être négatif.",
 		"The Item net price (BT-146) shall NOT be negative.",
 		func(l *flowgate.Line) (string, bool) {
-			v, ok := val(l.Price)
-			return l.Price.Raw, !ok || v.Sign() < 0
+			// (cac:Price/cbc:PriceAmount) >= 0: false when absent.
+			return l.Price.Raw, !l.Price.Present || !atLeastZero(l.Price.Raw)
 		}),
 	{ID: "BR-28", Field: "BT-148",
 		FR: "Le prix brut de l'article (BT-148) ne doit pas être négatif.",
 		EN: "The Item gross price (BT-148) shall NOT be negative.",
 		check: func(inv *flowgate.Invoice, fail func(hit)) {
+			// (cac:Price/cac:AllowanceCharge/cbc:BaseAmount) >= 0 or not(exists(...)):
+			// a general comparison, which holds when one of the sequence does.
 			eachDetail(inv, func(i int, d *flowgate.LineDetails) {
-				if g := d.GrossPrice; g.Present && (!g.OK || g.Value.Sign() < 0) {
-					fail(lineHit(g.Raw, inv, i))
+				g := d.GrossPrice
+				if !g.Present || atLeastZero(g.Raw) || slices.ContainsFunc(d.OtherGrossPrices, func(a flowgate.Amount) bool { return atLeastZero(a.Raw) }) {
+					return
 				}
+				fail(lineHit(g.Raw, inv, i))
 			})
 		}},
 	allowanceRule("BR-31", "BT-92",
@@ -564,12 +634,15 @@ var enRules = []Rule{
 			if !inv.HasTaxCurrency {
 				return
 			}
-			for _, tt := range inv.TaxTotals {
-				// An empty code would need a TaxAmount with currencyID="",
-				// which flowgate does not tell from one without currencyID.
-				if tt.TaxAmount.Present && inv.TaxCurrency != "" && tt.TaxAmount.Currency == inv.TaxCurrency {
-					return
-				}
+			// //cac:TaxTotal/cbc:TaxAmount[@currencyID=$taxcurrency], in
+			// lines too: an empty code needs a currencyID written empty.
+			in := func(tts []flowgate.TaxTotal) bool {
+				return slices.ContainsFunc(tts, func(tt flowgate.TaxTotal) bool {
+					return tt.TaxAmount.Present && tt.TaxAmount.HasCurrency && tt.TaxAmount.Currency == inv.TaxCurrency
+				})
+			}
+			if in(inv.TaxTotals) || in(inv.OtherTaxTotals) || slices.ContainsFunc(inv.Lines, func(l flowgate.Line) bool { return l.Details != nil && in(l.Details.TaxTotals) }) {
+				return
 			}
 			fail(hit{detail: func() text {
 				c := clipValue(inv.TaxCurrency)
@@ -597,6 +670,14 @@ var enRules = []Rule{
 					fail(hit{at: onGroup, pos: i + 1, group: precedingGroup})
 				}
 			}
+			// Context cac:BillingReference: one in a line too.
+			eachDetail(inv, func(i int, d *flowgate.LineDetails) {
+				for _, ref := range d.BillingRefs {
+					if !ref.HasID {
+						fail(lineHit("", inv, i))
+					}
+				}
+			})
 		}},
 	{ID: "BR-56", Field: "BT-63",
 		FR: "Le représentant fiscal du vendeur (BG-11) doit avoir un numéro de TVA (BT-63).",
@@ -709,6 +790,11 @@ var enRules = []Rule{
 					}
 				}
 			}
+			for _, ts := range inv.OtherTaxSchemes {
+				if isVAT(ts.TaxScheme) && !strings.Contains(isoCountryPrefixes, substring2(ts.CompanyID)) {
+					fail(hit{value: ts.CompanyID, note: otherVATIDNote})
+				}
+			}
 		}},
 	{ID: "BR-CO-10", Field: "BT-106",
 		FR: "La somme des montants nets des lignes (BT-106) doit être égale à la somme des montants nets de chaque ligne (BT-131).",
@@ -799,12 +885,15 @@ var enRules = []Rule{
 		FR: "Le montant total TVA comprise (BT-112) doit être égal au montant total hors TVA (BT-109) plus le montant total de TVA (BT-110).",
 		EN: "Invoice total amount with VAT (BT-112) = Invoice total amount without VAT (BT-109) + Invoice total VAT amount (BT-110).",
 		check: func(inv *flowgate.Invoice, fail func(hit)) {
-			if inv.Currency == "" {
+			if !inv.HasCurrency {
 				return // "every $Currency in cbc:DocumentCurrencyCode" holds vacuously
 			}
+			// An empty or untrimmed code is compared as written: a VAT
+			// total must carry that very currencyID.
 			var vat []flowgate.Amount
 			for _, tt := range inv.TaxTotals {
-				if tt.TaxAmount.Present && tt.TaxAmount.Currency == inv.Currency {
+				// cbc:TaxAmount[@currencyID=$Currency]: the attribute must exist.
+				if tt.TaxAmount.Present && tt.TaxAmount.HasCurrency && tt.TaxAmount.Currency == inv.Currency {
 					vat = append(vat, tt.TaxAmount)
 				}
 			}
@@ -844,6 +933,26 @@ var enRules = []Rule{
 					}
 				}
 			}
+			// Context cac:TaxTotal/cac:TaxSubtotal: one in an allowance
+			// or a line too.
+			for _, tt := range inv.OtherTaxTotals {
+				for i := range tt.Subtotals {
+					if st := &tt.Subtotals[i]; !vatAmountConsistent(st) {
+						fail(hit{value: st.TaxAmount.Raw, detail: func() text { return vatAmountDetail(st) }})
+					}
+				}
+			}
+			eachDetail(inv, func(i int, d *flowgate.LineDetails) {
+				for _, tt := range d.TaxTotals {
+					for j := range tt.Subtotals {
+						if st := &tt.Subtotals[j]; !vatAmountConsistent(st) {
+							h := lineHit(st.TaxAmount.Raw, inv, i)
+							h.detail = func() text { return vatAmountDetail(st) }
+							fail(h)
+						}
+					}
+				}
+			})
 		}},
 	{ID: "BR-CO-18", Field: "BG-23",
 		FR: "La facture doit avoir au moins un détail de TVA par catégorie (BG-23).",

@@ -18,12 +18,13 @@ func (h MemoryHistory) Seen(k DuplicateKey) bool { _, ok := h[k]; return ok }
 func (h MemoryHistory) Add(k DuplicateKey) { h[k] = struct{}{} }
 
 // Summarize returns the report line of one invoice and its findings. The
-// invoice's fields are cut to MaxValue characters: an accepted invoice's
+// invoice's fields are read as the hub reads them (flowgate.Trimmed) and
+// cut to MaxValue characters: an accepted invoice's
 // never are (its rules bound them), a rejected one's may be.
 func Summarize(entry string, inv *flowgate.Invoice, findings []flowgate.Finding) flowgate.InvoiceReport {
 	supplier, _ := inv.Seller.SIRET()
 	recipient, _ := inv.Buyer.SIRET()
-	v := clipValue
+	v := func(s string) string { return clipValue(flowgate.Trimmed(s)) } // the hub's reading
 	r := flowgate.InvoiceReport{
 		Entry: entry, Number: v(inv.Number), IssueDate: v(inv.IssueDate), TypeCode: v(inv.TypeCode),
 		SupplierSIRET: v(supplier), RecipientSIRET: v(recipient), ServiceCode: v(inv.ServiceCode()),

@@ -51,18 +51,20 @@ type Input struct {
 	History   History
 }
 
-// KeyOf returns the invoice's duplicate key, and false when it lacks the
-// parts (its supplier SIRET or number), which other findings report.
+// KeyOf returns the invoice's duplicate key, in the hub's reading
+// (flowgate.Trimmed), and false when it lacks the parts (its supplier SIRET
+// or number), which other findings report.
 func KeyOf(inv *flowgate.Invoice) (DuplicateKey, bool) {
 	siret, _ := inv.Seller.SIRET()
-	if siret == "" || inv.Number == "" {
+	number := flowgate.Trimmed(inv.Number)
+	if siret == "" || number == "" {
 		return DuplicateKey{}, false
 	}
-	year := inv.IssueDate
+	year := flowgate.Trimmed(inv.IssueDate)
 	if len(year) >= 4 {
 		year = year[:4]
 	}
-	return DuplicateKey{SupplierSIRET: siret, Number: inv.Number, Year: year}, true
+	return DuplicateKey{SupplierSIRET: siret, Number: number, Year: year}, true
 }
 
 // Validate runs every check on one invoice and returns its findings, EN 16931
@@ -98,35 +100,43 @@ func (c *checker) fatal(code, field, value, fr, en string) {
 		Value: value, MessageFR: fr, Message: en})
 }
 
-// french runs the rules of the French CIUS and Chorus Pro on the document alone.
+// french runs the rules of the French CIUS and Chorus Pro on the document
+// alone. They read the invoice as the hub does (flowgate.Trimmed), as
+// Chorus Pro reads it, not as written.
 func (c *checker) french() {
 	inv := c.inv
-	if n := utf8.RuneCountInString(inv.Number); n > 35 {
-		c.fatal("BR-FR-01", "BT-1", inv.Number,
+	number, date, typeCode := flowgate.Trimmed(inv.Number), flowgate.Trimmed(inv.IssueDate), flowgate.Trimmed(inv.TypeCode)
+	if number == "" {
+		// A number of Unicode spaces only (U+00A0...) passes BR-02, to
+		// which they are no space: BR-FR-02 names them.
+		number = inv.Number
+	}
+	if n := utf8.RuneCountInString(number); n > 35 {
+		c.fatal("BR-FR-01", "BT-1", number,
 			fmt.Sprintf("Le numéro de facture (BT-1) compte %d caractères, 35 au plus sont admis.", n),
 			fmt.Sprintf("The invoice number (BT-1) has %d characters, at most 35 are allowed.", n))
 	}
-	if bad := badNumberChars(inv.Number); bad != "" {
-		c.fatal("BR-FR-02", "BT-1", inv.Number,
+	if bad := badNumberChars(number); bad != "" {
+		c.fatal("BR-FR-02", "BT-1", number,
 			fmt.Sprintf("Le numéro de facture (BT-1) contient des caractères non admis (%s) : seuls A-Z a-z 0-9 + - _ / sont acceptés.", clipValue(bad)),
 			fmt.Sprintf("The invoice number (BT-1) holds characters that are not allowed (%s): only A-Z a-z 0-9 + - _ / are accepted.", clipValue(bad)))
 	}
-	if inv.IssueDate != "" && !IsDate(inv.IssueDate) {
-		c.fatal("CPP-DATE", "BT-2", inv.IssueDate,
-			"La date d'émission (BT-2) « "+clipValue(inv.IssueDate)+" » n'est pas une date AAAA-MM-JJ valide.",
-			"The issue date (BT-2) '"+clipValue(inv.IssueDate)+"' is not a valid YYYY-MM-DD date.")
+	if date != "" && !IsDate(date) {
+		c.fatal("CPP-DATE", "BT-2", date,
+			"La date d'émission (BT-2) « "+clipValue(date)+" » n'est pas une date AAAA-MM-JJ valide.",
+			"The issue date (BT-2) '"+clipValue(date)+"' is not a valid YYYY-MM-DD date.")
 	}
-	if inv.TypeCode == "381" && !slices.ContainsFunc(inv.Preceding, func(r flowgate.DocumentRef) bool { return !blank(r.ID) }) {
+	if typeCode == "381" && !slices.ContainsFunc(inv.Preceding, func(r flowgate.DocumentRef) bool { return flowgate.Trimmed(r.ID) != "" }) {
 		c.fatal("BR-FR-CO-05", "BT-25", "",
 			"Un avoir (381) doit référencer la facture qu'il annule (BT-25, BillingReference/InvoiceDocumentReference/ID).",
 			"A credit note (381) must reference the invoice it cancels (BT-25, BillingReference/InvoiceDocumentReference/ID).")
 	}
-	if inv.TypeCode != "" && !slices.Contains(typeCodes, inv.TypeCode) {
-		c.fatal("CPP-TYPE", "BT-3", inv.TypeCode,
-			"Le type de facture "+clipValue(inv.TypeCode)+" n'est pas accepté (380, 381, 384, 386, 389, 261, 262, 393, 396, 471, 472, 473, 500 à 503).",
-			"Invoice type code "+clipValue(inv.TypeCode)+" is not accepted (380, 381, 384, 386, 389, 261, 262, 393, 396, 471, 472, 473, 500 to 503).")
+	if typeCode != "" && !slices.Contains(typeCodes, typeCode) {
+		c.fatal("CPP-TYPE", "BT-3", typeCode,
+			"Le type de facture "+clipValue(typeCode)+" n'est pas accepté (380, 381, 384, 386, 389, 261, 262, 393, 396, 471, 472, 473, 500 à 503).",
+			"Invoice type code "+clipValue(typeCode)+" is not accepted (380, 381, 384, 386, 389, 261, 262, 393, 396, 471, 472, 473, 500 to 503).")
 	}
-	if inv.TypeCode == "381" {
+	if typeCode == "381" {
 		c.negativeCreditNote()
 	}
 
@@ -152,10 +162,10 @@ func (c *checker) negativeCreditNote() {
 		bt string
 		a  flowgate.Amount
 	}{{"BT-112", t.TaxInclusive}, {"BT-109", t.TaxExclusive}, {"BT-115", t.Payable}} {
-		if x.a.OK && x.a.Value.Sign() < 0 {
-			c.fatal("CPP-MONTANT-NEGATIF", x.bt, x.a.Raw,
-				"Un avoir (381) doit porter des montants positifs : "+x.bt+" vaut "+clipValue(x.a.Raw)+".",
-				"A credit note (381) must carry positive amounts: "+x.bt+" is "+clipValue(x.a.Raw)+".")
+		if raw := flowgate.Trimmed(x.a.Raw); x.a.OK && x.a.Value.Sign() < 0 {
+			c.fatal("CPP-MONTANT-NEGATIF", x.bt, raw,
+				"Un avoir (381) doit porter des montants positifs : "+x.bt+" vaut "+clipValue(raw)+".",
+				"A credit note (381) must carry positive amounts: "+x.bt+" is "+clipValue(raw)+".")
 			return
 		}
 	}
@@ -227,9 +237,9 @@ func (c *checker) chorus() {
 	}
 	if h := c.in.History; h != nil {
 		if key, ok := KeyOf(inv); ok && h.Seen(key) {
-			c.fatal("CPP-DOUBLON", "BT-1", inv.Number,
-				"La facture "+clipValue(inv.Number)+" du fournisseur "+clipValue(supplier)+" a déjà été déposée pour l'année "+key.Year+".",
-				"Invoice "+clipValue(inv.Number)+" of supplier "+clipValue(supplier)+" was already deposited for year "+key.Year+".")
+			c.fatal("CPP-DOUBLON", "BT-1", key.Number,
+				"La facture "+clipValue(key.Number)+" du fournisseur "+clipValue(supplier)+" a déjà été déposée pour l'année "+key.Year+".",
+				"Invoice "+clipValue(key.Number)+" of supplier "+clipValue(supplier)+" was already deposited for year "+key.Year+".")
 		}
 	}
 	c.recipient(supplier)
@@ -277,8 +287,8 @@ func (c *checker) recipient(supplier string) {
 		return
 	}
 
-	code := strings.TrimSpace(inv.ServiceCode())
-	engagement := strings.TrimSpace(inv.Order)
+	code := inv.ServiceCode()
+	engagement := flowgate.Trimmed(inv.Order)
 	engagementRequired := st.EngagementRequired
 	switch {
 	case code == "" && st.ServiceRequired:

@@ -39,14 +39,14 @@ func testDirectory() *directory.Snapshot {
 }
 
 func amount(s string) flowgate.Amount {
-	return flowgate.Amount{Present: true, Raw: s, Currency: "EUR", Value: flowgate.MustDecimal(s), OK: true}
+	return flowgate.Amount{Present: true, Raw: s, Currency: "EUR", HasCurrency: true, Value: flowgate.MustDecimal(s), OK: true}
 }
 
 // goodInvoice passes every check against testDirectory.
 func goodInvoice() *flowgate.Invoice {
 	inv := &flowgate.Invoice{
 		Kind: flowgate.KindInvoice, CustomizationID: "urn:cen.eu:en16931:2017", Number: "FA-2026-001",
-		IssueDate: "2026-11-02", TypeCode: "380", Currency: "EUR", HasDueDate: true,
+		IssueDate: "2026-11-02", TypeCode: "380", Currency: "EUR", HasCurrency: true, HasDueDate: true,
 		Seller: flowgate.Party{Identifiers: []flowgate.Identifier{{Value: supplierSIRET, SchemeID: "0009", HasSchemeID: true}},
 			Name: "Fournisseur", HasAddress: true, CountryCode: "FR", VATID: "FR32732829320",
 			TaxSchemes: []flowgate.PartyTaxScheme{{CompanyID: "FR32732829320", HasCompanyID: true, TaxScheme: "VAT"}},
@@ -149,7 +149,9 @@ func TestRules(t *testing.T) {
 		{[]string{"BR-02"}, func(inv *flowgate.Invoice) { inv.Number = "" }},
 		{[]string{"BR-03"}, func(inv *flowgate.Invoice) { inv.IssueDate = "" }},
 		{[]string{"BR-04"}, func(inv *flowgate.Invoice) { inv.TypeCode = "" }},
-		{[]string{"BR-05"}, func(inv *flowgate.Invoice) { inv.Currency = "" }}, // BR-CO-15 holds vacuously without a currency
+		{[]string{"BR-05"}, func(inv *flowgate.Invoice) { inv.Currency, inv.HasCurrency = "", false }}, // BR-CO-15 holds vacuously without cbc:DocumentCurrencyCode
+		{[]string{"BR-05", "BR-CO-15"}, func(inv *flowgate.Invoice) { inv.Currency = "" }},             // an empty one is a currency no VAT total has
+		{[]string{"BR-CO-15"}, func(inv *flowgate.Invoice) { inv.Currency = " EUR" }},                  // compared as written
 		{[]string{"BR-06"}, func(inv *flowgate.Invoice) { inv.Seller.Name = "" }},
 		{[]string{"BR-07"}, func(inv *flowgate.Invoice) { inv.Buyer.Name = "" }},
 		{[]string{"BR-08"}, func(inv *flowgate.Invoice) { inv.Seller.HasAddress = false }},
@@ -284,6 +286,15 @@ func TestRules(t *testing.T) {
 		{[]string{"BR-FR-01"}, func(inv *flowgate.Invoice) { inv.Number = "FA-2026-0001-0002-0003-0004-0005-000" }},
 		{[]string{"BR-FR-02"}, func(inv *flowgate.Invoice) { inv.Number = "FA 2026.1" }},
 		{[]string{"BR-FR-02"}, func(inv *flowgate.Invoice) { inv.Number = "FA-2026-É" }},
+		// The French rules and the hub read values trimmed, as Chorus Pro
+		// does; the EN 16931 rules read them as written.
+		{nil, func(inv *flowgate.Invoice) { inv.Number = " FA-2026-001\u00a0" }},
+		{[]string{"BR-FR-02"}, func(inv *flowgate.Invoice) { inv.Number = "\u00a0" }}, // a number to BR-02: U+00A0 is no space to XPath
+		{nil, func(inv *flowgate.Invoice) { inv.IssueDate, inv.TypeCode = "2026-11-02\n", " 380" }},
+		{nil, func(inv *flowgate.Invoice) {
+			inv.Buyer.Identifiers[0].Value, inv.Buyer.Identifiers[0].SchemeID = "\u00a0"+plainRecipient+"\n", " 0009"
+			inv.BuyerReference = "\t"
+		}},
 		{[]string{"BR-FR-CO-05"}, func(inv *flowgate.Invoice) { inv.TypeCode = "381"; inv.Kind = flowgate.KindCreditNote }},
 		{[]string{"CPP-TYPE"}, func(inv *flowgate.Invoice) { inv.TypeCode = "325" }},
 		{[]string{"CPP-DATE"}, func(inv *flowgate.Invoice) { inv.IssueDate = "02/11/2026" }},
@@ -394,7 +405,7 @@ func TestAccepted(t *testing.T) {
 		"VAT in accounting currency": func(inv *flowgate.Invoice) {
 			inv.TaxCurrency, inv.HasTaxCurrency = "USD", true
 			inv.TaxTotals = append(inv.TaxTotals, flowgate.TaxTotal{TaxAmount: flowgate.Amount{Present: true, Raw: "46.50",
-				Currency: "USD", Value: flowgate.MustDecimal("46.50"), OK: true}})
+				Currency: "USD", HasCurrency: true, Value: flowgate.MustDecimal("46.50"), OK: true}})
 		},
 		"complete line details": func(inv *flowgate.Invoice) {
 			d := details(inv, 0)
