@@ -305,6 +305,7 @@ type ciiBuilder struct {
 	tbuf  []byte
 
 	schemeID, currencyID, unitCode, listID, format string
+	hasCurrencyID                                  bool
 	hasSchemeID, hasUnitCode, hasListID, hasFormat bool
 	startLine                                      int // line of the innermost start tag
 
@@ -421,6 +422,7 @@ func (b *ciiBuilder) start(s *scanner) {
 	b.frames = append(b.frames, cframe{first: first})
 	b.text, b.owned = nil, false
 	b.schemeID, b.currencyID, b.unitCode, b.listID, b.format = "", "", "", "", ""
+	b.hasCurrencyID = false
 	b.hasSchemeID, b.hasUnitCode, b.hasListID, b.hasFormat = false, false, false, false
 	b.startLine = 0
 	if e >= ceID {
@@ -434,7 +436,7 @@ func (b *ciiBuilder) start(s *scanner) {
 			case "schemeID":
 				b.schemeID, b.hasSchemeID = v, true
 			case "currencyID":
-				b.currencyID = v
+				b.currencyID, b.hasCurrencyID = v, true
 			case "unitCode":
 				b.unitCode, b.hasUnitCode = v, true
 			case "listID":
@@ -595,7 +597,7 @@ func (b *ciiBuilder) identifier() flowgate.Identifier {
 }
 
 func (b *ciiBuilder) amount() flowgate.Amount {
-	a := flowgate.Amount{Present: true, Raw: b.value(), Currency: b.currencyID}
+	a := flowgate.Amount{Present: true, Raw: b.value(), Currency: b.currencyID, HasCurrency: b.hasCurrencyID}
 	if d, err := flowgate.ParseDecimal(a.Raw); err == nil {
 		a.Value, a.OK = d, true
 	}
@@ -693,7 +695,7 @@ func (b *ciiBuilder) settlementLeaf(e cel) {
 	switch b.stack[3] {
 	case ceInvoiceCurrencyCode:
 		if depth == 3 {
-			inv.Currency = b.value()
+			inv.Currency, inv.HasCurrency = b.value(), true
 		}
 	case ceTaxCurrencyCode:
 		if depth == 3 {
@@ -913,7 +915,7 @@ func (b *ciiBuilder) partyLeaf(e cel) {
 		case ceName:
 			if legal {
 				if b.first(4) {
-					p.Name = b.value()
+					p.Name, p.HasName = b.value(), true
 				}
 			} else {
 				b.records++

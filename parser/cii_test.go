@@ -73,6 +73,7 @@ func clearCurrencies(v reflect.Value) {
 	case reflect.Struct:
 		if v.Type() == reflect.TypeOf(flowgate.Amount{}) {
 			v.FieldByName("Currency").SetString("")
+			v.FieldByName("HasCurrency").SetBool(false)
 			return
 		}
 		for i := 0; i < v.NumField(); i++ {
