@@ -300,9 +300,7 @@ type ciiBuilder struct {
 	records   int
 	schemaErr *flowgate.FlowError
 
-	text  []byte
-	owned bool
-	tbuf  []byte
+	textBuf
 
 	schemeID, currencyID, unitCode, listID, format string
 	hasCurrencyID                                  bool
@@ -575,19 +573,6 @@ func ciiRepeated(e, p cel, line int) *flowgate.FlowError {
 	return &flowgate.FlowError{Code: flowgate.CodeSchema,
 		MessageFR: fmt.Sprintf("élément %s répété dans %s (ligne %d) : le schéma CII D16B n'en admet qu'un", celNames[e], celNames[p], line),
 		Message:   fmt.Sprintf("element %s repeated in %s (line %d): the CII D16B schema allows only one", celNames[e], celNames[p], line)}
-}
-
-func (b *ciiBuilder) addText(t []byte, buffered bool) {
-	switch {
-	case b.text == nil && !b.owned && !buffered:
-		b.text = t
-	case !b.owned:
-		b.tbuf = append(append(b.tbuf[:0], b.text...), t...)
-		b.text, b.owned = b.tbuf, true
-	default:
-		b.tbuf = append(b.tbuf, t...)
-		b.text = b.tbuf
-	}
 }
 
 func (b *ciiBuilder) value() string { return string(bytes.TrimSpace(b.text)) }

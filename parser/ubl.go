@@ -237,9 +237,7 @@ type builder struct {
 	// refused as such.
 	schemaErr *flowgate.FlowError
 
-	text  []byte // text of the innermost element so far
-	owned bool   // text is in tbuf, not a slice of the input
-	tbuf  []byte
+	textBuf
 
 	// Attributes of the innermost start tag that matter for leaves.
 	schemeID, schemeName, currencyID, unitCode, listID string
@@ -495,23 +493,6 @@ func (b *builder) partyOf() (*flowgate.Party, int, bool) {
 		return &inv.TaxRepresentative, 1, false
 	}
 	return nil, 0, false
-}
-
-// addText appends a text token to the innermost element's text. A comment
-// or processing instruction splits an element's text into several tokens;
-// buffered says t lives in the scanner's buffer, which the next text
-// token overwrites, so it is copied at once.
-func (b *builder) addText(t []byte, buffered bool) {
-	switch {
-	case b.text == nil && !b.owned && !buffered:
-		b.text = t
-	case !b.owned:
-		b.tbuf = append(append(b.tbuf[:0], b.text...), t...)
-		b.text, b.owned = b.tbuf, true
-	default:
-		b.tbuf = append(b.tbuf, t...)
-		b.text = b.tbuf
-	}
 }
 
 // value is the innermost element's text as written: the EN 16931 rules
