@@ -46,6 +46,11 @@ const (
 	// CodeDuplicateFlow: the same partner already deposited these exact
 	// bytes; the flow is refused and its report names the original.
 	CodeDuplicateFlow = "FLX-DOUBLON"
+	// CodePDF: a PDF that is no readable Factur-X: no embedded invoice,
+	// encrypted, broken, or over the limits.
+	CodePDF = "FLX-PDF"
+	// CodeProfile: a Factur-X profile that is not an invoice (MINIMUM).
+	CodeProfile = "FLX-PROFIL"
 )
 
 // FlowError is why a flow, or one entry of it, could not be read. It is

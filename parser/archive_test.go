@@ -130,8 +130,9 @@ func TestEmptyArchive(t *testing.T) {
 	}
 }
 
-// TestPDF: a PDF (a Factur-X, say) is named as such, not called malformed
-// XML.
+// TestPDF: a PDF is read as a Factur-X, not called malformed XML: one
+// with no embedded invoice is refused as such (FLX-PDF), plain or in an
+// archive.
 func TestPDF(t *testing.T) {
 	pdf := "%PDF-1.7\n%âãÏÓ\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
 	for name, data := range map[string][]byte{
@@ -142,7 +143,7 @@ func TestPDF(t *testing.T) {
 	} {
 		var got []Entry
 		ReadFlow(bytes.NewReader(data), int64(len(data)), func(e Entry) error { got = append(got, e); return nil })
-		want := "FLX-TYPE"
+		want := "FLX-PDF"
 		if name == "too large" {
 			want = "FLX-TAILLE"
 		}
@@ -150,7 +151,7 @@ func TestPDF(t *testing.T) {
 			t.Errorf("%s: got %+v", name, got)
 			continue
 		}
-		if want == "FLX-TYPE" && !strings.Contains(got[0].Err.MessageFR, "PDF (Factur-X pas encore pris en charge)") {
+		if want == "FLX-PDF" && !strings.Contains(got[0].Err.MessageFR, "aucune facture jointe") {
 			t.Errorf("%s: %q", name, got[0].Err.MessageFR)
 		}
 	}

@@ -45,7 +45,7 @@ const (
 	ContainerZip   Container = "zip"
 	ContainerTarGz Container = "tar.gz"
 	ContainerTar   Container = "tar" // POSIX ustar or GNU tar, uncompressed
-	ContainerPDF   Container = "pdf" // refused for now: Factur-X is not read yet
+	ContainerPDF   Container = "pdf" // a Factur-X: the CII invoice it embeds is read (see parsePDF)
 )
 
 // headSize is how many first bytes Detect needs: a tar's first header block.
@@ -198,9 +198,7 @@ func parseEntry(name string, data []byte) Entry {
 	switch c := Detect(data); c {
 	case ContainerXML:
 	case ContainerPDF:
-		return Entry{Name: name, Data: data, Err: &flowgate.FlowError{Code: flowgate.CodeType, Entry: name,
-			MessageFR: "PDF (Factur-X pas encore pris en charge) : seules les factures UBL 2.1 en XML sont acceptées",
-			Message:   "PDF (Factur-X not yet supported): only UBL 2.1 XML invoices are accepted"}}
+		return parsePDF(name, data)
 	default:
 		return Entry{Name: name, Data: data, Err: archiveError(name,
 			"archive imbriquée ("+string(c)+") refusée : déposez les factures XML directement",
