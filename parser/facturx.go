@@ -122,8 +122,7 @@ func facturXML(name string, data []byte) (xml []byte, fe *flowgate.FlowError) {
 	}
 	tree, err := embeddedFilesTree(ctx.XRefTable)
 	if err != nil {
-		return nil, pdfError(name, "arbre des fichiers joints illisible : "+err.Error(),
-			"unreadable embedded files tree: "+err.Error())
+		return nil, treeError(name, err)
 	}
 	if tree == nil {
 		return nil, noInvoice(name)
@@ -139,8 +138,7 @@ func facturXML(name string, data []byte) (xml []byte, fe *flowgate.FlowError) {
 		return true
 	})
 	if err != nil && err != errStop {
-		return nil, pdfError(name, "arbre des fichiers joints illisible : "+err.Error(),
-			"unreadable embedded files tree: "+err.Error())
+		return nil, treeError(name, err)
 	}
 	if found == nil {
 		return nil, noInvoice(name)
@@ -156,10 +154,21 @@ func readPDFError(name string, err error) *flowgate.FlowError {
 		return pdfError(name, "PDF chiffré (un PDF/A-3 Factur-X ne peut pas l'être) : "+msg,
 			"encrypted PDF (a Factur-X PDF/A-3 cannot be): "+msg)
 	case strings.Contains(strings.ToLower(msg), "limit"):
-		return pdfError(name, "PDF au-delà des limites ("+sizeFR(MaxDocumentSize)+" décodés par flux) : "+msg,
-			"PDF over the limits ("+sizeEN(MaxDocumentSize)+" decoded per stream): "+msg)
+		return pdfError(name, fmt.Sprintf("PDF au-delà des limites (%d Mio décodés par flux) : %s", MaxDocumentSize>>20, msg),
+			fmt.Sprintf("PDF over the limits (%d MiB decoded per stream): %s", MaxDocumentSize>>20, msg))
 	}
 	return pdfError(name, "PDF illisible ou corrompu : "+msg, "unreadable or corrupt PDF: "+msg)
+}
+
+// treeError is the FLX-PDF error for an embedded files tree that could not
+// be read: over the limits (an object stream past MaxDocumentSize, say), or
+// broken.
+func treeError(name string, err error) *flowgate.FlowError {
+	if strings.Contains(strings.ToLower(err.Error()), "limit") {
+		return readPDFError(name, err)
+	}
+	return pdfError(name, "arbre des fichiers joints illisible : "+err.Error(),
+		"unreadable embedded files tree: "+err.Error())
 }
 
 func noInvoice(name string) *flowgate.FlowError {
