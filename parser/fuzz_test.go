@@ -11,7 +11,8 @@ import (
 
 // FuzzParse feeds arbitrary bytes to the flow reader and the XML parser.
 // They must never panic, and every entry must carry exactly one of an
-// invoice or an error. Seeds: the bundled samples, a CII invoice and, when
+// invoice or an error. Seeds: the bundled samples, a CII invoice, Factur-X
+// PDFs built around it and, when
 // present, the shared EN 16931 corpus (UBL and CII); found inputs are kept
 // in testdata/fuzz.
 func FuzzParse(f *testing.F) {
@@ -37,6 +38,14 @@ func FuzzParse(f *testing.F) {
 	f.Add(cat(tarA, tarA))
 	f.Add(cat(gzipped(f, tarA), gzipped(f, tarA)))
 	f.Add(makeRawZip(f, honest(f, "a.xml", []byte(invoiceDoc("A")))))
+	// Factur-X: PDFs built around a CII invoice, plain and in a zip.
+	if cii, err := os.ReadFile(filepath.Join("testdata", "twin-cii.xml")); err == nil {
+		pdf := facturXPDF(f, "factur-x.xml", cii, "")
+		f.Add(pdf)
+		f.Add(pdf[:len(pdf)/2])
+		f.Add(makeRawZip(f, honest(f, "f.pdf", pdf)))
+		f.Add(makeObjStmPDF(zdeflate(f, []byte("5 0\n<< /EmbeddedFiles << /Names [] >> >>")), 4))
+	}
 	lim := Limits{Entries: 8, Expanded: 1 << 20, Ratio: 100, RatioFloor: 64 << 10}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		inv, err := ParseBytes(data)
