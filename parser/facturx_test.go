@@ -111,7 +111,7 @@ func deflateZeros(t testing.TB, n int) []byte {
 func deflateFill(t testing.TB, prefix string, fill byte, n int) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	w, _ := zlib.NewWriterLevel(&b, zlib.BestCompression)
+	w, _ := zlib.NewWriterLevel(&b, zlib.BestSpeed)
 	w.Write([]byte(prefix))
 	chunk := bytes.Repeat([]byte{fill}, 1<<20)
 	for n > 0 {
@@ -334,9 +334,10 @@ func TestHostilePDF(t *testing.T) {
 			t.Errorf("%s: got %+v, want FLX-PDF %q", c.name, e.Err, c.fr)
 			continue
 		}
-		// A 200 MiB expansion held in memory would allocate at least that:
-		// the limit lets pdfcpu's decoder grow a buffer to 20 MiB a few times.
-		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 128<<20 {
+		// A 200 MiB expansion held in memory allocates over 500 MiB (seen
+		// without the limits); the 20 MiB limit lets pdfcpu's decoder grow
+		// its buffer past it a few times: 65 MiB, 130 MiB under -race.
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 192<<20 {
 			t.Errorf("%s: %d MiB allocated", c.name, alloc>>20)
 		}
 		t.Logf("%s: %s (%d KiB allocated)", c.name, e.Err.Message, (after.TotalAlloc-before.TotalAlloc)>>10)
