@@ -7,7 +7,7 @@ import (
 )
 
 // The VAT category families of EN 16931 (BR-S, BR-Z, BR-E, BR-AE, BR-IC,
-// BR-G, BR-O, BR-AF, BR-AG), as the CEN Schematron v1.3.16 binds them to
+// BR-G, BR-O, BR-AF, BR-AG; the artefacts have no BR-IG or BR-IP), as the CEN Schematron v1.3.16 binds them to
 // UBL. Each family has the same shape: -01 the VAT breakdown of the
 // category exists when a line, allowance or charge uses it; -02, -03, -04
 // the parties' identifiers that the category needs (or forbids) for a
@@ -345,8 +345,44 @@ var vatRules = func() []Rule {
 		partyRule(famO, "03", frSellerNot(famO, 'a'), en["BR-O-03"], 'a', o),
 		partyRule(famO, "04", frSellerNot(famO, 'c'), en["BR-O-04"], 'c', o),
 		zeroTax(famO, frZero(famO), en["BR-O-09"]))
-	return rs
+	rs = append(rs, canaryRules(famAF, en)...)
+	return append(rs, canaryRules(famAG, en)...)
 }()
+
+// canaryRules are BR-AF (IGIC, code L) and BR-AG (IPSI, code M), the
+// Canary Islands' and Ceuta's and Melilla's taxes. Their -01 asks for at
+// least one breakdown, found by a code compared as written (cbc:ID = 'L'),
+// where the test of its absence trims it (normalize-space); BR-AF-01
+// reads that first breakdown code whatever its tax scheme, BR-AG-01 with
+// VAT. BR-AF-04's test of absence reads the charge's code as written too.
+func canaryRules(f vatFamily, en map[string]string) []Rule {
+	exact := func(st *flowgate.TaxSubtotal) bool {
+		return st.Category == f.code && (f.code == "L" || isVAT(st.TaxScheme))
+	}
+	one := Rule{ID: f.prefix + "-01", Field: "BT-118", FR: frOne(f, true), EN: en[f.prefix+"-01"],
+		check: func(inv *flowgate.Invoice, fail func(hit)) {
+			vat := lineIs(f.code, true)
+			used := countLines(inv, vat)+countAllowances(inv, 0, vat) > 0
+			if used && countBreakdowns(inv, false, exact) == 0 ||
+				!used && countBreakdowns(inv, false, breakdownIs(f.code, true)) > 0 {
+				fail(hit{})
+			}
+		}}
+	charges := needsSeller
+	if f.code == "L" {
+		charges = func(inv *flowgate.Invoice, _ int) bool {
+			asWritten := func(c *flowgate.TaxCategory) bool {
+				return c.HasID && c.ID == "L" && isVAT(c.TaxScheme)
+			}
+			return countAllowances(inv, 'c', asWritten) > 0 && !sellerAnyID(inv)
+		}
+	}
+	return []Rule{one,
+		partyRule(f, "02", frSeller(f, 'l', frSellerAny), en[f.prefix+"-02"], 'l', needsSeller),
+		partyRule(f, "03", frSeller(f, 'a', frSellerAny), en[f.prefix+"-03"], 'a', needsSeller),
+		partyRule(f, "04", frSeller(f, 'c', frSellerAny), en[f.prefix+"-04"], 'c', charges),
+		rateTax(f, frRate(f), en[f.prefix+"-09"])}
+}
 
 // vatEN holds the official English texts of the rules above (v1.3.16).
 var vatEN = map[string]string{
