@@ -344,10 +344,37 @@ var vatRules = func() []Rule {
 		partyRule(famO, "02", frSellerNot(famO, 'l'), en["BR-O-02"], 'l', o),
 		partyRule(famO, "03", frSellerNot(famO, 'a'), en["BR-O-03"], 'a', o),
 		partyRule(famO, "04", frSellerNot(famO, 'c'), en["BR-O-04"], 'c', o),
-		zeroTax(famO, frZero(famO), en["BR-O-09"]))
+		zeroTax(famO, frZero(famO), en["BR-O-09"]),
+		onlyO("11", "BT-118", "Une facture qui contient un détail de TVA (BG-23) de catégorie "+famO.fr+" ne doit contenir aucun autre détail de TVA (BG-23).", en["BR-O-11"],
+			func(inv *flowgate.Invoice) int {
+				return countBreakdowns(inv, false, func(st *flowgate.TaxSubtotal) bool { return notO(st.Category, st.TaxScheme) })
+			}),
+		onlyO("12", "BT-151", "Une facture qui contient un détail de TVA (BG-23) de catégorie "+famO.fr+" ne doit contenir aucune ligne (BG-25) d'une autre catégorie (BT-151).", en["BR-O-12"],
+			func(inv *flowgate.Invoice) int { return countLines(inv, notOCat) }),
+		onlyO("13", "BT-95", "Une facture qui contient un détail de TVA (BG-23) de catégorie "+famO.fr+" ne doit contenir aucune remise au niveau du document (BG-20) d'une autre catégorie (BT-95).", en["BR-O-13"],
+			func(inv *flowgate.Invoice) int { return countAllowances(inv, 'a', notOCat) }),
+		onlyO("14", "BT-102", "Une facture qui contient un détail de TVA (BG-23) de catégorie "+famO.fr+" ne doit contenir aucune charge au niveau du document (BG-21) d'une autre catégorie (BT-102).", en["BR-O-14"],
+			func(inv *flowgate.Invoice) int { return countAllowances(inv, 'c', notOCat) }))
 	rs = append(rs, canaryRules(famAF, en)...)
 	return append(rs, canaryRules(famAG, en)...)
 }()
+
+// onlyO is BR-O-11 to -14: a document level breakdown "O" (VAT scheme)
+// allows no other category, which others counts.
+func onlyO(n, field, fr, en string, others func(inv *flowgate.Invoice) int) Rule {
+	return Rule{ID: "BR-O-" + n, Field: field, FR: fr, EN: en,
+		check: func(inv *flowgate.Invoice, fail func(hit)) {
+			if countBreakdowns(inv, false, breakdownIs("O", true)) > 0 && others(inv) > 0 {
+				fail(hit{})
+			}
+		}}
+}
+
+// notO is [normalize-space(cbc:ID) != 'O'][VAT scheme]: a category
+// without a code reads as the empty string there, which is not "O".
+func notO(id, scheme string) bool { return strings.Trim(id, xmlSpace) != "O" && isVAT(scheme) }
+
+func notOCat(c *flowgate.TaxCategory) bool { return notO(c.ID, c.TaxScheme) }
 
 // canaryRules are BR-AF (IGIC, code L) and BR-AG (IPSI, code M), the
 // Canary Islands' and Ceuta's and Melilla's taxes. Their -01 asks for at
@@ -431,6 +458,10 @@ var vatEN = map[string]string{
 	"BR-O-09":  "The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where the VAT category code (BT-118) is \"Not subject to VAT\" shall be 0 (zero).",
 	"BR-S-09":  "The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where VAT category code (BT-118) is \"Standard rated\" shall equal the VAT category taxable amount (BT-116) multiplied by the VAT category rate (BT-119).",
 	"BR-Z-09":  "The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where VAT category code (BT-118) is \"Zero rated\" shall equal 0 (zero).",
+	"BR-O-11":  "An Invoice that contains a VAT breakdown group (BG-23) with a VAT category code (BT-118) \"Not subject to VAT\" shall not contain other VAT breakdown groups (BG-23).",
+	"BR-O-12":  "An Invoice that contains a VAT breakdown group (BG-23) with a VAT category code (BT-118) \"Not subject to VAT\" shall not contain an Invoice line (BG-25) where the Invoiced item VAT category code (BT-151) is not \"Not subject to VAT\".",
+	"BR-O-13":  "An Invoice that contains a VAT breakdown group (BG-23) with a VAT category code (BT-118) \"Not subject to VAT\" shall not contain Document level allowances (BG-20) where Document level allowance VAT category code (BT-95) is not \"Not subject to VAT\".",
+	"BR-O-14":  "An Invoice that contains a VAT breakdown group (BG-23) with a VAT category code (BT-118) \"Not subject to VAT\" shall not contain Document level charges (BG-21) where Document level charge VAT category code (BT-102) is not \"Not subject to VAT\".",
 }
 
 // The VAT category rules follow the general ones in report order.
