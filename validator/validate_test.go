@@ -273,14 +273,14 @@ func TestRules(t *testing.T) {
 			details(inv, 1).Periods = []flowgate.Period{{DescriptionCode: "3", HasDescriptionCode: true}}
 		}},
 		// A SEPA creditor identifier does not identify the seller (v1.3.16), nor carry its SIRET.
-		{[]string{"BR-CO-26", "BR-S-02", "FR-SIRET-FOURNISSEUR"}, func(inv *flowgate.Invoice) {
+		{[]string{"BR-CO-26", "FR-SIRET-FOURNISSEUR"}, func(inv *flowgate.Invoice) {
 			inv.Seller.TaxSchemes = nil
 			for i := range inv.Seller.Identifiers {
 				inv.Seller.Identifiers[i].SchemeID, inv.Seller.Identifiers[i].HasSchemeID = "SEPA", true
 			}
 		}},
 		// Without any seller identifier there is no SIRET either.
-		{[]string{"BR-CO-26", "BR-S-02", "FR-SIRET-FOURNISSEUR"}, func(inv *flowgate.Invoice) {
+		{[]string{"BR-CO-26", "FR-SIRET-FOURNISSEUR"}, func(inv *flowgate.Invoice) {
 			inv.Seller.Identifiers, inv.Seller.TaxSchemes = nil, nil
 		}},
 		{[]string{"BR-FR-01"}, func(inv *flowgate.Invoice) { inv.Number = "FA-2026-0001-0002-0003-0004-0005-000" }},

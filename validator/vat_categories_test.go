@@ -7,13 +7,13 @@ import (
 	"flowgate"
 )
 
-// vatFired runs the VAT category rules alone on inv and returns the ids
-// that fired, in report order.
+// vatFired runs the VAT category rules alone on inv, BR-S-02 first, and
+// returns the ids that fired, in that order.
 func vatFired(inv *flowgate.Invoice) []string {
 	var ids []string
-	for i := range vatRules {
-		if len(vatRules[i].Check(inv)) > 0 {
-			ids = append(ids, vatRules[i].ID)
+	for _, r := range append([]Rule{ruleBRS02}, vatRules...) {
+		if len(r.Check(inv)) > 0 {
+			ids = append(ids, r.ID)
 		}
 	}
 	return ids
@@ -45,7 +45,7 @@ func TestVATCategoryXPath(t *testing.T) {
 		{"good invoice", nil, func(*flowgate.Invoice) {}},
 		// BR-S-01 and -02 read the line's S whatever its tax scheme.
 		{"S under another scheme", []string{"BR-S-02"}, setLines(cat("S", "GST"))},
-		{"S under another scheme, no S breakdown", []string{"BR-S-01", "BR-S-02"}, func(inv *flowgate.Invoice) {
+		{"S under another scheme, no S breakdown", []string{"BR-S-02", "BR-S-01"}, func(inv *flowgate.Invoice) {
 			setLines(cat("S", "GST"))(inv)
 			inv.TaxTotals[0].Subtotals[0].Category = "X"
 		}},
