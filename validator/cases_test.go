@@ -68,7 +68,7 @@ var enCases = []struct {
 	// Likewise BR-32 for the second cac:TaxCategory of an allowance.
 	{file: "allowance-tax-category-vat-second.xml"},
 	// BR-CO-26 finds the seller's legal registration identifier in the
-	// second cac:PartyLegalEntity (BR-S-02 fires, not implemented).
+	// second cac:PartyLegalEntity (BR-S-02 fires, not registered).
 	{file: "legal-entity-company-id-second.xml"},
 	// BR-04 reads cbc:CreditNoteTypeCode in an Invoice too (BR-CL-01
 	// fires, not implemented).

@@ -162,7 +162,7 @@ func TestRules(t *testing.T) {
 		{[]string{"BR-13", "BR-CO-13", "BR-CO-15"}, func(inv *flowgate.Invoice) { inv.Totals.TaxExclusive = flowgate.Amount{} }},
 		{[]string{"BR-14", "BR-CO-15", "BR-CO-16"}, func(inv *flowgate.Invoice) { inv.Totals.TaxInclusive = flowgate.Amount{} }},
 		{[]string{"BR-15", "BR-CO-16"}, func(inv *flowgate.Invoice) { inv.Totals.Payable = flowgate.Amount{} }},
-		{[]string{"BR-16", "BR-CO-10"}, func(inv *flowgate.Invoice) { inv.Lines = nil }},
+		{[]string{"BR-16", "BR-CO-10", "BR-S-01"}, func(inv *flowgate.Invoice) { inv.Lines = nil }}, // an S breakdown without S line
 		{[]string{"BR-17"}, func(inv *flowgate.Invoice) { inv.Count.PayeeParty = 1 }},
 		{[]string{"BR-17"}, func(inv *flowgate.Invoice) { // payee named as the seller
 			inv.Count.PayeeParty = 1
@@ -261,13 +261,13 @@ func TestRules(t *testing.T) {
 		{[]string{"BR-CO-14"}, func(inv *flowgate.Invoice) { inv.TaxTotals[0].Subtotals[0].TaxAmount = amount("40.07") }},
 		{[]string{"BR-CO-15"}, func(inv *flowgate.Invoice) { inv.TaxTotals[0].TaxAmount.Currency = "USD" }},
 		{[]string{"BR-CO-16"}, func(inv *flowgate.Invoice) { inv.Totals.Prepaid = amount("40.48") }},
-		{[]string{"BR-CO-17"}, func(inv *flowgate.Invoice) { // 200.40 × 20 % = 40.08, 41.09 is more than 1 off
+		{[]string{"BR-CO-17", "BR-S-09"}, func(inv *flowgate.Invoice) { // 200.40 × 20 % = 40.08, 41.09 is more than 1 off
 			inv.TaxTotals[0].TaxAmount, inv.TaxTotals[0].Subtotals[0].TaxAmount = amount("41.09"), amount("41.09")
 			inv.Totals.TaxInclusive, inv.Totals.Payable = amount("241.49"), amount("241.49")
 		}},
 		{[]string{"BR-CO-17"}, func(inv *flowgate.Invoice) { inv.TaxTotals[0].Subtotals[0].TaxScheme = "" }},
-		{[]string{"BR-CO-17"}, func(inv *flowgate.Invoice) { inv.TaxTotals[0].Subtotals[0].Percent = "20 %" }},
-		{[]string{"BR-CO-18"}, func(inv *flowgate.Invoice) { inv.TaxTotals[0].Subtotals = nil }},
+		{[]string{"BR-CO-17", "BR-S-09"}, func(inv *flowgate.Invoice) { inv.TaxTotals[0].Subtotals[0].Percent = "20 %" }},
+		{[]string{"BR-CO-18", "BR-S-01"}, func(inv *flowgate.Invoice) { inv.TaxTotals[0].Subtotals = nil }},
 		{[]string{"BR-CO-19"}, func(inv *flowgate.Invoice) { inv.Periods = []flowgate.Period{{}} }},
 		{[]string{"BR-CO-20"}, func(inv *flowgate.Invoice) {
 			details(inv, 1).Periods = []flowgate.Period{{DescriptionCode: "3", HasDescriptionCode: true}}
@@ -380,7 +380,9 @@ func TestAccepted(t *testing.T) {
 		"tax representative":       func(inv *flowgate.Invoice) { taxRep(inv) },
 		"Greek VAT prefix EL":      func(inv *flowgate.Invoice) { inv.Seller.TaxSchemes[0].CompanyID = "EL123456789" },
 		"VAT scheme in lower case": func(inv *flowgate.Invoice) { inv.Lines[0].TaxCategory.TaxScheme = "vat" },
+		// BR-S-02 then reads the tax representative's VAT identifier.
 		"seller by legal ID only": func(inv *flowgate.Invoice) {
+			taxRep(inv)
 			inv.Seller.TaxSchemes = nil
 			inv.Seller.Identifiers = nil
 			inv.Seller.LegalID, inv.Seller.HasLegalID = flowgate.Identifier{Value: supplierSIRET, SchemeID: "0009"}, true
