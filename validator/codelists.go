@@ -22,6 +22,13 @@ import (
 // breakdown's category code is absent or empty), BR-CL-22
 // (cbc:TaxExemptionReasonCode), BR-CL-24 (@mimeCode), BR-CL-26
 // (cac:DeliveryLocation/cbc:ID).
+//
+// Implemented where the parser reads the element the context matches, so
+// they miss these places the artefact also checks: BR-CL-06 in a line's
+// cac:InvoicePeriod, BR-CL-10, BR-CL-11 and BR-CL-25 in parties other than
+// the seller, buyer, payee and tax representative (cac:DeliveryParty...)
+// and in a second cac:PartyLegalEntity, BR-CL-19 and BR-CL-20 in
+// cac:Price/cac:AllowanceCharge, BR-CL-23 on cbc:BaseQuantity.
 
 // normalizeSpace is XPath's normalize-space: XML white space (space, tab,
 // CR, LF) trimmed and each run of it inside made one space.
@@ -76,7 +83,8 @@ func reasonCode(id, field, fr, en string, charge bool) Rule {
 // partyRoles are the parties whose identifiers flowgate reads, with the
 // business terms of their identifier (cac:PartyIdentification), legal
 // registration identifier (cac:PartyLegalEntity/cbc:CompanyID) and
-// electronic address (cbc:EndpointID), and whether a SEPA creditor
+// electronic address (cbc:EndpointID), or their group where the norm has
+// no such term, and whether a SEPA creditor
 // identifier may identify them (BR-CL-10: seller and payee).
 var partyRoles = []struct {
 	get              func(*flowgate.Invoice) *flowgate.Party
@@ -85,8 +93,8 @@ var partyRoles = []struct {
 }{
 	{func(inv *flowgate.Invoice) *flowgate.Party { return &inv.Seller }, "BT-29", "BT-30", "BT-34", true},
 	{func(inv *flowgate.Invoice) *flowgate.Party { return &inv.Buyer }, "BT-46", "BT-47", "BT-49", false},
-	{func(inv *flowgate.Invoice) *flowgate.Party { return &inv.Payee }, "BT-60", "BT-61", "", true},
-	{func(inv *flowgate.Invoice) *flowgate.Party { return &inv.TaxRepresentative }, "", "", "", false},
+	{func(inv *flowgate.Invoice) *flowgate.Party { return &inv.Payee }, "BT-60", "BT-61", "BG-10", true},
+	{func(inv *flowgate.Invoice) *flowgate.Party { return &inv.TaxRepresentative }, "BG-11", "BG-11", "BG-11", false},
 }
 
 // lineCode is a code list rule on each line: codes returns the values the

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"flowgate"
 	"flowgate/internal/corpus"
 )
 
@@ -211,5 +212,34 @@ func TestTargetedOracle(t *testing.T) {
 		if !sameRules(got, want) {
 			t.Errorf("%s:\n  official %v\n  flowgate %v", name, want, got)
 		}
+	}
+}
+
+// TestInCodeList: the artefact's list test, normalize-space included.
+func TestInCodeList(t *testing.T) {
+	list := codeList("BR-CL-04")
+	for v, want := range map[string]bool{
+		"EUR": true, " EUR ": true, "\tEUR\r\n": true, "EUR\u00a0": false, "eur": false, "": false,
+		"EUR USD": false, "EURUSD": false, "EU": false, " ": false,
+	} {
+		if got := inCodeList(list, v); got != want {
+			t.Errorf("inCodeList(BR-CL-04, %q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// TestOverTwoDecimals: string-length(substring-after(x, '.')) > 2 on the
+// amount as written.
+func TestOverTwoDecimals(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"1.00": false, "1.001": true, "1.00 ": true, "1.0\n": false, "100": false, "1.": false,
+		"1.é": false, "1.éé": false, "1.ééé": true, "1.0.0": true, ".123": true,
+	} {
+		if got := overTwoDecimals(flowgate.Amount{Present: true, Raw: raw}); got != want {
+			t.Errorf("overTwoDecimals(%q) = %v, want %v", raw, got, want)
+		}
+	}
+	if overTwoDecimals(flowgate.Amount{Raw: "1.001"}) {
+		t.Error("an absent amount has no decimals")
 	}
 }
