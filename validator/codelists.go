@@ -20,15 +20,16 @@ import (
 // (cbc:Note), BR-CL-14 (whether a cac:Country/cbc:IdentificationCode is
 // absent or empty), BR-CL-15 (cac:OriginCountry), BR-CL-17 (whether a VAT
 // breakdown's category code is absent or empty), BR-CL-22
-// (cbc:TaxExemptionReasonCode), BR-CL-24 (@mimeCode), BR-CL-26
-// (cac:DeliveryLocation/cbc:ID).
+// (cbc:TaxExemptionReasonCode), BR-CL-23 (cac:Price/cbc:BaseQuantity's
+// unitCode), BR-CL-24 (@mimeCode), BR-CL-26 (cac:DeliveryLocation/cbc:ID).
 //
 // Implemented where the parser reads the element the context matches, so
 // they miss these places the artefact also checks: BR-CL-06 in a line's
 // cac:InvoicePeriod, BR-CL-10, BR-CL-11 and BR-CL-25 in parties other than
 // the seller, buyer, payee and tax representative (cac:DeliveryParty...)
 // and in a second cac:PartyLegalEntity, BR-CL-19 and BR-CL-20 in
-// cac:Price/cac:AllowanceCharge, BR-CL-23 on cbc:BaseQuantity.
+// cac:Price/cac:AllowanceCharge. No official example or test file has
+// these, so the differential test cannot show the gap.
 
 // normalizeSpace is XPath's normalize-space: XML white space (space, tab,
 // CR, LF) trimmed and each run of it inside made one space.
@@ -222,15 +223,6 @@ var codeListRules = []Rule{
 				}
 			}
 			return out
-		}),
-	lineCode("BR-CL-23", "BT-130",
-		"Le code d'unité de mesure (BT-130) doit appartenir à la liste UN/ECE Recommandation 20 (avec la Recommandation 21).",
-		"Unit code MUST be coded according to the UN/ECE Recommendation 20 with Rec 21 extension",
-		func(l *flowgate.Line) []string {
-			if l.Quantity.Present && l.HasUnit {
-				return []string{l.Unit}
-			}
-			return nil
 		}),
 	func() Rule {
 		list := codeList("BR-CL-25")

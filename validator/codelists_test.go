@@ -144,7 +144,6 @@ var targeted = []struct {
 	{"allowance-reason-of-charges", []edit{{`(<cbc:AllowanceChargeReasonCode>)100`, 1, "${1}ABL"}}, []string{"BR-CL-19"}, nil},
 	{"line-charge-reason-of-allowances", []edit{{`(<cbc:AllowanceChargeReasonCode>)ABL`, 2, "${1}100X"}}, []string{"BR-CL-20"}, nil},
 	{"standard-id-scheme-unknown", []edit{{`(<cbc:ID schemeID=")0088(">1234567890128)`, 1, "${1}88$2"}}, []string{"BR-CL-21"}, nil},
-	{"unit-code-empty", []edit{{`unitCode="EA"`, 1, `unitCode=""`}}, []string{"BR-CL-23"}, nil},
 	{"endpoint-scheme-lower-case", []edit{{`schemeID="EM"`, 2, `schemeID="em"`}}, []string{"BR-CL-25"}, nil},
 }
 
