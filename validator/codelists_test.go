@@ -219,11 +219,27 @@ func TestInCodeList(t *testing.T) {
 	list := codeList("BR-CL-04")
 	for v, want := range map[string]bool{
 		"EUR": true, " EUR ": true, "\tEUR\r\n": true, "EUR\u00a0": false, "eur": false, "": false,
-		"EUR USD": false, "EURUSD": false, "EU": false, " ": false,
+		"EUR USD": false, "EURUSD": false, "EU": false, "UR": false, " ": false, "R": false, "EUR\tUSD": false,
+		"AED": true,
 	} {
 		if got := inCodeList(list, v); got != want {
 			t.Errorf("inCodeList(BR-CL-04, %q) = %v, want %v", v, got, want)
 		}
+	}
+	codes := strings.Fields(list)
+	if first, last := codes[0], codes[len(codes)-1]; !inCodeList(list, first) || !inCodeList(list, last) {
+		t.Errorf("the first (%s) or last (%s) code of BR-CL-04's list is not in it", first, last)
+	}
+	for _, c := range []struct {
+		list, v string
+		want    bool
+	}{{" A B ", "B", true}, {" AB B ", "B", true}, {" AB BA ", "B", false}, {" A  B ", "", true}, {"A B", "A", false}, {"A B", "B", false}} {
+		if got := inCodeList(c.list, c.v); got != c.want {
+			t.Errorf("inCodeList(%q, %q) = %v, want %v", c.list, c.v, got, c.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { inCodeList(list, " EUR ") }); n != 0 {
+		t.Errorf("inCodeList allocates %v times", n)
 	}
 }
 
