@@ -98,6 +98,10 @@ func TestCENUnitOracle(t *testing.T) {
 				seen[ut.rule]++
 				name := set + "/" + filepath.Base(file) + "#" + string(rune('0'+i/10)) + string(rune('0'+i%10))
 				inv, err := parser.ParseBytes(ut.fragment)
+				if why := cenRefused[set+"/"+filepath.Base(file)]; why != "" && err != nil {
+					t.Logf("%s: refused by the parser, as it should: %s (%v)", name, why, err)
+					continue
+				}
 				if err != nil {
 					t.Errorf("%s: fragment does not parse: %v", name, err)
 					continue
@@ -110,9 +114,30 @@ func TestCENUnitOracle(t *testing.T) {
 		}
 	}
 	for id := range rules {
+		if seen[id] == 0 && noCENUnitTest(dir, id) {
+			t.Logf("rule %s: the CEN unit tests have none; the differential tests compare it", id)
+			continue
+		}
 		if seen[id] == 0 {
 			t.Errorf("rule %s has no CEN unit test: nothing checks it against the oracle", id)
 		}
 	}
 	t.Logf("CEN oracle: %d rules, %v", len(seen), seen)
+}
+
+// cenRefused names the CEN unit test files whose fragments the UBL 2.1
+// schema forbids and the parser refuses before any rule runs, with why.
+var cenRefused = map[string]string{
+	"unit-ubl-invoice/BR-CL-21.xml": "two cac:Item in one cac:InvoiceLine",
+}
+
+// noCENUnitTest reports whether the CEN unit tests have no file for rule
+// id (as for the BR-DEC rules) in either set.
+func noCENUnitTest(dir, id string) bool {
+	for _, set := range []string{"unit-ubl-invoice", "unit-ubl-creditnote"} {
+		if _, err := os.Stat(filepath.Join(dir, set, id+".xml")); err == nil {
+			return false
+		}
+	}
+	return true
 }

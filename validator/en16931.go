@@ -1017,6 +1017,10 @@ var enRules = []Rule{
 		}},
 }
 
+// The code list and decimal places rules (codelists.go, decimals.go) follow
+// the rules above in the report order.
+func init() { enRules = append(enRules, slices.Concat(codeListRules, decimalRules)...) }
+
 // notSEPA is cbc:ID[not(@schemeID = 'SEPA')]: an identifier without a
 // scheme, or under another scheme than SEPA as written.
 func notSEPA(id flowgate.Identifier) bool { return !id.HasSchemeID || id.SchemeID != "SEPA" }

@@ -232,7 +232,7 @@ func TestOfficialXSLTDifferential(t *testing.T) {
 		"disagree where the parser loses the change (parserGap) %d; rules fired: %d %v",
 		len(names), len(errs), parseErr, agree, disagree, gaps, len(firedBy), firedBy)
 	for id := range compared {
-		if firedBy[id+" "+official[id]] == 0 {
+		if firedBy[id+" "+official[id]] == 0 && comparedElsewhere[id] == "" {
 			t.Errorf("%s never fired in the corpus: nothing compares it", id)
 		}
 	}
