@@ -31,9 +31,6 @@ import (
 // cac:Price/cac:AllowanceCharge. No official example or test file has
 // these, so the differential test cannot show the gap.
 
-// xmlSpace is the white space normalize-space removes.
-const xmlSpace = " \t\r\n"
-
 // inCodeList is the artefact's test of value v against list, a space
 // separated code list as the artefact writes it (" A B C "):
 // not(contains(normalize-space(v), ' ')) and
