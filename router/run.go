@@ -82,16 +82,20 @@ func (r *Router) Run(ctx context.Context, in <-chan flows.Claimed, first []flows
 }
 
 // takeRound returns how many flows from the head of queue make the next
-// round: at most MaxBatch, and RoundBytes of files by their size now (the
+// round: at most MaxBatch, and RoundBytes of files by their size (the
 // first flow whatever its size; a flow over its sender's max_file_size is
 // never read and counts nothing).
 func (r *Router) takeRound(queue []flows.Claimed) int {
 	var total int64
 	n := 0
 	for ; n < len(queue) && n < r.cfg.MaxBatch; n++ {
-		var size int64
-		if fi, err := os.Lstat(queue[n].Path); err == nil {
-			size = fi.Size()
+		// The size the intake fstat'ed at claim; a flow resumed from work/
+		// at start has none, and is looked at now.
+		size := queue[n].Size
+		if size == 0 {
+			if fi, err := os.Lstat(queue[n].Path); err == nil {
+				size = fi.Size()
+			}
 		}
 		if limit := r.maxFileSize(queue[n].Partner); limit > 0 && size > limit {
 			size = 0

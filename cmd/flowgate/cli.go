@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -92,4 +95,28 @@ func version() string {
 		parts = append(parts, at)
 	}
 	return strings.Join(parts, ", ") + ", " + info.GoVersion
+}
+
+// subcommand runs the subcommand of a command group (`flowgate flow list`,
+// `flowgate invoice show`...) named by args[0], with the rest of args.
+// No subcommand, or an unknown one, is a usage error naming the expected
+// ones; help, -h and --help print the group's usage on stdout.
+func subcommand(ctx context.Context, group, usageText string, args []string, stdout, stderr io.Writer,
+	subs map[string]func(context.Context, []string, io.Writer, io.Writer) error) error {
+	names := slices.Sorted(maps.Keys(subs))
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "flowgate %s: expected %s\n\n%s", group, strings.Join(names, " or "), usageText)
+		return exitError{2}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	}
+	run, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "flowgate %s: unknown subcommand %q\n\n%s", group, args[0], usageText)
+		return exitError{2}
+	}
+	return run(ctx, args[1:], stdout, stderr)
 }

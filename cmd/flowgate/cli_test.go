@@ -54,6 +54,7 @@ func TestHelpAndVersion(t *testing.T) {
 		{"-h"}, {"--help"}, {"help"},
 		{"validate", "-h"}, {"validate", "--help"}, {"run", "-h"}, {"run", "--help"},
 		{"demo", "-h"}, {"config", "check", "--help"}, {"validate", "f.xml", "--help"},
+		{"config", "-h"}, {"flow", "--help"}, {"invoice", "help"}, {"flow", "list", "-h"},
 	} {
 		out, stderr, code := runCmd(args...)
 		if code != 0 || !strings.Contains(out, "flowgate ") || stderr != "" {
@@ -300,5 +301,23 @@ authorized_keys = %q
 	}
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
+	}
+}
+
+// TestSubcommands: a command group without its subcommand, or with an
+// unknown one, is a usage error naming what it expects.
+func TestSubcommands(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"config"}, "flowgate config: expected check"},
+		{[]string{"flow"}, "flowgate flow: expected list or reprocess or show"},
+		{[]string{"invoice", "paid"}, `flowgate invoice: unknown subcommand "paid"`},
+	} {
+		_, stderr, code := runCmd(tt.args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tt.args, code, stderr, tt.want)
+		}
 	}
 }

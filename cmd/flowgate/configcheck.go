@@ -16,17 +16,15 @@ import (
 
 // runConfig dispatches `flowgate config SUBCOMMAND`.
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "check" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, usageConfigCheck)
-			return nil
-		}
-		fmt.Fprint(stderr, "flowgate config: expected the subcommand check\n\n"+usageConfigCheck)
-		return exitError{2}
-	}
+	return subcommand(ctx, "config", usageConfigCheck, args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"check": runConfigCheck})
+}
+
+// runConfigCheck is `flowgate config check`.
+func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file (TOML)")
-	rest, err := parseFlags(fs, usageConfigCheck, args[1:], stdout, stderr)
+	rest, err := parseFlags(fs, usageConfigCheck, args, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -45,23 +45,8 @@ const usageFlow = `  flowgate flow list -config FILE [-partner ID] [-status S] [
 
 // runFlow dispatches `flowgate flow list|show|reprocess`.
 func runFlow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, "flowgate flow: expected list, show or reprocess\n\n"+usageFlow)
-		return exitError{2}
-	}
-	switch args[0] {
-	case "list":
-		return runFlowList(ctx, args[1:], stdout, stderr)
-	case "show":
-		return runFlowShow(ctx, args[1:], stdout, stderr)
-	case "reprocess":
-		return runFlowReprocess(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usageFlow)
-		return nil
-	}
-	fmt.Fprintf(stderr, "flowgate flow: unknown subcommand %q\n\n%s", args[0], usageFlow)
-	return exitError{2}
+	return subcommand(ctx, "flow", usageFlow, args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"list": runFlowList, "show": runFlowShow, "reprocess": runFlowReprocess})
 }
 
 // openStoreOf opens the store of a configuration, read for inspection. A

@@ -49,21 +49,8 @@ const usageInvoice = `  flowgate invoice show -config FILE [-format text|json] [
 
 // runInvoice dispatches `flowgate invoice show|status`.
 func runInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, "flowgate invoice: expected show or status\n\n"+usageInvoice)
-		return exitError{2}
-	}
-	switch args[0] {
-	case "show":
-		return runInvoiceShow(ctx, args[1:], stdout, stderr)
-	case "status":
-		return runInvoiceStatus(ctx, args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usageInvoice)
-		return nil
-	}
-	fmt.Fprintf(stderr, "flowgate invoice: unknown subcommand %q\n\n%s", args[0], usageInvoice)
-	return exitError{2}
+	return subcommand(ctx, "invoice", usageInvoice, args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"show": runInvoiceShow, "status": runInvoiceStatus})
 }
 
 // invoiceStory is `invoice show -format json`.
