@@ -3,10 +3,8 @@ package main
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,16 +18,7 @@ import (
 // status files, and returns its configuration file, configuration, logs
 // and the function that stops it.
 func flowDaemon(t *testing.T) (string, config.Config, *syncBuffer, func()) {
-	t.Helper()
-	root := t.TempDir()
-	dir, _ := filepath.Abs("../../samples/directory")
-	text := fmt.Sprintf(`root = %q
-directory = %q
-settle = "100ms"
-rescan = "1s"
-shutdown_timeout = "10s"
-
-[[partners]]
+	return serveTOML(t, fmt.Sprintf(`[[partners]]
 id = "FOURN01"
 name = "Fournitures Durand"
 sirets = [%q]
@@ -40,44 +29,13 @@ id = "VALMONT"
 name = "Commune de Valmont"
 receives = [%q]
 status_formats = ["json"]
-`, filepath.Join(root, "hub"), dir, crashSupplier, crashRecipient)
-	path := filepath.Join(root, "flowgate.toml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	logs := &syncBuffer{}
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), ready) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("daemon: %v", err)
-	}
-	stop := func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}
-	return path, cfg, logs, stop
+`, crashSupplier, crashRecipient))
 }
 
 // deposit puts a file in FOURN01's in/ as a partner would (written under a
 // temporary name, then renamed).
 func deposit(t *testing.T, cfg config.Config, name string, data []byte) {
-	t.Helper()
-	in := filepath.Join(cfg.Root, "partners/FOURN01/in")
-	if err := os.WriteFile(filepath.Join(in, name+".tmp"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(filepath.Join(in, name+".tmp"), filepath.Join(in, name)); err != nil {
-		t.Fatal(err)
-	}
+	depositAs(t, cfg, "FOURN01", name, data)
 }
 
 // awaitCRs waits until FOURN01's out/ holds n JSON CRs and returns them by

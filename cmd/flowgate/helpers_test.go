@@ -2,9 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"flowgate/config"
 )
 
 // waitUntil polls ok every 20 ms until it holds or the deadline passes.
@@ -36,4 +43,41 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// serveTOML runs the daemon in the test process on a fresh root over the
+// sample directory, with the partners given as TOML, and returns its
+// configuration file, configuration, logs and the function that stops it.
+func serveTOML(t *testing.T, partners string) (string, config.Config, *syncBuffer, func()) {
+	t.Helper()
+	root := t.TempDir()
+	dir, err := filepath.Abs("../../samples/directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprintf("root = %q\ndirectory = %q\nsettle = \"100ms\"\nrescan = \"1s\"\nshutdown_timeout = \"10s\"\n\n%s",
+		filepath.Join(root, "hub"), dir, partners)
+	path := filepath.Join(root, "flowgate.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("daemon: %v", err)
+	}
+	return path, cfg, logs, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	}
 }

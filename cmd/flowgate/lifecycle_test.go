@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,16 +24,7 @@ import (
 // the recipient's (VALMONT) and a partner collecting another recipient
 // (DEPT), all taking CPPStatut and JSON.
 func lifecycleDaemon(t *testing.T) (string, config.Config, *syncBuffer, func()) {
-	t.Helper()
-	root := t.TempDir()
-	dir, _ := filepath.Abs("../../samples/directory")
-	text := fmt.Sprintf(`root = %q
-directory = %q
-settle = "100ms"
-rescan = "1s"
-shutdown_timeout = "10s"
-
-[[partners]]
+	return serveTOML(t, fmt.Sprintf(`[[partners]]
 id = "FOURN01"
 name = "Fournitures Durand"
 sirets = [%q]
@@ -50,30 +40,7 @@ status_formats = ["cppstatut", "json", "cdar"]
 id = "DEPT"
 name = "Département"
 receives = ["22000002000010"]
-`, filepath.Join(root, "hub"), dir, crashSupplier, crashRecipient)
-	path := filepath.Join(root, "flowgate.toml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	logs := &syncBuffer{}
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), ready) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("daemon: %v", err)
-	}
-	return path, cfg, logs, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}
+`, crashSupplier, crashRecipient))
 }
 
 // depositAs puts a file in a partner's in/ (temporary name, then rename).
